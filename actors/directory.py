@@ -1,0 +1,64 @@
+"""Actor names and lookups: one place that knows what runs and what it is called."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ray
+
+from aiops.settings import Settings
+from aiops.storage.gateway import STORAGE_OWNER_NAME
+
+WATCHDOG_SHARD = "watchdog-shard"
+VECTORIZER = "vectorizer"
+RCA_WORKER = "rca-worker"
+WEBHOOK_LISTENER = "webhook-listener"
+
+
+def actor_name(role: str, index: int) -> str:
+    return f"{role}-{index}"
+
+
+def engine_actor_names(settings: Settings) -> list[str]:
+    """Every named actor the engine runs, in the order they should be stopped."""
+    names = [actor_name(WEBHOOK_LISTENER, 0)]
+    names += [actor_name(RCA_WORKER, i) for i in range(settings.rca.workers)]
+    names += [actor_name(VECTORIZER, i) for i in range(settings.watchdog.shards)]
+    names += [actor_name(WATCHDOG_SHARD, i) for i in range(settings.watchdog.shards)]
+    if settings.embedded_storage:
+        names.append(STORAGE_OWNER_NAME)
+    return names
+
+
+class ActorDirectory:
+    """Resolves the engine's named actors, caching handles and forgetting dead ones."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._namespace = settings.ray.namespace
+        self._counts = {
+            WATCHDOG_SHARD: settings.watchdog.shards,
+            VECTORIZER: settings.watchdog.shards,
+            RCA_WORKER: settings.rca.workers,
+        }
+        self._handles: dict[str, Any] = {}
+
+    def count(self, role: str) -> int:
+        return self._counts[role]
+
+    def get(self, name: str) -> Any | None:
+        """The handle of a named actor, or None when it does not exist (yet or any more)."""
+        handle = self._handles.get(name)
+        if handle is None:
+            try:
+                handle = ray.get_actor(name, namespace=self._namespace)
+            except ValueError:
+                return None
+            self._handles[name] = handle
+        return handle
+
+    def forget(self, name: str) -> None:
+        self._handles.pop(name, None)
+
+    def role(self, role: str) -> list[tuple[str, Any | None]]:
+        names = [actor_name(role, i) for i in range(self._counts[role])]
+        return [(name, self.get(name)) for name in names]

@@ -1,0 +1,23 @@
+"""``storage-owner-0``: the one process that opens embedded chDB; everyone else calls it.
+
+chDB lets a single process hold a data path, so in embedded mode the :class:`Store` runs
+here, with a small pool of clients and several concurrent calls (a threaded actor). Calls
+are not retried after a crash (callers get 503 and retry), because a write replayed by Ray
+and again by the client would be harder to reason about than one clean failure.
+"""
+
+from __future__ import annotations
+
+from aiops.settings import Settings
+from aiops.storage.store import Store
+
+
+class StorageOwner(Store):
+    """The :class:`Store`, hosted in a long-lived actor. Every public Store method is callable."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._settings_dsn = settings.dsn
+
+    def describe(self) -> dict:
+        return {"dsn_scheme": self._settings_dsn.split("://", 1)[0], "version": self.ping()}

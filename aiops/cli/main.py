@@ -1,0 +1,27 @@
+"""The ``aiops`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from aiops.cli import engine_cmds, identity_cmds, tenant_cmds
+
+app = typer.Typer(
+    name="aiops",
+    help="AIOps Engine: anomaly detection, root-cause analysis and incident memory on Ray.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("up")(engine_cmds.up)
+app.command("down")(engine_cmds.down)
+app.command("token")(identity_cmds.token)
+app.add_typer(tenant_cmds.app, name="tenant")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""``aiops tenant create|list``: bootstrap tenants without HTTP."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import typer
+from pydantic import ValidationError
+
+from aiops.cli.common import engine_store, fail, settings_or_exit
+from aiops.schemas.tenants import TenantCreate
+from aiops.storage.records import TenantRecord
+
+app = typer.Typer(help="Tenants.", no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    tenant_id: str = typer.Argument(..., help="lowercase slug, e.g. acme-corp"),
+    name: str = typer.Option(..., "--name", help="display name"),
+    plan: str = typer.Option("free", "--plan"),
+    contact_email: str | None = typer.Option(None, "--contact-email"),
+) -> None:
+    """Register a tenant."""
+    settings = settings_or_exit()
+    try:
+        body = TenantCreate(tenant_id=tenant_id, name=name, plan=plan, contact_email=contact_email)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise fail(problems, 2) from None
+    now = datetime.now(UTC)
+    record = TenantRecord(
+        tenant_id=body.tenant_id, name=body.name, plan=body.plan,
+        contact_email=str(body.contact_email or ""), created_at=now,
+    )
+    with engine_store(settings) as store:
+        created = store.sync.create_tenant(record)
+    if not created:
+        raise fail(f"tenant {body.tenant_id!r} already exists", 1)
+    typer.echo(json.dumps({"tenant_id": body.tenant_id, "created_at": now.isoformat().replace("+00:00", "Z")}))
+
+
+@app.command("list")
+def list_(as_json: bool = typer.Option(False, "--json", help="one JSON document")) -> None:
+    """List every tenant."""
+    settings = settings_or_exit()
+    with engine_store(settings) as store:
+        tenants = store.sync.list_all_tenants()
+    if as_json:
+        typer.echo(json.dumps({"tenants": [
+            {"tenant_id": t.tenant_id, "name": t.name, "plan": t.plan,
+             "created_at": t.created_at.isoformat().replace("+00:00", "Z"),
+             "events_this_month": t.events_this_month}
+            for t in tenants
+        ]}))
+        return
+    if not tenants:
+        typer.echo("no tenants.")
+        return
+    typer.echo(f"{'TENANT':24} {'PLAN':10} {'CREATED':20} NAME")
+    for t in tenants:
+        typer.echo(f"{t.tenant_id:24} {t.plan:10} {t.created_at:%Y-%m-%d %H:%M:%S} {t.name}")

@@ -1,0 +1,1 @@
+"""API request and response bodies (pydantic), spelled as the published reference."""

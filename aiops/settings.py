@@ -1,0 +1,216 @@
+"""Engine settings: ``configs/engine.yaml`` overridden by ``AIOPS_*`` environment variables.
+
+One validated object, built once by the process that starts the engine (or by a CLI
+command) and handed to every actor and deployment as a constructor argument, so no Ray
+worker re-reads files or the environment on import. Unknown keys are refused, and every
+error names the key (and the environment variable that sets it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "engine.yaml"
+ENV_PREFIX = "AIOPS_"
+CONFIG_ENV = "AIOPS_CONFIG"
+
+
+class SettingsError(ValueError):
+    """Settings could not be loaded; the message names every bad key."""
+
+
+class Section(BaseModel):
+    """A nested settings block: unknown keys are errors, not warnings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IngestSettings(Section):
+    max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    max_past_seconds: int = Field(7 * 24 * 3600, gt=0)
+    max_future_seconds: int = Field(300, ge=0)
+
+
+class RetentionSettings(Section):
+    """Days each table keeps its rows (ClickHouse TTL, applied at every start)."""
+
+    metric_points_days: int = Field(30, gt=0)
+    anomalies_days: int = Field(365, gt=0)
+    rca_results_days: int = Field(365, gt=0)
+    correlation_edges_days: int = Field(90, gt=0)
+    alerts_days: int = Field(365, gt=0)
+    knowledge_base_days: int = Field(3650, gt=0)
+
+
+class StorageSettings(Section):
+    pool_size: int = Field(4, ge=1, le=64)
+    query_timeout_seconds: float = Field(30.0, gt=0)
+
+
+class WatchdogSettings(Section):
+    shards: int = Field(2, ge=1, le=1024)
+
+
+class VectorizerSettings(Section):
+    model: str = "minilm"
+    batch_size: int = Field(64, ge=1, le=4096)
+    flush_ms: float = Field(5.0, ge=0)
+    gpu_fraction: float = Field(0.25, gt=0, le=1)
+
+
+class RcaSettings(Section):
+    workers: int = Field(2, ge=1, le=256)
+
+
+class LlmSettings(Section):
+    """An OpenAI-compatible chat endpoint for RCA summaries; unset means disabled."""
+
+    url: str | None = None
+    model: str = "gpt-4o-mini"
+    api_key: SecretStr | None = None
+    timeout_seconds: float = Field(10.0, gt=0)
+
+
+class AuthSettings(Section):
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    leeway_seconds: int = Field(30, ge=0, le=600)
+    default_token_ttl_seconds: int = Field(3600, gt=0)
+
+
+class RaySettings(Section):
+    namespace: str = "aiops"
+    dashboard: bool = True
+    dashboard_port: int = Field(8265, ge=0, le=65535)
+    num_cpus: int | None = Field(None, ge=1)
+
+
+class ServeSettings(Section):
+    host: str = "127.0.0.1"
+    api_replicas: int = Field(1, ge=1, le=64)
+    ready_timeout_seconds: float = Field(120.0, gt=0)
+
+
+class Settings(BaseSettings):
+    """Everything the engine can be told. See ``configs/engine.yaml`` for each knob."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    mode: Literal["development", "production"] = "development"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    data_dir: Path = Path("./data")
+    clickhouse_dsn: str | None = None
+    jwt_secret: SecretStr | None = None
+    jwt_public_key: str | None = None
+    jwt_jwks_url: str | None = None
+    http_port: int = Field(8080, ge=0, le=65535)
+    webhook_port: int = Field(9093, ge=0, le=65535)
+    ray_address: str | None = None
+
+    ingest: IngestSettings = IngestSettings()
+    retention: RetentionSettings = RetentionSettings()
+    storage: StorageSettings = StorageSettings()
+    watchdog: WatchdogSettings = WatchdogSettings()
+    vectorizer: VectorizerSettings = VectorizerSettings()
+    rca: RcaSettings = RcaSettings()
+    llm: LlmSettings = LlmSettings()
+    auth: AuthSettings = AuthSettings()
+    ray: RaySettings = RaySettings()
+    serve: ServeSettings = ServeSettings()
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        # Actors run with other working directories: resolve once, here.
+        return value.expanduser().resolve()
+
+    @field_validator("clickhouse_dsn")
+    @classmethod
+    def _known_dsn_scheme(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        scheme = urlparse(value).scheme
+        if scheme not in ("chdb", "http", "https"):
+            raise ValueError(f"must start with chdb://, http:// or https://, not {scheme or value!r}")
+        return value
+
+    @field_validator("ray_address")
+    @classmethod
+    def _empty_means_local(cls, value: str | None) -> str | None:
+        return value or None
+
+    @property
+    def dsn(self) -> str:
+        """The ClickHouse DSN in effect: configured, or embedded chDB under the data dir."""
+        return self.clickhouse_dsn or f"chdb://{self.data_dir / 'clickhouse'}"
+
+    @property
+    def embedded_storage(self) -> bool:
+        """True when storage is chDB in-process, which only one process may own."""
+        return self.dsn.startswith("chdb://")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments, then AIOPS_* variables, then the YAML file.
+        return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls, yaml_file=config_path()))
+
+
+def config_path() -> Path:
+    """The YAML file in effect: ``$AIOPS_CONFIG`` or the repository's ``configs/engine.yaml``."""
+    configured = os.environ.get(CONFIG_ENV)
+    return Path(configured).expanduser() if configured else DEFAULT_CONFIG
+
+
+def _env_name(loc: tuple[Any, ...]) -> str:
+    return ENV_PREFIX + "__".join(str(part).upper() for part in loc)
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per bad key: dotted name, environment variable, what is wrong."""
+    lines = []
+    for item in error.errors():
+        loc = tuple(part for part in item["loc"] if not isinstance(part, int))
+        key = ".".join(str(part) for part in loc) or "<root>"
+        if item["type"] == "extra_forbidden":
+            message = "unknown setting"
+        else:
+            message = item["msg"]
+        lines.append(f"  {key} ({_env_name(loc)}): {message}")
+    return "invalid settings in " + str(config_path()) + " or the environment:\n" + "\n".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build and validate the settings, raising :class:`SettingsError` with a readable message."""
+    path = config_path()
+    if os.environ.get(CONFIG_ENV) and not path.is_file():
+        raise SettingsError(f"{CONFIG_ENV} points at {path}, which is not a file")
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsError(describe_validation_error(error)) from None
+    except (OSError, ValueError) as error:  # unreadable or malformed YAML
+        raise SettingsError(f"cannot read settings from {path}: {error}") from None

@@ -1,0 +1,189 @@
+"""Versioned, idempotent schema migrations, recorded in ``schema_migrations``.
+
+Each migration is a numbered list of statements written so that running it again is
+harmless (``IF NOT EXISTS``), because a crash can land between a statement and its record.
+Time-series tables lead their sort key with ``tenant_id``, are partitioned by month and
+expire rows by a TTL taken from ``retention``; the TTL is re-applied at every start when the
+setting changed. Small registry tables (tenants, API keys) are neither partitioned nor
+expired: they are read whole and must outlive every retention window.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from clickhouse_connect.driver.client import Client
+
+from aiops.settings import RetentionSettings
+
+log = logging.getLogger(__name__)
+
+TS = "DateTime64(3, 'UTC')"
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ExpiringTable:
+    """A table whose rows expire ``days_field`` days after ``time_column``."""
+
+    table: str
+    time_column: str
+    days_field: str
+
+    def ttl_clause(self, retention: RetentionSettings) -> str:
+        return f"toDateTime({self.time_column}) + toIntervalDay({getattr(retention, self.days_field)})"
+
+
+EXPIRING_TABLES = (
+    ExpiringTable("metric_points", "ts", "metric_points_days"),
+    ExpiringTable("anomalies", "detected_at", "anomalies_days"),
+    ExpiringTable("rca_results", "requested_at", "rca_results_days"),
+    ExpiringTable("correlation_edges", "computed_at", "correlation_edges_days"),
+    ExpiringTable("alerts", "starts_at", "alerts_days"),
+    ExpiringTable("knowledge_base", "created_at", "knowledge_base_days"),
+)
+_TTL_OF = {table.table: table for table in EXPIRING_TABLES}
+
+
+def _ttl(table: str) -> str:
+    # Filled in at apply time from the retention settings.
+    return "TTL {ttl:" + table + "}"
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "core tables",
+        (
+            f"""CREATE TABLE IF NOT EXISTS tenants (
+                tenant_id String, name String, plan LowCardinality(String),
+                contact_email String, created_at {TS}, updated_at {TS}, deleted UInt8 DEFAULT 0
+            ) ENGINE = ReplacingMergeTree(updated_at) ORDER BY tenant_id""",
+            f"""CREATE TABLE IF NOT EXISTS api_keys (
+                tenant_id String, key_id String, name String, scope LowCardinality(String),
+                prefix String, key_hash String, rate_limit_rps Float64,
+                expires_at Nullable({TS}), created_at {TS}, created_by String,
+                revoked_at Nullable({TS}), updated_at {TS},
+                INDEX key_hash_idx key_hash TYPE bloom_filter GRANULARITY 1
+            ) ENGINE = ReplacingMergeTree(updated_at) ORDER BY (tenant_id, key_id)""",
+            f"""CREATE TABLE IF NOT EXISTS metric_points (
+                tenant_id String, service_id LowCardinality(String),
+                metric_name LowCardinality(String), series_id UInt64,
+                labels Map(LowCardinality(String), String), ts {TS}, value Float64,
+                ingested_at {TS} DEFAULT now64(3)
+            ) ENGINE = ReplacingMergeTree(ingested_at) PARTITION BY toYYYYMM(ts)
+            ORDER BY (tenant_id, service_id, metric_name, series_id, ts) {_ttl("metric_points")}""",
+            f"""CREATE TABLE IF NOT EXISTS tenant_usage (
+                tenant_id String, month Date, points UInt64
+            ) ENGINE = SummingMergeTree(points) PARTITION BY toYYYYMM(month)
+            ORDER BY (tenant_id, month)""",
+            f"""CREATE TABLE IF NOT EXISTS anomalies (
+                tenant_id String, anomaly_id String, service_id LowCardinality(String),
+                metric_name LowCardinality(String), series_id UInt64,
+                labels Map(LowCardinality(String), String), source LowCardinality(String),
+                model LowCardinality(String), anomaly_score Float64, z_score Float64,
+                detected_at {TS}, last_seen_at {TS}, rca_triggered UInt8, resolved UInt8,
+                feedback LowCardinality(String), updated_at {TS}
+            ) ENGINE = ReplacingMergeTree(updated_at) PARTITION BY toYYYYMM(detected_at)
+            ORDER BY (tenant_id, detected_at, anomaly_id) {_ttl("anomalies")}""",
+            f"""CREATE TABLE IF NOT EXISTS rca_results (
+                tenant_id String, anomaly_id String, status LowCardinality(String),
+                ranker LowCardinality(String), root_causes String, blast_radius String,
+                similar_incidents String, summary String, error String,
+                requested_at {TS}, updated_at {TS}
+            ) ENGINE = ReplacingMergeTree(updated_at) PARTITION BY toYYYYMM(requested_at)
+            ORDER BY (tenant_id, anomaly_id) {_ttl("rca_results")}""",
+            f"""CREATE TABLE IF NOT EXISTS correlation_edges (
+                tenant_id String, source_service String, target_service String,
+                kind LowCardinality(String), correlation_score Float64, lag_minutes Int32,
+                direction LowCardinality(String), metrics Array(String), computed_at {TS}
+            ) ENGINE = ReplacingMergeTree(computed_at) PARTITION BY toYYYYMM(computed_at)
+            ORDER BY (tenant_id, source_service, target_service, kind) {_ttl("correlation_edges")}""",
+            f"""CREATE TABLE IF NOT EXISTS alerts (
+                tenant_id String, fingerprint String, starts_at {TS}, ends_at Nullable({TS}),
+                status LowCardinality(String), alertname String, service_id String,
+                labels Map(String, String), annotations Map(String, String),
+                generator_url String, anomaly_id String, received_at {TS}, updated_at {TS}
+            ) ENGINE = ReplacingMergeTree(updated_at) PARTITION BY toYYYYMM(starts_at)
+            ORDER BY (tenant_id, fingerprint, starts_at) {_ttl("alerts")}""",
+            f"""CREATE TABLE IF NOT EXISTS knowledge_base (
+                tenant_id String, kb_id String, incident_id String, service_id String,
+                resolution String, resolved_by String,
+                time_to_recovery_minutes Nullable(Float64), tags Array(String),
+                embedding Array(Float32), embedding_model LowCardinality(String),
+                created_at {TS}, updated_at {TS}
+            ) ENGINE = ReplacingMergeTree(updated_at) PARTITION BY toYYYYMM(created_at)
+            ORDER BY (tenant_id, kb_id) {_ttl("knowledge_base")}""",
+        ),
+    ),
+)
+
+_PLACEHOLDER = re.compile(r"\{ttl:(\w+)\}")
+
+
+def render(statement: str, retention: RetentionSettings) -> str:
+    """Fill the TTL placeholders of one statement from the retention settings."""
+    return _PLACEHOLDER.sub(lambda match: _TTL_OF[match.group(1)].ttl_clause(retention), statement)
+
+
+def applied_versions(client: Client) -> set[int]:
+    client.command(
+        f"""CREATE TABLE IF NOT EXISTS schema_migrations (
+            version UInt32, name String, applied_at {TS}
+        ) ENGINE = ReplacingMergeTree(applied_at) ORDER BY version"""
+    )
+    return {int(row[0]) for row in client.query("SELECT DISTINCT version FROM schema_migrations").result_rows}
+
+
+def migrate(client: Client, retention: RetentionSettings) -> list[int]:
+    """Apply every migration not yet recorded, in order; return the versions applied now."""
+    done = applied_versions(client)
+    applied = []
+    for migration in sorted(MIGRATIONS, key=lambda m: m.version):
+        if migration.version in done:
+            continue
+        log.info("applying schema migration %d: %s", migration.version, migration.name)
+        for statement in migration.statements:
+            client.command(render(statement, retention))
+        client.insert(
+            "schema_migrations",
+            [[migration.version, migration.name, datetime.now(UTC)]],
+            column_names=["version", "name", "applied_at"],
+        )
+        applied.append(migration.version)
+    apply_retention(client, retention)
+    return applied
+
+
+def _current_ttl(client: Client, table: str) -> str:
+    rows = client.query(
+        "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {table:String}",
+        parameters={"table": table},
+    ).result_rows
+    match = re.search(r"TTL (.*?)(?: SETTINGS |$)", rows[0][0]) if rows else None
+    return match.group(1).strip() if match else ""
+
+
+def apply_retention(client: Client, retention: RetentionSettings) -> list[str]:
+    """Bring each table's TTL in line with the settings; return the tables changed."""
+    changed = []
+    for expiring in EXPIRING_TABLES:
+        wanted = expiring.ttl_clause(retention)
+        if _current_ttl(client, expiring.table).replace(" ", "") == wanted.replace(" ", ""):
+            continue
+        # Rows are re-checked at the next merge instead of rewriting every part now.
+        client.command(
+            f"ALTER TABLE {expiring.table} MODIFY TTL {wanted}",
+            settings={"materialize_ttl_after_modify": 0},
+        )
+        changed.append(expiring.table)
+    return changed

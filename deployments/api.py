@@ -1,0 +1,63 @@
+"""The REST API on port 8080: a FastAPI app per replica, behind Ray Serve's proxy."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from ray import serve
+
+from aiops import __version__
+from aiops.schemas.common import ErrorResponse
+from aiops.settings import Settings
+from deployments.context import ApiContext
+from deployments.errors import install_error_handlers
+from deployments.observability import MetricsMiddleware
+from deployments.routers import health, status
+
+ROUTERS = (health.router, status.router)
+
+# Documented in OpenAPI for every route, because every route can answer them.
+COMMON_ERRORS = {
+    401: {"model": ErrorResponse, "description": "Missing or invalid credentials"},
+    403: {"model": ErrorResponse, "description": "Not allowed"},
+    422: {"model": ErrorResponse, "description": "Invalid input"},
+    503: {"model": ErrorResponse, "description": "Not ready or overloaded"},
+}
+
+
+def create_api(context: ApiContext) -> FastAPI:
+    """Build the ASGI app around one replica's context."""
+    app = FastAPI(
+        title="AIOps Engine API",
+        version=__version__,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.context = context
+    install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware, metrics=context.metrics)
+    for router in ROUTERS:
+        app.include_router(router, responses=COMMON_ERRORS if router.prefix.startswith("/api") else None)
+    return app
+
+
+@serve.deployment(
+    name="ApiGateway",
+    ray_actor_options={"num_cpus": 0},
+    max_ongoing_requests=64,
+    health_check_period_s=10,
+)
+@serve.ingress()
+class ApiGateway:
+    """Serve replica of the REST API. Its context is built here, not at import."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._context = ApiContext.build(settings)
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        return create_api(self._context)
+
+    def __del__(self) -> None:
+        context = getattr(self, "_context", None)
+        if context is not None:
+            context.close()

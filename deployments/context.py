@@ -1,0 +1,40 @@
+"""What a request handler may use, built once per API replica (never at import time)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from actors.directory import ActorDirectory
+from aiops.auth.tokens import TokenVerifier
+from aiops.settings import Settings
+from aiops.storage.gateway import StoreGateway
+from deployments.components import ComponentProbe
+from deployments.observability import EngineMetrics
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    store: StoreGateway
+    verifier: TokenVerifier
+    actors: ActorDirectory
+    probe: ComponentProbe
+    metrics: EngineMetrics
+
+    @classmethod
+    def build(cls, settings: Settings) -> ApiContext:
+        # The engine resolves the secret before deploying, so settings carry it here.
+        secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+        store = StoreGateway.for_settings(settings)
+        actors = ActorDirectory(settings)
+        return cls(
+            settings=settings,
+            store=store,
+            verifier=TokenVerifier(settings, secret),
+            actors=actors,
+            probe=ComponentProbe(settings, store, actors),
+            metrics=EngineMetrics(),
+        )
+
+    def close(self) -> None:
+        self.store.close()

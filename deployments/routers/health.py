@@ -1,0 +1,51 @@
+"""Liveness, readiness and the engine's own metrics: open endpoints, no auth."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+
+from actors.directory import RCA_WORKER, VECTORIZER, WATCHDOG_SHARD
+from aiops.schemas.status import HealthResponse
+from deployments.deps import Ctx
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/-/healthy", response_model=HealthResponse)
+async def healthy() -> HealthResponse:
+    """The API process is up (says nothing about its dependencies)."""
+    return HealthResponse(status="ok")
+
+
+@router.get("/-/ready", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
+async def ready(context: Ctx):
+    """Ready when storage answers and every actor of every role answers."""
+    probe = context.probe
+    clickhouse, watchdog, vectorizer, rca, listener = await asyncio.gather(
+        probe.clickhouse(), probe.role(WATCHDOG_SHARD), probe.role(VECTORIZER), probe.role(RCA_WORKER), probe.listener()
+    )
+    checks = {
+        "clickhouse": clickhouse,
+        "watchdog": watchdog.word,
+        "vectorizer": vectorizer.word,
+        "rca": rca.word,
+        "webhook_listener": listener,
+    }
+    is_ready = (
+        clickhouse == "ok"
+        and watchdog.answered_all
+        and vectorizer.answered_all
+        and rca.answered_all
+        and listener == "running"
+    )
+    body = HealthResponse(status="ready" if is_ready else "not_ready", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if is_ready else 503)
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(context: Ctx) -> Response:
+    """Prometheus text exposition of the engine's own counters."""
+    return Response(context.metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")

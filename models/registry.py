@@ -1,0 +1,63 @@
+"""A lazy name registry: ``kind`` + ``name`` -> model class, imported only when chosen.
+
+A JSON or YAML setting swaps a model without code changes, and a process that never
+embeds never imports torch's text stack.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    kind: str
+    name: str
+    target: str  # "package.module:ClassName"
+    summary: str
+
+    def load(self) -> type:
+        module_name, _, class_name = self.target.partition(":")
+        return getattr(importlib.import_module(module_name), class_name)
+
+
+_ENTRIES: dict[tuple[str, str], ModelEntry] = {}
+
+
+def register(kind: str, name: str, target: str, summary: str) -> None:
+    _ENTRIES[(kind, name)] = ModelEntry(kind, name, target, summary)
+
+
+def entries(kind: str | None = None) -> list[ModelEntry]:
+    return [entry for (k, _), entry in sorted(_ENTRIES.items()) if kind is None or k == kind]
+
+
+def entry(kind: str, name: str) -> ModelEntry:
+    try:
+        return _ENTRIES[(kind, name)]
+    except KeyError:
+        known = ", ".join(e.name for e in entries(kind)) or "none"
+        raise KeyError(f"no {kind} model named {name!r} (known: {known})") from None
+
+
+def build(kind: str, name: str, config: dict[str, Any] | BaseModel | None = None) -> Any:
+    """Instantiate a registered model from its config (a dict is validated first)."""
+    cls = entry(kind, name).load()
+    config_cls = cls.Config
+    if config is None:
+        config = config_cls()
+    elif isinstance(config, dict):
+        config = config_cls.model_validate(config)
+    return cls(config)
+
+
+register(
+    "embedder",
+    "minilm",
+    "models.embedders.minilm:MiniLmEmbedder",
+    "all-MiniLM-L6-v2 sentence embeddings (384 dims), torch on CUDA when present",
+)
