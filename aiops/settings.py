@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -212,5 +213,5 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as error:
         raise SettingsError(describe_validation_error(error)) from None
-    except (OSError, ValueError) as error:  # unreadable or malformed YAML
+    except (OSError, ValueError, yaml.YAMLError) as error:  # unreadable or malformed YAML
         raise SettingsError(f"cannot read settings from {path}: {error}") from None

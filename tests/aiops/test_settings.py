@@ -1,0 +1,81 @@
+"""Settings: YAML, then AIOPS_* variables, then explicit values; bad keys are named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aiops.settings import Settings, SettingsError, config_path, load_settings
+
+
+def test_repository_yaml_loads_with_documented_defaults() -> None:
+    settings = load_settings()
+    assert settings.http_port == 8080
+    assert settings.webhook_port == 9093
+    assert settings.ray.namespace == "aiops"
+    assert settings.data_dir == Path("./data").resolve()
+    assert settings.dsn == f"chdb://{Path('./data').resolve() / 'clickhouse'}"
+    assert settings.embedded_storage
+
+
+def test_every_yaml_key_is_a_setting() -> None:
+    # The shipped file documents every knob; loading it with extra="forbid" proves none is stale.
+    import yaml
+
+    data = yaml.safe_load(config_path().read_text())
+    fields = set(Settings.model_fields)
+    assert set(data) <= fields
+    for section, values in data.items():
+        if isinstance(values, dict):
+            assert set(values) <= set(Settings.model_fields[section].annotation.model_fields), section
+
+
+def test_environment_overrides_yaml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("AIOPS_HTTP_PORT", "18080")
+    monkeypatch.setenv("AIOPS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("AIOPS_WATCHDOG__SHARDS", "5")
+    monkeypatch.setenv("AIOPS_CLICKHOUSE_DSN", "http://ch.example:8123/aiops")
+    settings = load_settings()
+    assert settings.http_port == 18080
+    assert settings.data_dir == tmp_path
+    assert settings.watchdog.shards == 5
+    assert settings.dsn == "http://ch.example:8123/aiops"
+    assert not settings.embedded_storage
+
+
+def test_unknown_yaml_key_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "engine.yaml"
+    config.write_text("watchdog:\n  shardz: 3\n")
+    monkeypatch.setenv("AIOPS_CONFIG", str(config))
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert "watchdog.shardz (AIOPS_WATCHDOG__SHARDZ): unknown setting" in str(raised.value)
+
+
+def test_bad_value_names_key_and_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIOPS_WATCHDOG__SHARDS", "0")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert "watchdog.shards (AIOPS_WATCHDOG__SHARDS)" in str(raised.value)
+    assert "greater than or equal to 1" in str(raised.value)
+
+
+def test_bad_dsn_scheme_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIOPS_CLICKHOUSE_DSN", "postgres://db/aiops")
+    with pytest.raises(SettingsError, match=r"clickhouse_dsn \(AIOPS_CLICKHOUSE_DSN\)"):
+        load_settings()
+
+
+def test_missing_config_file_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("AIOPS_CONFIG", str(tmp_path / "nope.yaml"))
+    with pytest.raises(SettingsError, match="not a file"):
+        load_settings()
+
+
+def test_malformed_yaml_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "engine.yaml"
+    config.write_text("watchdog: [unclosed\n")
+    monkeypatch.setenv("AIOPS_CONFIG", str(config))
+    with pytest.raises(SettingsError, match="cannot read settings"):
+        load_settings()

@@ -1,0 +1,127 @@
+"""The real ``aiops`` command in subprocesses: bootstrap, start, status, stop, restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.cli
+
+AIOPS = [sys.executable, "-m", "aiops.cli.main"]
+
+
+class Cli:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.http_port = free_port()
+        self.webhook_port = free_port()
+        self.env = {name: value for name, value in os.environ.items() if not name.startswith("AIOPS_")}
+        self.env.update(
+            AIOPS_DATA_DIR=str(data_dir),
+            AIOPS_HTTP_PORT=str(self.http_port),
+            AIOPS_WEBHOOK_PORT=str(self.webhook_port),
+            AIOPS_RAY__DASHBOARD="false",
+            AIOPS_WATCHDOG__SHARDS="1",
+            AIOPS_RCA__WORKERS="1",
+        )
+
+    def __call__(self, *args: str, timeout: float = 180, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [*AIOPS, *args], env={**self.env, **env}, capture_output=True, text=True, timeout=timeout
+        )
+        if check:
+            assert result.returncode == 0, f"aiops {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        return result
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Iterator[Cli]:
+    runner = Cli(tmp_path / "data")
+    yield runner
+    if (runner.data_dir / "engine.json").exists():  # never leave an engine behind a failed test
+        runner("down", check=False)
+
+
+def test_settings_errors_exit_2_naming_the_key(cli: Cli) -> None:
+    result = cli("tenant", "list", check=False, AIOPS_WATCHDOG__SHARDS="zero")
+    assert result.returncode == 2
+    assert "watchdog.shards (AIOPS_WATCHDOG__SHARDS)" in result.stderr
+
+
+def test_token_is_signed_with_the_generated_secret(cli: Cli) -> None:
+    import jwt
+
+    token = cli("token", "--tenant", "t", "--user", "u", "--role", "viewer", "--ttl", "15m").stdout.strip()
+    secret = (cli.data_dir / "jwt-secret").read_text().strip()
+    claims = jwt.decode(token, secret, algorithms=["HS256"])
+    assert (claims["tenant_id"], claims["sub"], claims["role"]) == ("t", "u", "viewer")
+    assert claims["exp"] - claims["iat"] == 900
+    bad = cli("token", "--tenant", "t", "--user", "u", "--role", "root", check=False)
+    assert bad.returncode == 2
+
+
+def test_tenant_create_validates(cli: Cli) -> None:
+    bad = cli("tenant", "create", "Not A Slug", "--name", "x", check=False)
+    assert bad.returncode == 2
+    assert "lowercase slug" in bad.stderr
+    cli("tenant", "create", "acme", "--name", "Acme")
+    again = cli("tenant", "create", "acme", "--name", "Acme", check=False)
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
+
+
+def test_up_status_down_up_keeps_data(cli: Cli) -> None:
+    cli("tenant", "create", "acme-corp", "--name", "Acme Corporation", "--plan", "pro")
+
+    started = cli("up", "--detach")
+    assert "running in the background" in started.stdout
+    state = json.loads((cli.data_dir / "engine.json").read_text())
+    token = cli("token", "--tenant", "t", "--user", "u", "--role", "super_admin").stdout.strip()
+
+    status = httpx.get(f"{cli.url}/api/v1/status", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert status.status_code == 200, status.text
+    assert set(status.json()["components"]) == {"watchdog", "vectorizer", "rca", "llm", "clickhouse"}
+    assert httpx.get(f"{cli.url}/api/v1/status", timeout=30).status_code == 401
+    assert httpx.get(f"http://127.0.0.1:{cli.webhook_port}/-/healthy", timeout=30).status_code == 200
+
+    again = cli("up", "--detach", check=False)
+    assert again.returncode == 1 and "already running" in again.stderr
+
+    # While it runs, the CLI reaches storage through the engine (chDB has one owner).
+    cli("tenant", "create", "beta", "--name", "Beta")
+    listed = json.loads(cli("tenant", "list", "--json").stdout)
+    assert [t["tenant_id"] for t in listed["tenants"]] == ["acme-corp", "beta"]
+
+    assert "stopped" in cli("down").stdout
+    assert not (cli.data_dir / "engine.json").exists()
+    with pytest.raises(ProcessLookupError):
+        os.kill(state["pid"], 0)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{cli.url}/-/healthy", timeout=5)
+
+    listed = json.loads(cli("tenant", "list", "--json").stdout)
+    assert [(t["tenant_id"], t["plan"]) for t in listed["tenants"]] == [("acme-corp", "pro"), ("beta", "free")]
+
+    cli("up", "--detach")
+    status = httpx.get(f"{cli.url}/api/v1/status", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert status.status_code == 200  # the same generated secret verifies the old token
+    listed = json.loads(cli("tenant", "list", "--json").stdout)
+    assert [t["tenant_id"] for t in listed["tenants"]] == ["acme-corp", "beta"]
+    cli("down")
+
+
+def test_down_when_nothing_runs(cli: Cli) -> None:
+    assert "not running" in cli("down").stdout

@@ -1,0 +1,102 @@
+"""Shared fixtures: settings on a temporary data dir, free ports, and one real engine.
+
+The ``engine`` fixture starts a real local Ray, every actor, Serve and the second port,
+once per test session, and talks to it over real HTTP. Nothing here is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+# Tests decide their own settings: nothing leaks in from the developer's shell.
+for _name in [name for name in os.environ if name.startswith("AIOPS_")]:
+    del os.environ[_name]
+
+from aiops.auth.roles import Role  # noqa: E402
+from aiops.auth.tokens import issue_token  # noqa: E402
+from aiops.settings import Settings, load_settings  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], object], *, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
+    """Poll until ``condition()`` is truthy; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+            if value:
+                return value
+        except Exception as error:  # keep polling; report the last error on timeout
+            last_error = error
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}; last error: {last_error!r}")
+
+
+def small_engine_settings(data_dir: Path, **overrides) -> Settings:
+    """Settings for an engine that fits beside the test runner on two cores."""
+    base = {
+        "data_dir": data_dir,
+        "http_port": free_port(),
+        "webhook_port": free_port(),
+        "jwt_secret": "test-secret-" + "x" * 40,
+        "watchdog": {"shards": 2},
+        "rca": {"workers": 1},
+        "ray": {"dashboard": False},
+    }
+    base.update(overrides)
+    return load_settings(**base)
+
+
+@dataclass
+class RunningEngine:
+    settings: Settings
+    http: httpx.Client
+    webhook: httpx.Client
+
+    def token(self, *, tenant: str = "acme", user: str = "alice@acme.com", role: Role = Role.ADMIN,
+              ttl: int = 3600) -> str:
+        return issue_token(
+            self.settings.jwt_secret.get_secret_value(),
+            tenant_id=tenant, user_id=user, role=role, ttl_seconds=ttl,
+        )
+
+    def auth(self, **identity) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(**identity)}"}
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEngine]:
+    import ray
+
+    from aiops.engine import Engine
+
+    settings = small_engine_settings(tmp_path_factory.mktemp("engine-data"))
+    ray.init(address="local", num_cpus=2, include_dashboard=False, namespace=settings.ray.namespace,
+             log_to_driver=False)
+    running = Engine(settings)
+    running.start()
+    http = httpx.Client(base_url=running.http_url, timeout=30)
+    webhook = httpx.Client(base_url=running.webhook_url, timeout=30)
+    try:
+        yield RunningEngine(settings, http, webhook)
+    finally:
+        http.close()
+        webhook.close()
+        running.stop()
+        ray.shutdown()

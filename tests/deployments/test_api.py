@@ -1,0 +1,98 @@
+"""The REST API over real HTTP, on a real engine (Ray, Serve, actors, chDB)."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+from aiops.auth.roles import Role
+from tests.conftest import RunningEngine
+
+pytestmark = pytest.mark.engine
+
+COMPONENTS = {"watchdog", "vectorizer", "rca", "llm", "clickhouse"}
+
+
+def test_status_shows_every_component(engine: RunningEngine) -> None:
+    response = engine.http.get("/api/v1/status", headers=engine.auth(role=Role.SUPER_ADMIN))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"status", "version", "components", "watchdog"}
+    assert set(body["components"]) == COMPONENTS
+    assert body["components"]["clickhouse"] == "ok"
+    assert body["components"]["rca"] == "ready"
+    assert body["components"]["watchdog"] == "running"
+    assert body["components"]["llm"] == "disabled"  # no LLM configured in tests
+    assert body["components"]["vectorizer"] in {"running", "starting"}
+    assert body["version"] == "1.2.0"
+    assert body["watchdog"] == {"last_run": None, "metrics_monitored": 0, "anomalies_last_hour": 0}
+
+
+def test_vectorizer_finishes_loading(engine: RunningEngine) -> None:
+    from tests.conftest import wait_for
+
+    def running() -> bool:
+        body = engine.http.get("/api/v1/status", headers=engine.auth(role=Role.VIEWER)).json()
+        return body["components"]["vectorizer"] == "running" and body["status"] == "ok"
+
+    wait_for(running, timeout=120, interval=0.5, what="vectorizer to load its model")
+
+
+@pytest.mark.parametrize(
+    "headers, message",
+    [
+        ({}, "missing Authorization header"),
+        ({"Authorization": "Basic YWxpY2U6c2VjcmV0"}, "Bearer"),
+        ({"Authorization": "Bearer not-a-token"}, "malformed token"),
+    ],
+)
+def test_status_without_valid_credentials_is_401(engine: RunningEngine, headers: dict, message: str) -> None:
+    response = engine.http.get("/api/v1/status", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    error = response.json()["error"]
+    assert error["code"] == "unauthorized"
+    assert message in error["message"]
+
+
+def test_expired_and_forged_tokens_are_401(engine: RunningEngine) -> None:
+    expired = engine.http.get("/api/v1/status", headers={"Authorization": f"Bearer {engine.token(ttl=-120)}"})
+    assert expired.status_code == 401
+    assert "expired" in expired.json()["error"]["message"]
+    forged = jwt.encode({"sub": "mallory", "tenant_id": "acme", "role": "super_admin", "exp": int(time.time()) + 60},
+                        "not-the-engine-secret-" + "q" * 20, algorithm="HS256")
+    assert engine.http.get("/api/v1/status", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+
+
+def test_health_ready_metrics_and_openapi_are_open(engine: RunningEngine) -> None:
+    assert engine.http.get("/-/healthy").json() == {"status": "ok", "checks": {}}
+    ready = engine.http.get("/-/ready")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["clickhouse"] == "ok"
+    metrics = engine.http.get("/metrics")
+    assert metrics.status_code == 200
+    assert "aiops_http_requests_total" in metrics.text
+    assert 'aiops_build_info{version="1.2.0"} 1.0' in metrics.text
+    spec = engine.http.get("/api/v1/openapi.json").json()
+    assert "/api/v1/status" in spec["paths"]
+    assert "401" in spec["paths"]["/api/v1/status"]["get"]["responses"]
+
+
+def test_metrics_count_answers_by_route_template(engine: RunningEngine) -> None:
+    engine.http.get("/api/v1/status")  # a 401
+    text = engine.http.get("/metrics").text
+    assert 'aiops_http_requests_total{method="GET",route="/api/v1/status",status="401"}' in text
+
+
+def test_unknown_route_is_json_404(engine: RunningEngine) -> None:
+    response = engine.http.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json() == {"error": {"code": "not_found", "message": "no route GET /api/v1/nothing-here"}}
+
+
+def test_wrong_method_is_json_405(engine: RunningEngine) -> None:
+    response = engine.http.post("/api/v1/status", headers=engine.auth())
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
