@@ -8,6 +8,7 @@ node can still see every GPU).
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -38,6 +39,12 @@ class Vectorizer:
         threading.Thread(target=self._load, name="load-embedder", daemon=True).start()
 
     def _load(self) -> None:
+        # Loading is seconds of CPU; at the lowest priority it yields to everything that
+        # makes the engine ready (this thread only: Linux niceness is per thread).
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except OSError:
+            pass
         try:
             self._embedder = build(
                 "embedder",

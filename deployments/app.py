@@ -9,6 +9,7 @@ from typing import Any
 
 from ray.serve import Application
 
+from aiops.engine import prepare_settings
 from aiops.settings import Settings, load_settings
 from deployments.api import ApiGateway
 
@@ -22,5 +23,5 @@ def build_app(args: dict[str, Any] | Settings | None = None) -> Application:
     (from a Serve config file's ``args``), applied on top of ``configs/engine.yaml`` and
     the ``AIOPS_*`` environment.
     """
-    settings = args if isinstance(args, Settings) else load_settings(**(args or {}))
+    settings = args if isinstance(args, Settings) else prepare_settings(load_settings(**(args or {})))
     return ApiGateway.options(num_replicas=settings.serve.api_replicas).bind(settings)

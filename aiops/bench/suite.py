@@ -1,0 +1,17 @@
+"""The benchmark registry: name -> runner, imported only when chosen."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from aiops.bench.report import BenchResult
+
+BENCHES: dict[str, tuple[str, str]] = {
+    "startup": ("aiops.bench.startup", "start-to-ready and stop of the whole engine"),
+}
+
+
+def runner(name: str) -> Callable[..., BenchResult]:
+    module, _ = BENCHES[name]
+    return importlib.import_module(module).run
