@@ -13,6 +13,7 @@ WATCHDOG_SHARD = "watchdog-shard"
 VECTORIZER = "vectorizer"
 RCA_WORKER = "rca-worker"
 WEBHOOK_LISTENER = "webhook-listener"
+RATE_LIMITER = "rate-limiter"
 
 
 def actor_name(role: str, index: int) -> str:
@@ -21,7 +22,7 @@ def actor_name(role: str, index: int) -> str:
 
 def engine_actor_names(settings: Settings) -> list[str]:
     """Every named actor the engine runs, in the order they should be stopped."""
-    names = [actor_name(WEBHOOK_LISTENER, 0)]
+    names = [actor_name(WEBHOOK_LISTENER, 0), actor_name(RATE_LIMITER, 0)]
     names += [actor_name(RCA_WORKER, i) for i in range(settings.rca.workers)]
     names += [actor_name(VECTORIZER, i) for i in range(settings.watchdog.shards)]
     names += [actor_name(WATCHDOG_SHARD, i) for i in range(settings.watchdog.shards)]

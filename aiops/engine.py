@@ -169,7 +169,15 @@ class Engine:
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        from actors.directory import RCA_WORKER, VECTORIZER, WATCHDOG_SHARD, WEBHOOK_LISTENER, actor_name
+        from actors.directory import (
+            RATE_LIMITER,
+            RCA_WORKER,
+            VECTORIZER,
+            WATCHDOG_SHARD,
+            WEBHOOK_LISTENER,
+            actor_name,
+        )
+        from actors.rate_limiter import RateLimiter
         from actors.rca_worker import RcaWorker
         from actors.storage_owner import StorageOwner
         from actors.vectorizer import Vectorizer
@@ -200,6 +208,9 @@ class Engine:
             actors[actor_name(RCA_WORKER, index)] = self._actor(
                 RcaWorker, actor_name(RCA_WORKER, index), settings, index
             )
+        actors[actor_name(RATE_LIMITER, 0)] = self._actor(
+            RateLimiter, actor_name(RATE_LIMITER, 0), settings, max_concurrency=16, max_task_retries=0
+        )
         # The second port must open on this node, the one operators point Alertmanager at.
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         actors[actor_name(WEBHOOK_LISTENER, 0)] = self._actor(

@@ -7,6 +7,7 @@ Domain code raises these; the web layer turns them into
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -63,7 +64,8 @@ class Unprocessable(ApiError):
 
 class _RetryLater(ApiError):
     def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
-        seconds = max(1, int(retry_after + 0.999))
+        # Whole seconds, at least 1; "never" (a request larger than the bucket) caps at an hour.
+        seconds = 3600 if not math.isfinite(retry_after) else max(1, min(3600, math.ceil(retry_after)))
         super().__init__(message, headers={"Retry-After": str(seconds)})
         self.retry_after = seconds
 

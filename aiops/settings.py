@@ -14,7 +14,7 @@ from typing import Any, Literal
 from urllib.parse import urlparse
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -89,6 +89,26 @@ class AuthSettings(Section):
     jwt_audience: str | None = None
     leeway_seconds: int = Field(30, ge=0, le=600)
     default_token_ttl_seconds: int = Field(3600, gt=0)
+    jwks_cache_seconds: float = Field(300, gt=0)
+    jwks_refresh_cooldown_seconds: float = Field(30, ge=0)
+    key_cache_seconds: float = Field(1.0, ge=0, le=60)
+    tenant_cache_seconds: float = Field(1.0, ge=0, le=60)
+    max_key_rate_limit_rps: float = Field(100_000, gt=0)
+
+
+class PlanSettings(Section):
+    """What a tenant on this plan may do; enforced per tenant across all API replicas."""
+
+    requests_per_second: float = Field(gt=0)
+    points_per_second: float = Field(gt=0)
+    max_series: int = Field(gt=0)
+
+
+DEFAULT_PLANS = {
+    "free": PlanSettings(requests_per_second=50, points_per_second=50_000, max_series=10_000),
+    "pro": PlanSettings(requests_per_second=500, points_per_second=1_000_000, max_series=200_000),
+    "enterprise": PlanSettings(requests_per_second=5_000, points_per_second=10_000_000, max_series=5_000_000),
+}
 
 
 class RaySettings(Section):
@@ -133,6 +153,8 @@ class Settings(BaseSettings):
     rca: RcaSettings = RcaSettings()
     llm: LlmSettings = LlmSettings()
     auth: AuthSettings = AuthSettings()
+    plans: dict[str, PlanSettings] = Field(default_factory=lambda: dict(DEFAULT_PLANS), min_length=1)
+    default_plan: str = "free"
     ray: RaySettings = RaySettings()
     serve: ServeSettings = ServeSettings()
 
@@ -156,6 +178,12 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_means_local(cls, value: str | None) -> str | None:
         return value or None
+
+    @model_validator(mode="after")
+    def _default_plan_exists(self) -> Settings:
+        if self.default_plan not in self.plans:
+            raise ValueError(f"default_plan {self.default_plan!r} is not one of plans: {', '.join(self.plans)}")
+        return self
 
     @property
     def dsn(self) -> str:

@@ -11,15 +11,17 @@ from aiops.settings import Settings
 from deployments.context import ApiContext
 from deployments.errors import install_error_handlers
 from deployments.observability import MetricsMiddleware
-from deployments.routers import health, status
+from deployments.routers import apikeys, health, rbac, status, tenants
 
-ROUTERS = (health.router, status.router)
+ROUTERS = (health.router, status.router, tenants.router, rbac.router, apikeys.router)
 
 # Documented in OpenAPI for every route, because every route can answer them.
 COMMON_ERRORS = {
     401: {"model": ErrorResponse, "description": "Missing or invalid credentials"},
     403: {"model": ErrorResponse, "description": "Not allowed"},
+    404: {"model": ErrorResponse, "description": "Not found (also another tenant's objects)"},
     422: {"model": ErrorResponse, "description": "Invalid input"},
+    429: {"model": ErrorResponse, "description": "Rate limited (see Retry-After)"},
     503: {"model": ErrorResponse, "description": "Not ready or overloaded"},
 }
 
@@ -31,6 +33,7 @@ def create_api(context: ApiContext) -> FastAPI:
         version=__version__,
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
+        swagger_ui_oauth2_redirect_url="/api/v1/docs/oauth2-redirect",
         redoc_url=None,
     )
     app.state.context = context

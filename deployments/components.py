@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from actors.directory import RCA_WORKER, VECTORIZER, WATCHDOG_SHARD, WEBHOOK_LISTENER, ActorDirectory, actor_name
+from actors.directory import RCA_WORKER, VECTORIZER, WATCHDOG_SHARD, ActorDirectory, actor_name
 from aiops.settings import Settings
 from aiops.storage.gateway import StoreGateway
 
@@ -74,8 +74,9 @@ class ComponentProbe:
                 self._directory.forget(name)
         return fold(role, list(answers))
 
-    async def listener(self) -> str:
-        name = actor_name(WEBHOOK_LISTENER, 0)
+    async def singleton(self, role: str) -> str:
+        """The state word of a one-of-a-kind actor (``<role>-0``), or ``down``."""
+        name = actor_name(role, 0)
         handle = self._directory.get(name)
         answer = await _ask(handle) if handle else None
         if answer is None:

@@ -8,7 +8,9 @@ from actors.directory import ActorDirectory
 from aiops.auth.tokens import TokenVerifier
 from aiops.settings import Settings
 from aiops.storage.gateway import StoreGateway
+from deployments.access import Authenticator
 from deployments.components import ComponentProbe
+from deployments.limits import LeasedLimiter
 from deployments.observability import EngineMetrics
 
 
@@ -16,7 +18,8 @@ from deployments.observability import EngineMetrics
 class ApiContext:
     settings: Settings
     store: StoreGateway
-    verifier: TokenVerifier
+    auth: Authenticator
+    limiter: LeasedLimiter
     actors: ActorDirectory
     probe: ComponentProbe
     metrics: EngineMetrics
@@ -27,10 +30,12 @@ class ApiContext:
         secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
         store = StoreGateway.for_settings(settings)
         actors = ActorDirectory(settings)
+        limiter = LeasedLimiter(actors)
         return cls(
             settings=settings,
             store=store,
-            verifier=TokenVerifier(settings, secret),
+            auth=Authenticator(settings, store, TokenVerifier(settings, secret), limiter),
+            limiter=limiter,
             actors=actors,
             probe=ComponentProbe(settings, store, actors),
             metrics=EngineMetrics(),

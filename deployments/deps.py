@@ -1,8 +1,10 @@
 """Request dependencies, so a handler signature reads like a sentence.
 
-``Ctx`` is the replica's :class:`ApiContext`; ``CurrentIdentity`` is whoever the bearer
-token proves; ``Reader`` / ``Writer`` / ... are identities already checked for one
-permission. Every authenticated route declares exactly one of them.
+``Ctx`` is the replica's :class:`ApiContext`. Every authenticated route declares exactly
+one rule, a :class:`RequirePermission` (through the ``Reader`` / ``Writer`` / ... aliases):
+the permission a JWT's role must grant, the API-key scopes admitted, and whether the
+route works on the caller's tenant (then that tenant must exist: 404 for a super-admin
+whose home tenant does not).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from aiops.auth.roles import Permission
+from aiops.auth.api_keys import Scope
+from aiops.auth.roles import Permission, Role
 from aiops.auth.tokens import Identity
-from aiops.errors import Forbidden, Unauthorized
+from aiops.errors import Forbidden, NotFound
 from deployments.context import ApiContext
 
 
@@ -24,39 +27,40 @@ def get_context(request: Request) -> ApiContext:
 Ctx = Annotated[ApiContext, Depends(get_context)]
 
 
-def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if not header:
-        raise Unauthorized("missing Authorization header")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Authorization must be 'Bearer <token>'")
-    return token.strip()
-
-
 async def authenticate(request: Request, context: Ctx) -> Identity:
-    return context.verifier.verify(bearer_token(request))
+    return await context.auth.authenticate(request)
 
 
 CurrentIdentity = Annotated[Identity, Depends(authenticate)]
 
 
 class RequirePermission:
-    """A dependency that admits identities whose role grants ``permission``.
+    """A route's auth rule. A class (not a closure) so tests can read every route's rule."""
 
-    A class (not a closure) so tests can find which permission each route requires.
-    """
-
-    def __init__(self, permission: Permission) -> None:
+    def __init__(self, permission: Permission, *, scopes: frozenset[Scope] = frozenset(),
+                 tenant_scoped: bool = True) -> None:
         self.permission = permission
+        self.scopes = scopes
+        self.tenant_scoped = tenant_scoped
 
-    async def __call__(self, identity: CurrentIdentity) -> Identity:
-        if not identity.role.allows(self.permission):
+    async def __call__(self, identity: CurrentIdentity, context: Ctx) -> Identity:
+        if identity.via == "api_key":
+            if identity.scope not in self.scopes:
+                raise Forbidden(f"an API key of scope {identity.scope!r} cannot call this route")
+        elif not identity.role.allows(self.permission):
             raise Forbidden(f"role {identity.role.value} lacks the {self.permission.value} permission")
+        if (self.tenant_scoped and identity.role is Role.SUPER_ADMIN
+                and await context.auth.tenants.plan_of(identity.tenant_id) is None):
+            raise NotFound(f"tenant {identity.tenant_id!r} not found")
         return identity
 
 
-Reader = Annotated[Identity, Depends(RequirePermission(Permission.READ))]
+READ_KEY = frozenset({Scope.READ})
+
+Reader = Annotated[Identity, Depends(RequirePermission(Permission.READ, scopes=READ_KEY))]
 Writer = Annotated[Identity, Depends(RequirePermission(Permission.WRITE))]
+Ingester = Annotated[Identity, Depends(RequirePermission(Permission.WRITE, scopes=frozenset({Scope.INGESTION})))]
 KeyManager = Annotated[Identity, Depends(RequirePermission(Permission.MANAGE_KEYS))]
-TenantManager = Annotated[Identity, Depends(RequirePermission(Permission.MANAGE_TENANTS))]
+# Not about one tenant's data: the engine as a whole, or the caller themself.
+EngineReader = Annotated[Identity, Depends(RequirePermission(Permission.READ, scopes=READ_KEY, tenant_scoped=False))]
+TenantManager = Annotated[Identity, Depends(RequirePermission(Permission.MANAGE_TENANTS, tenant_scoped=False))]

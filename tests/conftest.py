@@ -25,6 +25,7 @@ from aiops.auth.tokens import issue_token  # noqa: E402
 from aiops.settings import Settings, load_settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+TENANTS = ("acme", "globex")  # made by the engine fixture, plan "pro"
 
 
 def free_port() -> int:
@@ -79,6 +80,17 @@ class RunningEngine:
     def auth(self, **identity) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(**identity)}"}
 
+    def create_key(self, scope: str, *, tenant: str = "acme", rate_limit_rps: float = 1000.0,
+                   expires_at: str | None = None) -> tuple[str, str]:
+        """A new API key of ``tenant``; returns ``(key_id, api_key)``."""
+        body = {"name": f"{scope} key", "scope": scope, "rate_limit_rps": rate_limit_rps}
+        if expires_at:
+            body["expires_at"] = expires_at
+        response = self.http.post("/api/v1/apikeys", json=body, headers=self.auth(tenant=tenant, role=Role.ADMIN))
+        assert response.status_code == 201, response.text
+        created = response.json()
+        return created["key_id"], created["api_key"]
+
 
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEngine]:
@@ -93,8 +105,13 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEngine]:
     running.start()
     http = httpx.Client(base_url=running.http_url, timeout=30)
     webhook = httpx.Client(base_url=running.webhook_url, timeout=30)
+    handle = RunningEngine(settings, http, webhook)
+    for tenant_id in TENANTS:
+        response = http.post("/api/v1/tenants", json={"tenant_id": tenant_id, "name": tenant_id.title(), "plan": "pro"},
+                             headers=handle.auth(tenant="root", role=Role.SUPER_ADMIN))
+        assert response.status_code == 201, response.text
     try:
-        yield RunningEngine(settings, http, webhook)
+        yield handle
     finally:
         http.close()
         webhook.close()

@@ -4,7 +4,7 @@ Tokens carry ``sub``, ``tenant_id``, ``role``, ``exp`` and ``iat``. Verification
 key by the token's algorithm family and never lets one family's key stand in for
 another's: HS256 only with the shared secret; RS256 / ES256 only with the configured PEM
 public key or the JWKS endpoint's keys (fetched, cached and refreshed on an unknown
-``kid`` by ``PyJWKClient``). ``alg: none`` is never accepted.
+``kid``, at most once per cooldown, by ``PyJWKClient``). ``alg: none`` is never accepted.
 """
 
 from __future__ import annotations
@@ -79,8 +79,16 @@ class TokenVerifier:
     def __init__(self, settings: Settings, secret: str | None) -> None:
         self._secret = secret
         self._public_key = _load_public_key(settings.jwt_public_key) if settings.jwt_public_key else None
+        # The whole key set is cached (so a key the provider withdraws stops verifying when
+        # the cache expires); an unknown kid refetches it at most once per cooldown.
         self._jwks = (
-            jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True, lifespan=300, timeout=5)
+            jwt.PyJWKClient(
+                settings.jwt_jwks_url,
+                cache_keys=False,
+                lifespan=settings.auth.jwks_cache_seconds,
+                cooldown_duration=settings.auth.jwks_refresh_cooldown_seconds,
+                timeout=5,
+            )
             if settings.jwt_jwks_url
             else None
         )

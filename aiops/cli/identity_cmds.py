@@ -28,7 +28,9 @@ def token(
     tenant: str = typer.Option(..., "--tenant", help="tenant_id claim"),
     user: str = typer.Option(..., "--user", help="sub claim (user id)"),
     role: Role = typer.Option(..., "--role", help="viewer, operator, admin or super_admin"),
-    ttl: str = typer.Option("1h", "--ttl", help="lifetime: 900, 15m, 1h, 7d"),
+    ttl: str | None = typer.Option(
+        None, "--ttl", help="lifetime: 900, 15m, 1h, 7d (default: auth.default_token_ttl_seconds)"
+    ),
 ) -> None:
     """Print a JWT for that identity, signed with the configured key."""
     settings = settings_or_exit()
@@ -45,7 +47,7 @@ def token(
             tenant_id=tenant,
             user_id=user,
             role=role,
-            ttl_seconds=parse_ttl(ttl),
+            ttl_seconds=parse_ttl(ttl) if ttl else settings.auth.default_token_ttl_seconds,
             issuer=settings.auth.jwt_issuer,
             audience=settings.auth.jwt_audience,
         )

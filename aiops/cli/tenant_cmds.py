@@ -9,8 +9,9 @@ import typer
 from pydantic import ValidationError
 
 from aiops.cli.common import engine_store, fail, settings_or_exit
+from aiops.errors import ApiError
 from aiops.schemas.tenants import TenantCreate
-from aiops.storage.records import TenantRecord
+from aiops.tenants import new_tenant
 
 app = typer.Typer(help="Tenants.", no_args_is_help=True)
 
@@ -19,7 +20,7 @@ app = typer.Typer(help="Tenants.", no_args_is_help=True)
 def create(
     tenant_id: str = typer.Argument(..., help="lowercase slug, e.g. acme-corp"),
     name: str = typer.Option(..., "--name", help="display name"),
-    plan: str = typer.Option("free", "--plan"),
+    plan: str | None = typer.Option(None, "--plan", help="one of the configured plans (default: default_plan)"),
     contact_email: str | None = typer.Option(None, "--contact-email"),
 ) -> None:
     """Register a tenant."""
@@ -29,16 +30,16 @@ def create(
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         raise fail(problems, 2) from None
-    now = datetime.now(UTC)
-    record = TenantRecord(
-        tenant_id=body.tenant_id, name=body.name, plan=body.plan,
-        contact_email=str(body.contact_email or ""), created_at=now,
-    )
+    try:
+        record = new_tenant(body, settings, datetime.now(UTC))
+    except ApiError as error:
+        raise fail(error.message, 2) from None
     with engine_store(settings) as store:
         created = store.sync.create_tenant(record)
     if not created:
         raise fail(f"tenant {body.tenant_id!r} already exists", 1)
-    typer.echo(json.dumps({"tenant_id": body.tenant_id, "created_at": now.isoformat().replace("+00:00", "Z")}))
+    created_at = record.created_at.isoformat().replace("+00:00", "Z")
+    typer.echo(json.dumps({"tenant_id": record.tenant_id, "created_at": created_at}))
 
 
 @app.command("list")

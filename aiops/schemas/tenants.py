@@ -24,7 +24,7 @@ def check_tenant_id(value: str) -> str:
 class TenantCreate(RequestBody):
     tenant_id: str
     name: str = Field(min_length=1, max_length=200)
-    plan: str = Field("free", pattern=r"^[a-z0-9_-]{1,32}$")
+    plan: str | None = Field(None, pattern=r"^[a-z0-9_-]{1,32}$", description="one of the configured plans")
     contact_email: EmailStr | None = None
 
     _tenant_id = field_validator("tenant_id")(check_tenant_id)

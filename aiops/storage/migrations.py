@@ -82,7 +82,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 ingested_at {TS} DEFAULT now64(3)
             ) ENGINE = ReplacingMergeTree(ingested_at) PARTITION BY toYYYYMM(ts)
             ORDER BY (tenant_id, service_id, metric_name, series_id, ts) {_ttl("metric_points")}""",
-            f"""CREATE TABLE IF NOT EXISTS tenant_usage (
+            """CREATE TABLE IF NOT EXISTS tenant_usage (
                 tenant_id String, month Date, points UInt64
             ) ENGINE = SummingMergeTree(points) PARTITION BY toYYYYMM(month)
             ORDER BY (tenant_id, month)""",
@@ -123,6 +123,16 @@ MIGRATIONS: tuple[Migration, ...] = (
                 created_at {TS}, updated_at {TS}
             ) ENGINE = ReplacingMergeTree(updated_at) PARTITION BY toYYYYMM(created_at)
             ORDER BY (tenant_id, kb_id) {_ttl("knowledge_base")}""",
+        ),
+    ),
+    Migration(
+        2,
+        "api key usage",
+        (
+            # Kept apart from api_keys so frequent "last used" updates never rewrite key rows.
+            f"""CREATE TABLE IF NOT EXISTS api_key_usage (
+                tenant_id String, key_id String, last_used_at {TS}
+            ) ENGINE = ReplacingMergeTree(last_used_at) ORDER BY (tenant_id, key_id)""",
         ),
     ),
 )

@@ -18,3 +18,24 @@ class TenantRecord:
     contact_email: str
     created_at: datetime
     events_this_month: int = 0
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """An API key as stored: its hash and display prefix, never the key itself."""
+
+    tenant_id: str
+    key_id: str
+    name: str
+    scope: str
+    prefix: str
+    key_hash: str
+    rate_limit_rps: float
+    created_at: datetime
+    created_by: str
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    def usable_at(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)

@@ -10,12 +10,13 @@ process (ClickHouse server); callers reach it through :mod:`aiops.storage.gatewa
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from aiops.settings import Settings
 from aiops.storage.client import ClientPool
 from aiops.storage.migrations import migrate
-from aiops.storage.records import TenantRecord
+from aiops.storage.records import ApiKeyRecord, TenantRecord
 
 
 def utc(value: datetime) -> datetime:
@@ -72,6 +73,15 @@ class Store:
             )
             return True
 
+    def tenant_exists(self, tenant_id: str) -> bool:
+        with self._pool.borrow() as client:
+            return bool(
+                client.query(
+                    "SELECT count() FROM tenants FINAL WHERE tenant_id = {tenant_id:String} AND deleted = 0",
+                    parameters={"tenant_id": tenant_id},
+                ).result_rows[0][0]
+            )
+
     def get_tenant(self, tenant_id: str) -> TenantRecord | None:
         tenants = self._tenants("AND t.tenant_id = {tenant_id:String}", {"tenant_id": tenant_id})
         return tenants[0] if tenants else None
@@ -102,6 +112,111 @@ class Store:
             )
             for row in rows
         ]
+
+    # -- API keys ----------------------------------------------------------------------
+    _KEY_COLUMNS = (
+        "tenant_id", "key_id", "name", "scope", "prefix", "key_hash", "rate_limit_rps",
+        "created_at", "created_by", "expires_at", "revoked_at", "updated_at",
+    )
+
+    def _write_key(self, client, key: ApiKeyRecord, updated_at: datetime) -> None:
+        client.insert(
+            "api_keys",
+            [[key.tenant_id, key.key_id, key.name, key.scope, key.prefix, key.key_hash, key.rate_limit_rps,
+              key.created_at, key.created_by, key.expires_at, key.revoked_at, updated_at]],
+            column_names=list(self._KEY_COLUMNS),
+        )
+
+    def create_api_key(self, key: ApiKeyRecord) -> None:
+        with self._pool.borrow() as client:
+            self._write_key(client, key, key.created_at)
+
+    def _keys(self, predicate: str, parameters: dict) -> list[ApiKeyRecord]:
+        """Keys of one tenant (``parameters`` always binds ``tenant_id``) with their last use."""
+        with self._pool.borrow() as client:
+            rows = client.query(
+                f"""SELECT k.tenant_id, k.key_id, k.name, k.scope, k.prefix, k.key_hash, k.rate_limit_rps,
+                           k.created_at, k.created_by, k.expires_at, k.revoked_at, u.last_used_at
+                    FROM (SELECT * FROM api_keys FINAL WHERE {predicate}) AS k
+                    LEFT JOIN (
+                        SELECT tenant_id, key_id, max(last_used_at) AS last_used_at FROM api_key_usage
+                        WHERE tenant_id = {{tenant_id:String}}
+                        GROUP BY tenant_id, key_id
+                    ) AS u ON u.tenant_id = k.tenant_id AND u.key_id = k.key_id
+                    ORDER BY k.created_at, k.key_id""",
+                parameters=parameters,
+                settings={"join_use_nulls": 1},
+            ).result_rows
+        return [
+            ApiKeyRecord(
+                tenant_id=row[0], key_id=row[1], name=row[2], scope=row[3], prefix=row[4], key_hash=row[5],
+                rate_limit_rps=float(row[6]), created_at=utc(row[7]), created_by=row[8],
+                expires_at=utc(row[9]) if row[9] else None, revoked_at=utc(row[10]) if row[10] else None,
+                last_used_at=utc(row[11]) if row[11] else None,
+            )
+            for row in rows
+        ]
+
+    def list_api_keys(self, tenant_id: str, *, include_revoked: bool = False) -> list[ApiKeyRecord]:
+        predicate = "tenant_id = {tenant_id:String}"
+        keys = self._keys(predicate, {"tenant_id": tenant_id})
+        return keys if include_revoked else [key for key in keys if key.revoked_at is None]
+
+    def get_api_key(self, tenant_id: str, key_id: str) -> ApiKeyRecord | None:
+        keys = self._keys(
+            "tenant_id = {tenant_id:String} AND key_id = {key_id:String}", {"tenant_id": tenant_id, "key_id": key_id}
+        )
+        return keys[0] if keys else None
+
+    def find_api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        """The key whose hash this is, whichever tenant holds it (authentication's lookup)."""
+        with self._pool.borrow() as client:
+            found = client.query(
+                "SELECT tenant_id, key_id FROM api_keys FINAL WHERE key_hash = {key_hash:String} LIMIT 1",
+                parameters={"key_hash": key_hash},
+            ).result_rows
+        return self.get_api_key(found[0][0], found[0][1]) if found else None
+
+    def revoke_api_key(self, tenant_id: str, key_id: str, at: datetime) -> bool:
+        """Mark a key revoked; False when the tenant has no such key. Revoking twice is harmless."""
+        with self._registry_lock:
+            key = self.get_api_key(tenant_id, key_id)
+            if key is None:
+                return False
+            if key.revoked_at is None:
+                revoked = replace(key, revoked_at=at, last_used_at=None)
+                with self._pool.borrow() as client:
+                    self._write_key(client, revoked, at)
+            return True
+
+    def touch_api_keys(self, uses: list[tuple[str, str, datetime]]) -> None:
+        """Record when keys were last used: ``(tenant_id, key_id, at)`` rows."""
+        if not uses:
+            return
+        with self._pool.borrow() as client:
+            client.insert("api_key_usage", [list(use) for use in uses],
+                          column_names=["tenant_id", "key_id", "last_used_at"])
+
+    # -- audits ------------------------------------------------------------------------
+    def tables_containing(self, needle: str) -> list[str]:
+        """Tables with any value whose text contains ``needle`` (a secrets scan; slow, whole tables)."""
+        found = []
+        with self._pool.borrow() as client:
+            columns: dict[str, list[str]] = {}
+            for table, column in client.query(
+                "SELECT table, name FROM system.columns WHERE database = currentDatabase() ORDER BY table, position"
+            ).result_rows:
+                columns.setdefault(table, []).append(column)
+            for table, names in columns.items():
+                texts = ", ".join(f"toString(`{name}`)" for name in names)
+                hits = client.query(
+                    f"SELECT count() FROM `{table}` "
+                    f"WHERE arrayExists(t -> position(t, {{needle:String}}) > 0, [{texts}])",
+                    parameters={"needle": needle},
+                ).result_rows[0][0]
+                if hits:
+                    found.append(table)
+        return found
 
     # -- anomalies -------------------------------------------------------------------
     def count_anomalies_since(self, since: datetime, tenant_id: str | None) -> int:

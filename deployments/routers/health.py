@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
-from actors.directory import RCA_WORKER, VECTORIZER, WATCHDOG_SHARD
+from actors.directory import RATE_LIMITER, RCA_WORKER, VECTORIZER, WATCHDOG_SHARD, WEBHOOK_LISTENER
 from aiops.schemas.status import HealthResponse
 from deployments.deps import Ctx
 
@@ -24,8 +24,13 @@ async def healthy() -> HealthResponse:
 async def ready(context: Ctx):
     """Ready when storage answers and every actor of every role answers."""
     probe = context.probe
-    clickhouse, watchdog, vectorizer, rca, listener = await asyncio.gather(
-        probe.clickhouse(), probe.role(WATCHDOG_SHARD), probe.role(VECTORIZER), probe.role(RCA_WORKER), probe.listener()
+    clickhouse, watchdog, vectorizer, rca, listener, limiter = await asyncio.gather(
+        probe.clickhouse(),
+        probe.role(WATCHDOG_SHARD),
+        probe.role(VECTORIZER),
+        probe.role(RCA_WORKER),
+        probe.singleton(WEBHOOK_LISTENER),
+        probe.singleton(RATE_LIMITER),
     )
     checks = {
         "clickhouse": clickhouse,
@@ -33,6 +38,7 @@ async def ready(context: Ctx):
         "vectorizer": vectorizer.word,
         "rca": rca.word,
         "webhook_listener": listener,
+        "rate_limiter": limiter,
     }
     is_ready = (
         clickhouse == "ok"
@@ -40,6 +46,7 @@ async def ready(context: Ctx):
         and vectorizer.answered_all
         and rca.answered_all
         and listener == "running"
+        and limiter == "running"
     )
     body = HealthResponse(status="ready" if is_ready else "not_ready", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if is_ready else 503)

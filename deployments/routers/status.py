@@ -12,7 +12,7 @@ from aiops import __version__
 from aiops.auth.roles import Role
 from aiops.schemas.status import Components, StatusResponse, WatchdogFigures
 from aiops.storage.client import StorageUnavailable
-from deployments.deps import Ctx, Reader
+from deployments.deps import Ctx, EngineReader
 
 router = APIRouter(prefix="/api/v1", tags=["status"])
 
@@ -20,7 +20,7 @@ HEALTHY = {"running", "ready", "connected", "ok", "disabled"}
 
 
 @router.get("/status", response_model=StatusResponse)
-async def get_status(identity: Reader, context: Ctx) -> StatusResponse:
+async def get_status(identity: EngineReader, context: Ctx) -> StatusResponse:
     probe = context.probe
     watchdog, vectorizer, rca, llm, clickhouse = await asyncio.gather(
         probe.role(WATCHDOG_SHARD), probe.role(VECTORIZER), probe.role(RCA_WORKER), probe.llm(), probe.clickhouse()

@@ -125,3 +125,19 @@ def test_up_status_down_up_keeps_data(cli: Cli) -> None:
 
 def test_down_when_nothing_runs(cli: Cli) -> None:
     assert "not running" in cli("down").stdout
+
+
+def test_production_mode_refuses_generated_or_short_secrets(cli: Cli) -> None:
+    generated = cli("up", "--detach", check=False, AIOPS_MODE="production")
+    assert generated.returncode == 2
+    assert "refuses a generated secret" in generated.stderr
+    short = cli("up", "--detach", check=False, AIOPS_MODE="production", AIOPS_JWT_SECRET="short")
+    assert short.returncode == 2
+    assert "at least 32" in short.stderr
+    assert not (cli.data_dir / "engine.json").exists()
+
+
+def test_tenant_plan_must_be_configured(cli: Cli) -> None:
+    bad = cli("tenant", "create", "acme", "--name", "Acme", "--plan", "platinum", check=False)
+    assert bad.returncode == 2
+    assert "platinum" in bad.stderr

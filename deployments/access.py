@@ -1,0 +1,130 @@
+"""Who is calling, and may they: credentials to an :class:`Identity`, once per request.
+
+JWTs are verified by :class:`TokenVerifier`; API keys (``Authorization: Bearer isage_…``
+or ``X-API-Key``) are hashed and looked up, cached for ``auth.key_cache_seconds`` per
+replica so a revocation reaches every replica within that time. Tenants are checked to
+exist (a token of an unknown tenant is refused; a super-admin may act before any tenant
+exists) and every authenticated request spends a token of its tenant's plan; a key also
+spends one of its own ``rate_limit_rps`` bucket.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from cachetools import TTLCache
+from starlette.requests import Request
+
+from aiops.auth.api_keys import KEY_PREFIX, hash_key, looks_like_key
+from aiops.auth.roles import Role
+from aiops.auth.tokens import Identity, TokenVerifier
+from aiops.errors import Unauthorized
+from aiops.settings import PlanSettings, Settings
+from aiops.storage.gateway import StoreGateway
+from aiops.storage.records import ApiKeyRecord
+from deployments.limits import LeasedLimiter
+
+_MISSING = object()
+
+
+class TenantDirectory:
+    """Tenant id -> plan (None when the tenant does not exist), cached briefly."""
+
+    def __init__(self, settings: Settings, store: StoreGateway) -> None:
+        self._settings = settings
+        self._store = store
+        ttl = settings.auth.tenant_cache_seconds
+        self._cache: TTLCache[str, str | None] | None = TTLCache(maxsize=10_000, ttl=ttl) if ttl else None
+
+    async def plan_of(self, tenant_id: str) -> PlanSettings | None:
+        cached = self._cache.get(tenant_id, _MISSING) if self._cache is not None else _MISSING
+        if cached is _MISSING:
+            tenant = await self._store.aio.get_tenant(tenant_id)
+            cached = tenant.plan if tenant else None
+            if self._cache is not None:
+                self._cache[tenant_id] = cached
+        if cached is None:
+            return None
+        return self._settings.plans.get(cached) or self._settings.plans[self._settings.default_plan]
+
+    def forget(self, tenant_id: str) -> None:
+        if self._cache is not None:
+            self._cache.pop(tenant_id, None)
+
+
+class KeyDirectory:
+    """Key hash -> stored key (or None), cached for ``auth.key_cache_seconds``."""
+
+    def __init__(self, settings: Settings, store: StoreGateway) -> None:
+        self._store = store
+        ttl = settings.auth.key_cache_seconds
+        self._cache: TTLCache[str, ApiKeyRecord | None] | None = TTLCache(maxsize=50_000, ttl=ttl) if ttl else None
+
+    async def find(self, key_hash: str) -> ApiKeyRecord | None:
+        cached = self._cache.get(key_hash, _MISSING) if self._cache is not None else _MISSING
+        if cached is _MISSING:
+            cached = await self._store.aio.find_api_key_by_hash(key_hash)
+            if self._cache is not None:
+                self._cache[key_hash] = cached
+        return cached
+
+    def forget_all(self) -> None:
+        if self._cache is not None:
+            self._cache.clear()
+
+
+def presented_credential(request: Request) -> str:
+    """The bearer token or API key of a request; 401 when there is none or it is malformed."""
+    key = request.headers.get("x-api-key")
+    if key:
+        return key.strip()
+    header = request.headers.get("authorization", "")
+    if not header:
+        raise Unauthorized("missing Authorization header")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authorization must be 'Bearer <token>'")
+    return token.strip()
+
+
+class Authenticator:
+    def __init__(self, settings: Settings, store: StoreGateway, verifier: TokenVerifier,
+                 limiter: LeasedLimiter) -> None:
+        self.tenants = TenantDirectory(settings, store)
+        self.keys = KeyDirectory(settings, store)
+        self._verifier = verifier
+        self._limiter = limiter
+
+    async def authenticate(self, request: Request) -> Identity:
+        credential = presented_credential(request)
+        if looks_like_key(credential):
+            return await self._by_key(credential)
+        if credential.startswith(KEY_PREFIX):
+            raise Unauthorized("that is a key id, not an API key")
+        identity = self._verifier.verify(credential)
+        plan = await self.tenants.plan_of(identity.tenant_id)
+        if plan is None:
+            if identity.role is not Role.SUPER_ADMIN:
+                raise Unauthorized(f"tenant {identity.tenant_id!r} does not exist")
+            return identity
+        await self._limiter.check(f"tenant:{identity.tenant_id}:requests", plan.requests_per_second,
+                                  2 * plan.requests_per_second)
+        return identity
+
+    async def _by_key(self, api_key: str) -> Identity:
+        key = await self.keys.find(hash_key(api_key))
+        if key is None:
+            raise Unauthorized("invalid API key")
+        if key.revoked_at is not None:
+            raise Unauthorized("API key revoked")
+        if key.expires_at is not None and datetime.now(UTC) >= key.expires_at:
+            raise Unauthorized("API key expired")
+        plan = await self.tenants.plan_of(key.tenant_id)
+        if plan is None:
+            raise Unauthorized(f"tenant {key.tenant_id!r} does not exist")
+        await self._limiter.check(f"key:{key.key_id}", key.rate_limit_rps, max(1.0, key.rate_limit_rps),
+                                  used_key=(key.tenant_id, key.key_id))
+        await self._limiter.check(f"tenant:{key.tenant_id}:requests", plan.requests_per_second,
+                                  2 * plan.requests_per_second)
+        return Identity(tenant_id=key.tenant_id, user_id=key.key_id, role=Role.VIEWER, via="api_key",
+                        scope=key.scope, key_id=key.key_id)

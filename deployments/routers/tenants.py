@@ -1,0 +1,41 @@
+"""``/api/v1/tenants``: the super-admin's registry of tenants."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+
+from aiops.errors import Conflict
+from aiops.schemas.common import ErrorResponse
+from aiops.schemas.tenants import TenantCreate, TenantCreated, TenantList, TenantPublic
+from aiops.tenants import new_tenant
+from deployments.deps import Ctx, TenantManager
+
+router = APIRouter(prefix="/api/v1", tags=["tenants"])
+
+
+@router.get("/tenants", response_model=TenantList)
+async def list_tenants(_: TenantManager, context: Ctx) -> TenantList:
+    tenants = await context.store.aio.list_all_tenants()
+    return TenantList(
+        tenants=[
+            TenantPublic(tenant_id=t.tenant_id, name=t.name, plan=t.plan, created_at=t.created_at,
+                         events_this_month=t.events_this_month)
+            for t in tenants
+        ]
+    )
+
+
+@router.post(
+    "/tenants",
+    response_model=TenantCreated,
+    status_code=201,
+    responses={409: {"model": ErrorResponse, "description": "Tenant exists"}},
+)
+async def create_tenant(body: TenantCreate, _: TenantManager, context: Ctx) -> TenantCreated:
+    record = new_tenant(body, context.settings, datetime.now(UTC))
+    if not await context.store.aio.create_tenant(record):
+        raise Conflict(f"tenant {record.tenant_id!r} already exists")
+    context.auth.tenants.forget(record.tenant_id)
+    return TenantCreated(tenant_id=record.tenant_id, created_at=record.created_at)

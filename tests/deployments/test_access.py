@@ -1,0 +1,204 @@
+"""Every route, every way in: the table of auth rules, checked over real HTTP.
+
+Adding a route without adding it here fails ``test_table_covers_every_route``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.routing import APIRoute
+
+from aiops.auth.roles import Permission, Role
+from aiops.settings import load_settings
+from tests.conftest import RunningEngine, wait_for
+
+OPEN_ROUTES = {"/-/healthy", "/-/ready", "/metrics", "/api/v1/openapi.json", "/api/v1/docs",
+               "/api/v1/docs/oauth2-redirect"}
+ALL_SCOPES = ("ingestion", "read", "webhook")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+Prepare = Callable[[RunningEngine], tuple[str, dict | None]]
+
+
+@dataclass(frozen=True)
+class RouteCase:
+    method: str
+    template: str
+    permission: Permission
+    key_scopes: frozenset[str]
+    tenant_scoped: bool
+    prepare: Prepare
+    owner_only: bool = False  # names an object: another tenant gets 404
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.template}"
+
+
+def fixed(path: str, body: dict | None = None) -> Prepare:
+    return lambda engine: (path, body)
+
+
+def new_tenant_body(engine: RunningEngine) -> tuple[str, dict]:
+    return "/api/v1/tenants", {"tenant_id": unique("t"), "name": "Some Tenant", "plan": "free"}
+
+
+def acme_key_path(engine: RunningEngine) -> tuple[str, None]:
+    key_id, _ = engine.create_key("read")
+    return f"/api/v1/apikeys/{key_id}", None
+
+
+READ = frozenset({"read"})
+NONE: frozenset[str] = frozenset()
+
+CASES = [
+    RouteCase("GET", "/api/v1/status", Permission.READ, READ, False, fixed("/api/v1/status")),
+    RouteCase("GET", "/api/v1/tenants", Permission.MANAGE_TENANTS, NONE, False, fixed("/api/v1/tenants")),
+    RouteCase("POST", "/api/v1/tenants", Permission.MANAGE_TENANTS, NONE, False, new_tenant_body),
+    RouteCase("GET", "/api/v1/rbac/permissions", Permission.READ, READ, False, fixed("/api/v1/rbac/permissions")),
+    RouteCase("POST", "/api/v1/apikeys", Permission.MANAGE_KEYS, NONE, True,
+              fixed("/api/v1/apikeys", {"name": "k", "scope": "read", "rate_limit_rps": 10})),
+    RouteCase("GET", "/api/v1/apikeys", Permission.MANAGE_KEYS, NONE, True, fixed("/api/v1/apikeys")),
+    RouteCase("DELETE", "/api/v1/apikeys/{key_id}", Permission.MANAGE_KEYS, NONE, True, acme_key_path,
+              owner_only=True),
+]
+BY_ID = {case.id: case for case in CASES}
+
+
+def call(engine: RunningEngine, case: RouteCase, headers: dict[str, str]):
+    path, body = case.prepare(engine)
+    return engine.http.request(case.method, path, json=body, headers=headers)
+
+
+def assert_error(response, status: int) -> None:
+    assert response.status_code == status, f"{response.status_code} {response.text}"
+    error = response.json()["error"]
+    assert set(error) == {"code", "message"} and error["message"]
+
+
+# -- the table matches the app ------------------------------------------------------------
+def test_table_covers_every_route(tmp_path) -> None:
+    from deployments.api import ROUTERS, create_api
+    from deployments.context import ApiContext
+    from deployments.deps import RequirePermission
+
+    app = create_api(ApiContext.build(load_settings(data_dir=tmp_path, jwt_secret="x" * 40)))
+    # Everything the app serves comes from ROUTERS, plus FastAPI's own documented pages.
+    served = {(method.upper(), path) for path, item in app.openapi()["paths"].items() for method in item}
+    declared = {(method, route.path) for router in ROUTERS for route in router.routes for method in route.methods}
+    assert served == declared
+    for route in app.routes:
+        if hasattr(route, "path"):
+            assert route.path in OPEN_ROUTES, f"{route.path} is neither a router's route nor a documented open one"
+
+    seen = set()
+    for router in ROUTERS:
+        for route in router.routes:
+            assert isinstance(route, APIRoute)
+            rules = [d.call for d in route.dependant.dependencies if isinstance(d.call, RequirePermission)]
+            for method in route.methods:
+                if route.path in OPEN_ROUTES:
+                    assert not rules, f"{route.path} is documented as open"
+                    continue
+                case = BY_ID.get(f"{method} {route.path}")
+                assert case is not None, f"{method} {route.path} is missing from the auth table"
+                assert len(rules) == 1, f"{method} {route.path} must declare exactly one auth rule"
+                rule = rules[0]
+                assert (rule.permission, set(rule.scopes), rule.tenant_scoped) == (
+                    case.permission, set(case.key_scopes), case.tenant_scoped), case.id
+                seen.add(case.id)
+    assert seen == set(BY_ID)
+
+
+# -- refusals -----------------------------------------------------------------------------
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+BAD_CREDENTIALS = {
+    "none": lambda engine: {},
+    "garbage": lambda engine: {"Authorization": "Bearer garbage.garbage.garbage"},
+    "expired": lambda engine: engine.auth(role=Role.SUPER_ADMIN, ttl=-300),
+    "alg-none": lambda engine: {"Authorization": "Bearer " + _b64({"alg": "none", "typ": "JWT"}) + "." + _b64(
+        {"sub": "x", "tenant_id": "acme", "role": "super_admin", "exp": int(time.time()) + 600}) + "."},
+    "unknown-key": lambda engine: {"X-API-Key": "isage_" + secrets.token_urlsafe(32)},
+    "unknown-tenant": lambda engine: engine.auth(tenant="no-such-tenant", role=Role.ADMIN),
+}
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("credential", list(BAD_CREDENTIALS))
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_bad_credentials_are_401(engine: RunningEngine, case: RouteCase, credential: str) -> None:
+    assert_error(call(engine, case, BAD_CREDENTIALS[credential](engine)), 401)
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_roles_without_the_permission_are_403(engine: RunningEngine, case: RouteCase) -> None:
+    lacking = [role for role in Role if not role.allows(case.permission)]
+    for role in lacking:
+        assert_error(call(engine, case, engine.auth(role=role)), 403)
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_every_role_with_the_permission_succeeds(engine: RunningEngine, case: RouteCase) -> None:
+    for role in [role for role in Role if role.allows(case.permission)]:
+        response = call(engine, case, engine.auth(role=role))
+        assert response.status_code < 300, f"{role}: {response.status_code} {response.text}"
+
+
+@pytest.fixture(scope="module")
+def keys(engine: RunningEngine) -> dict[str, str]:
+    """One usable key per scope, plus a revoked and an expired one (all of tenant acme)."""
+    made = {scope: engine.create_key(scope)[1] for scope in ALL_SCOPES}
+    revoked_id, made["revoked"] = engine.create_key("read")
+    assert engine.http.delete(f"/api/v1/apikeys/{revoked_id}", headers=engine.auth()).status_code == 204
+    soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    _, made["expired"] = engine.create_key("read", expires_at=soon)
+    wait_for(lambda: engine.http.get("/api/v1/rbac/permissions", headers={"X-API-Key": made["expired"]})
+             .status_code == 401, timeout=15, what="the short-lived key to expire")
+    return made
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_keys_by_scope_revocation_and_expiry(engine: RunningEngine, keys: dict[str, str], case: RouteCase) -> None:
+    for scope in ALL_SCOPES:
+        for header in ({"X-API-Key": keys[scope]}, {"Authorization": f"Bearer {keys[scope]}"}):
+            response = call(engine, case, header)
+            if scope in case.key_scopes:
+                assert response.status_code < 300, f"{scope}: {response.status_code} {response.text}"
+            else:
+                assert_error(response, 403)
+    assert_error(call(engine, case, {"X-API-Key": keys["revoked"]}), 401)
+    assert_error(call(engine, case, {"X-API-Key": keys["expired"]}), 401)
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("case", [c for c in CASES if c.owner_only], ids=lambda case: case.id)
+def test_another_tenants_objects_are_404(engine: RunningEngine, case: RouteCase) -> None:
+    path, body = case.prepare(engine)  # an object of acme
+    response = engine.http.request(case.method, path, json=body, headers=engine.auth(tenant="globex"))
+    assert_error(response, 404)
+    response = engine.http.request(case.method, path, json=body, headers=engine.auth(tenant="acme"))
+    assert response.status_code < 300  # and it was untouched: its owner still can
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("case", [c for c in CASES if c.tenant_scoped], ids=lambda case: case.id)
+def test_super_admin_of_a_missing_tenant_gets_404_on_tenant_data(engine: RunningEngine, case: RouteCase) -> None:
+    assert_error(call(engine, case, engine.auth(tenant="nowhere", role=Role.SUPER_ADMIN)), 404)
