@@ -198,7 +198,8 @@ class Engine:
         actors: dict[str, Any] = {}
         for index in range(settings.watchdog.shards):
             actors[actor_name(WATCHDOG_SHARD, index)] = self._actor(
-                WatchdogShard, actor_name(WATCHDOG_SHARD, index), settings, index
+                WatchdogShard, actor_name(WATCHDOG_SHARD, index), settings, index,
+                max_pending_calls=settings.ingest.shard_queue,
             )
             actors[actor_name(VECTORIZER, index)] = self._actor(
                 Vectorizer, actor_name(VECTORIZER, index), settings, index, placement.cpu_threads,

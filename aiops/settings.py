@@ -42,6 +42,9 @@ class IngestSettings(Section):
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)
     max_past_seconds: int = Field(7 * 24 * 3600, gt=0)
     max_future_seconds: int = Field(300, ge=0)
+    max_batches_in_flight: int = Field(16, ge=1, le=1024)
+    shard_queue: int = Field(64, ge=1, le=100_000)
+    max_points_per_read: int = Field(200_000, ge=1)
 
 
 class RetentionSettings(Section):

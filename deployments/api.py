@@ -11,9 +11,11 @@ from aiops.settings import Settings
 from deployments.context import ApiContext
 from deployments.errors import install_error_handlers
 from deployments.observability import MetricsMiddleware
-from deployments.routers import apikeys, health, rbac, status, tenants
+from deployments.routers import apikeys, health, ingest, rbac, series, status, tenants
 
-ROUTERS = (health.router, status.router, tenants.router, rbac.router, apikeys.router)
+ROUTERS = (
+    health.router, status.router, tenants.router, rbac.router, apikeys.router, ingest.router, series.router,
+)
 
 # Documented in OpenAPI for every route, because every route can answer them.
 COMMON_ERRORS = {

@@ -10,6 +10,7 @@ from aiops.settings import Settings
 from aiops.storage.gateway import StoreGateway
 from deployments.access import Authenticator
 from deployments.components import ComponentProbe
+from deployments.ingestion import IngestPipeline
 from deployments.limits import LeasedLimiter
 from deployments.observability import EngineMetrics
 
@@ -23,6 +24,7 @@ class ApiContext:
     actors: ActorDirectory
     probe: ComponentProbe
     metrics: EngineMetrics
+    ingest: IngestPipeline
 
     @classmethod
     def build(cls, settings: Settings) -> ApiContext:
@@ -31,14 +33,17 @@ class ApiContext:
         store = StoreGateway.for_settings(settings)
         actors = ActorDirectory(settings)
         limiter = LeasedLimiter(actors)
+        auth = Authenticator(settings, store, TokenVerifier(settings, secret), limiter)
+        metrics = EngineMetrics()
         return cls(
             settings=settings,
             store=store,
-            auth=Authenticator(settings, store, TokenVerifier(settings, secret), limiter),
+            auth=auth,
             limiter=limiter,
             actors=actors,
             probe=ComponentProbe(settings, store, actors),
-            metrics=EngineMetrics(),
+            metrics=metrics,
+            ingest=IngestPipeline(settings, store, auth.tenants, limiter, actors, metrics),
         )
 
     def close(self) -> None:

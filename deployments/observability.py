@@ -38,6 +38,23 @@ class EngineMetrics:
             ["component"],
             registry=self.registry,
         )
+        self.ingest_points = Counter(
+            "aiops_ingest_points_total", "Metric points accepted (durable), by format.", ["format"],
+            registry=self.registry,
+        )
+        self.ingest_refused = Counter(
+            "aiops_ingest_refused_batches_total", "Ingestion batches refused, by format and reason.",
+            ["format", "reason"], registry=self.registry,
+        )
+        self.ingest_skipped = Counter(
+            "aiops_ingest_skipped_samples_total", "remote_write samples skipped (staleness markers, NaN).",
+            ["reason"], registry=self.registry,
+        )
+        self.ingest_seconds = Histogram(
+            "aiops_ingest_batch_seconds", "Time to store and deliver one batch, by format.", ["format"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
         info = Gauge("aiops_build_info", "Engine version.", ["version"], registry=self.registry)
         info.labels(__version__).set(1)
 

@@ -59,6 +59,8 @@ def small_engine_settings(data_dir: Path, **overrides) -> Settings:
         "watchdog": {"shards": 2},
         "rca": {"workers": 1},
         "ray": {"dashboard": False},
+        # A plan small enough to reach its limits in a test.
+        "plans": {"tiny": {"requests_per_second": 1000, "points_per_second": 50, "max_series": 3}},
     }
     base.update(overrides)
     return load_settings(**base)

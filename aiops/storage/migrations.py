@@ -135,6 +135,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             ) ENGINE = ReplacingMergeTree(last_used_at) ORDER BY (tenant_id, key_id)""",
         ),
     ),
+    Migration(
+        3,
+        "series registry and exactly-once ingestion",
+        (
+            # Labels are stored once per series, not once per point.
+            f"""CREATE TABLE IF NOT EXISTS series (
+                tenant_id String, series_id UInt64, service_id LowCardinality(String),
+                metric_name LowCardinality(String), labels Map(LowCardinality(String), String),
+                first_seen {TS} DEFAULT now64(3)
+            ) ENGINE = ReplacingMergeTree ORDER BY (tenant_id, service_id, metric_name, series_id)""",
+            "ALTER TABLE metric_points DROP COLUMN IF EXISTS labels",
+            # A retried batch carries the same insert_deduplication_token and is skipped.
+            "ALTER TABLE metric_points MODIFY SETTING non_replicated_deduplication_window = 10000",
+            "ALTER TABLE tenant_usage MODIFY SETTING non_replicated_deduplication_window = 10000",
+        ),
+    ),
 )
 
 _PLACEHOLDER = re.compile(r"\{ttl:(\w+)\}")

@@ -39,3 +39,23 @@ class ApiKeyRecord:
 
     def usable_at(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What storing a batch did: points written, series new to the tenant, or why refused."""
+
+    accepted_points: int
+    new_series: int
+    refused: str | None = None  # set when nothing was written
+
+
+@dataclass(frozen=True)
+class StoredSeries:
+    """One series read back: identity, labels, and its points as ``(unix_seconds, value)``."""
+
+    series_id: int
+    service_id: str
+    metric_name: str
+    labels: dict[str, str]
+    points: list[tuple[float, float]]

@@ -10,13 +10,17 @@ process (ClickHouse server); callers reach it through :mod:`aiops.storage.gatewa
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import replace
 from datetime import UTC, date, datetime
+
+import numpy as np
+import pyarrow as pa
 
 from aiops.settings import Settings
 from aiops.storage.client import ClientPool
 from aiops.storage.migrations import migrate
-from aiops.storage.records import ApiKeyRecord, TenantRecord
+from aiops.storage.records import ApiKeyRecord, IngestOutcome, StoredSeries, TenantRecord
 
 
 def utc(value: datetime) -> datetime:
@@ -40,6 +44,10 @@ class Store:
         )
         # Makes "create unless it exists" atomic within this process (the owner, in chDB mode).
         self._registry_lock = threading.Lock()
+        # Series ids known to exist, per tenant (bounded LRU), so most batches skip the lookup.
+        self._known_series: OrderedDict[str, set[int]] = OrderedDict()
+        self._known_series_lock = threading.Lock()
+        self._series_locks: dict[str, threading.Lock] = {}
 
     # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
@@ -196,6 +204,109 @@ class Store:
         with self._pool.borrow() as client:
             client.insert("api_key_usage", [list(use) for use in uses],
                           column_names=["tenant_id", "key_id", "last_used_at"])
+
+    # -- metric points -----------------------------------------------------------------
+    KNOWN_SERIES_CAP = 2_000_000  # ids cached across all tenants
+
+    def _series_lock(self, tenant_id: str) -> threading.Lock:
+        with self._known_series_lock:
+            return self._series_locks.setdefault(tenant_id, threading.Lock())
+
+    def _remember_series(self, tenant_id: str, ids: set[int]) -> set[int]:
+        with self._known_series_lock:
+            known = self._known_series.setdefault(tenant_id, set())
+            known |= ids
+            self._known_series.move_to_end(tenant_id)
+            while sum(len(v) for v in self._known_series.values()) > self.KNOWN_SERIES_CAP and len(
+                    self._known_series) > 1:
+                self._known_series.popitem(last=False)
+            return known
+
+    def ingest_batch(self, tenant_id: str, points: pa.Table, series: pa.Table, token: str,
+                     max_series: int) -> IngestOutcome:
+        """Store one batch exactly once: new series (within ``max_series``), points, usage.
+
+        ``token`` identifies the batch's content: a retry with the same token is skipped
+        by ClickHouse's insert deduplication, in points and in usage alike. Over the
+        series limit, nothing is written.
+        """
+        batch_ids = series.column("series_id").to_numpy()
+        with self._series_lock(tenant_id), self._pool.borrow() as client:
+            with self._known_series_lock:
+                cached = self._known_series.get(tenant_id, set())
+                unknown = [int(i) for i in batch_ids if int(i) not in cached]
+            new: list[int] = []
+            if unknown:
+                found = {int(row[0]) for row in client.query(
+                    "SELECT DISTINCT series_id FROM series WHERE tenant_id = {tenant_id:String} "
+                    "AND series_id IN {ids:Array(UInt64)}",
+                    parameters={"tenant_id": tenant_id, "ids": unknown},
+                ).result_rows}
+                self._remember_series(tenant_id, found)
+                new = [i for i in unknown if i not in found]
+            if new:
+                existing = int(client.query(
+                    "SELECT uniqExact(series_id) FROM series WHERE tenant_id = {tenant_id:String}",
+                    parameters={"tenant_id": tenant_id},
+                ).result_rows[0][0])
+                if existing + len(new) > max_series:
+                    return IngestOutcome(0, 0, f"the batch adds {len(new)} series to {existing}; "
+                                               f"the plan allows {max_series}")
+                rows = np.flatnonzero(np.isin(batch_ids, np.array(new, dtype=np.uint64)))
+                client.insert_arrow("series", series.take(pa.array(rows)))
+                self._remember_series(tenant_id, set(new))
+            client.insert_arrow("metric_points", points, settings={"insert_deduplication_token": token})
+            client.insert(
+                "tenant_usage", [[tenant_id, month_start(datetime.now(UTC)), points.num_rows]],
+                column_names=["tenant_id", "month", "points"], settings={"insert_deduplication_token": token},
+            )
+        return IngestOutcome(points.num_rows, len(new))
+
+    def read_series(self, tenant_id: str, service_id: str, metric_name: str | None, since: datetime,
+                    until: datetime, step_seconds: int | None, max_points: int) -> list[StoredSeries] | None:
+        """Points of a service's series in ``[since, until)``, raw or averaged per ``step_seconds``.
+
+        Returns None when more than ``max_points`` would come back.
+        """
+        parameters: dict = {"tenant_id": tenant_id, "service_id": service_id, "since": since, "until": until,
+                            "limit": max_points + 1}
+        predicate = "tenant_id = {tenant_id:String} AND service_id = {service_id:String}"
+        if metric_name is not None:
+            predicate += " AND metric_name = {metric_name:String}"
+            parameters["metric_name"] = metric_name
+        window = "ts >= {since:DateTime64(3, 'UTC')} AND ts < {until:DateTime64(3, 'UTC')}"
+        if step_seconds:
+            parameters["step"] = step_seconds
+            sql = f"""SELECT series_id, toUnixTimestamp(toStartOfInterval(ts, toIntervalSecond({{step:UInt32}})))
+                             AS at, avg(value)
+                      FROM metric_points FINAL WHERE {predicate} AND {window}
+                      GROUP BY series_id, at ORDER BY series_id, at LIMIT {{limit:UInt32}}"""
+        else:
+            sql = f"""SELECT series_id, toUnixTimestamp64Milli(ts) / 1000.0 AS at, value
+                      FROM metric_points FINAL WHERE {predicate} AND {window}
+                      ORDER BY series_id, ts LIMIT {{limit:UInt32}}"""
+        with self._pool.borrow() as client:
+            table = client.query_arrow(sql, parameters=parameters)
+            if table.num_rows > max_points:
+                return None
+            meta = client.query(
+                f"SELECT series_id, any(metric_name), any(labels) FROM series WHERE {predicate} GROUP BY series_id",
+                parameters=parameters,
+            ).result_rows
+        ids = table.column(0).to_numpy()
+        ats = table.column(1).to_numpy().astype(np.float64)
+        values = table.column(2).to_numpy().astype(np.float64)
+        bounds = np.flatnonzero(np.diff(ids)) + 1
+        starts = np.concatenate(([0], bounds)) if ids.size else np.array([], dtype=np.int64)
+        ends = np.concatenate((bounds, [ids.size])) if ids.size else np.array([], dtype=np.int64)
+        labels_of = {int(row[0]): (row[1], dict(row[2])) for row in meta}
+        result = []
+        for start, end in zip(starts, ends, strict=True):
+            identity = int(ids[start])
+            metric, labels = labels_of.get(identity, (metric_name or "", {}))
+            result.append(StoredSeries(identity, service_id, metric, labels,
+                                       list(zip(ats[start:end].tolist(), values[start:end].tolist(), strict=True))))
+        return sorted(result, key=lambda found: (found.metric_name, sorted(found.labels.items())))
 
     # -- audits ------------------------------------------------------------------------
     def tables_containing(self, needle: str) -> list[str]:

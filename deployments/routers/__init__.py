@@ -1,1 +1,17 @@
 """One router per resource."""
+
+from __future__ import annotations
+
+from aiops.schemas.common import ErrorResponse
+
+_DESCRIPTIONS = {
+    400: "Malformed body",
+    409: "Conflict",
+    413: "Body or batch too large",
+    415: "Wrong Content-Type or Content-Encoding",
+}
+
+
+def error_responses(*codes: int) -> dict[int, dict]:
+    """OpenAPI entries for error answers a route adds to the common ones."""
+    return {code: {"model": ErrorResponse, "description": _DESCRIPTIONS[code]} for code in codes}

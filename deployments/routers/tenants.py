@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from aiops.errors import Conflict
-from aiops.schemas.common import ErrorResponse
 from aiops.schemas.tenants import TenantCreate, TenantCreated, TenantList, TenantPublic
 from aiops.tenants import new_tenant
 from deployments.deps import Ctx, TenantManager
+from deployments.routers import error_responses
 
 router = APIRouter(prefix="/api/v1", tags=["tenants"])
 
@@ -31,7 +31,7 @@ async def list_tenants(_: TenantManager, context: Ctx) -> TenantList:
     "/tenants",
     response_model=TenantCreated,
     status_code=201,
-    responses={409: {"model": ErrorResponse, "description": "Tenant exists"}},
+    responses=error_responses(409),
 )
 async def create_tenant(body: TenantCreate, _: TenantManager, context: Ctx) -> TenantCreated:
     record = new_tenant(body, context.settings, datetime.now(UTC))

@@ -29,7 +29,7 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(4)}"
 
 
-Prepare = Callable[[RunningEngine], tuple[str, dict | None]]
+Prepare = Callable[[RunningEngine], tuple[str, dict]]  # path, httpx request arguments
 
 
 @dataclass(frozen=True)
@@ -48,19 +48,33 @@ class RouteCase:
 
 
 def fixed(path: str, body: dict | None = None) -> Prepare:
-    return lambda engine: (path, body)
+    return lambda engine: (path, {"json": body} if body is not None else {})
 
 
 def new_tenant_body(engine: RunningEngine) -> tuple[str, dict]:
-    return "/api/v1/tenants", {"tenant_id": unique("t"), "name": "Some Tenant", "plan": "free"}
+    return "/api/v1/tenants", {"json": {"tenant_id": unique("t"), "name": "Some Tenant", "plan": "free"}}
 
 
-def acme_key_path(engine: RunningEngine) -> tuple[str, None]:
+def acme_key_path(engine: RunningEngine) -> tuple[str, dict]:
     key_id, _ = engine.create_key("read")
-    return f"/api/v1/apikeys/{key_id}", None
+    return f"/api/v1/apikeys/{key_id}", {}
+
+
+def json_points(engine: RunningEngine) -> tuple[str, dict]:
+    body = {"series": [{"service_id": "auth-table", "metric_name": "cpu", "points": [[time.time(), 1.0]]}]}
+    return "/api/v1/ingest/metrics", {"json": body}
+
+
+def remote_write_points(engine: RunningEngine) -> tuple[str, dict]:
+    from aiops.ingest.remote_write import encode_write_request
+
+    body = encode_write_request([({"__name__": "cpu", "job": "auth-table"}, [(int(time.time() * 1000), 1.0)])])
+    headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"}
+    return "/api/v1/ingest/prometheus", {"content": body, "headers": headers}
 
 
 READ = frozenset({"read"})
+INGESTION = frozenset({"ingestion"})
 NONE: frozenset[str] = frozenset()
 
 CASES = [
@@ -73,13 +87,17 @@ CASES = [
     RouteCase("GET", "/api/v1/apikeys", Permission.MANAGE_KEYS, NONE, True, fixed("/api/v1/apikeys")),
     RouteCase("DELETE", "/api/v1/apikeys/{key_id}", Permission.MANAGE_KEYS, NONE, True, acme_key_path,
               owner_only=True),
+    RouteCase("POST", "/api/v1/ingest/metrics", Permission.WRITE, INGESTION, True, json_points),
+    RouteCase("POST", "/api/v1/ingest/prometheus", Permission.WRITE, INGESTION, True, remote_write_points),
+    RouteCase("GET", "/api/v1/series", Permission.READ, READ, True, fixed("/api/v1/series?service_id=auth-table")),
 ]
 BY_ID = {case.id: case for case in CASES}
 
 
 def call(engine: RunningEngine, case: RouteCase, headers: dict[str, str]):
-    path, body = case.prepare(engine)
-    return engine.http.request(case.method, path, json=body, headers=headers)
+    path, arguments = case.prepare(engine)
+    merged = {**arguments.get("headers", {}), **headers}
+    return engine.http.request(case.method, path, **{**arguments, "headers": merged})
 
 
 def assert_error(response, status: int) -> None:
@@ -191,10 +209,10 @@ def test_keys_by_scope_revocation_and_expiry(engine: RunningEngine, keys: dict[s
 @pytest.mark.engine
 @pytest.mark.parametrize("case", [c for c in CASES if c.owner_only], ids=lambda case: case.id)
 def test_another_tenants_objects_are_404(engine: RunningEngine, case: RouteCase) -> None:
-    path, body = case.prepare(engine)  # an object of acme
-    response = engine.http.request(case.method, path, json=body, headers=engine.auth(tenant="globex"))
+    path, arguments = case.prepare(engine)  # an object of acme
+    response = engine.http.request(case.method, path, **arguments, headers=engine.auth(tenant="globex"))
     assert_error(response, 404)
-    response = engine.http.request(case.method, path, json=body, headers=engine.auth(tenant="acme"))
+    response = engine.http.request(case.method, path, **arguments, headers=engine.auth(tenant="acme"))
     assert response.status_code < 300  # and it was untouched: its owner still can
 
 

@@ -1,0 +1,88 @@
+"""The ingestion pipeline of an API replica: quota, durable write, watchdog delivery.
+
+A decoded batch is charged to its tenant's ``points_per_second`` quota (429), written to
+ClickHouse exactly once (its content digest is the insert deduplication token; 429 when it
+would pass the plan's series limit, and then nothing is written), and only then handed to
+the tenant's watchdog shard. Queues are bounded: a replica admits a fixed number of
+batches in flight and a shard a fixed number of pending calls; past either the answer is
+503 with ``Retry-After``. A batch that was stored but not delivered is answered 503 too:
+its retry is stored once (same digest) and seen once (the shard skips points it has).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from actors.directory import WATCHDOG_SHARD, ActorDirectory, actor_name
+from aiops.errors import PayloadTooLarge, RateLimited, Unavailable
+from aiops.ingest.batch import PointBatch
+from aiops.settings import Settings
+from aiops.sharding import shard_for
+from aiops.storage.gateway import StoreGateway
+from deployments.access import TenantDirectory
+from deployments.limits import LeasedLimiter
+from deployments.observability import EngineMetrics
+
+log = logging.getLogger(__name__)
+
+SHARD_TIMEOUT_SECONDS = 10.0
+
+
+class IngestPipeline:
+    def __init__(self, settings: Settings, store: StoreGateway, tenants: TenantDirectory, limiter: LeasedLimiter,
+                 actors: ActorDirectory, metrics: EngineMetrics) -> None:
+        self._settings = settings
+        self._store = store
+        self._tenants = tenants
+        self._limiter = limiter
+        self._actors = actors
+        self._metrics = metrics
+        self._in_flight = 0
+        self._max_in_flight = settings.ingest.max_batches_in_flight
+
+    async def accept(self, tenant_id: str, batch: PointBatch, source: str) -> int:
+        """Make ``batch`` durable and deliver it; returns the points accepted."""
+        plan = await self._tenants.plan_of(tenant_id)
+        if plan is None:  # authentication already checked; the tenant vanished since
+            raise Unavailable("tenant is being changed, retry shortly")
+        burst = 2 * plan.points_per_second
+        if batch.points > burst:
+            raise PayloadTooLarge(f"a batch may hold at most {int(burst)} points on this plan; split it")
+        await self._limiter.check(f"tenant:{tenant_id}:points", plan.points_per_second, burst, cost=batch.points)
+        if self._in_flight >= self._max_in_flight:
+            raise Unavailable("ingestion is busy, retry shortly", retry_after=1)
+        self._in_flight += 1
+        started = time.perf_counter()
+        try:
+            outcome = await self._store.aio.ingest_batch(
+                tenant_id, batch.points_table(tenant_id), batch.series_table(tenant_id), batch.digest(tenant_id),
+                plan.max_series,
+            )
+            if outcome.refused:
+                self._metrics.ingest_refused.labels(source, "series_limit").inc()
+                raise RateLimited(f"series limit: {outcome.refused}", retry_after=60)
+            await self._deliver(tenant_id, batch)
+        finally:
+            self._in_flight -= 1
+        self._metrics.ingest_points.labels(source).inc(batch.points)
+        self._metrics.ingest_seconds.labels(source).observe(time.perf_counter() - started)
+        return batch.points
+
+    async def _deliver(self, tenant_id: str, batch: PointBatch) -> None:
+        from ray.exceptions import PendingCallsLimitExceeded
+
+        name = actor_name(WATCHDOG_SHARD, shard_for(tenant_id, self._settings.watchdog.shards))
+        shard = self._actors.get(name)
+        if shard is None:
+            raise Unavailable(f"{name} is not running; the batch is stored, retry to deliver it", retry_after=2)
+        try:
+            await asyncio.wait_for(shard.ingest.remote(tenant_id, batch), SHARD_TIMEOUT_SECONDS)
+        except PendingCallsLimitExceeded:
+            raise Unavailable(f"{name} is behind; the batch is stored, retry to deliver it", retry_after=1) from None
+        except Exception as error:
+            self._actors.forget(name)
+            log.warning("delivery to %s failed: %s", name, error)
+            raise Unavailable(f"{name} did not take the batch; it is stored, retry to deliver it",
+                              retry_after=2) from None
