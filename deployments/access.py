@@ -39,8 +39,7 @@ class TenantDirectory:
     async def plan_of(self, tenant_id: str) -> PlanSettings | None:
         cached = self._cache.get(tenant_id, _MISSING) if self._cache is not None else _MISSING
         if cached is _MISSING:
-            tenant = await self._store.aio.get_tenant(tenant_id)
-            cached = tenant.plan if tenant else None
+            cached = await self._store.aio.tenant_plan(tenant_id)
             if self._cache is not None:
                 self._cache[tenant_id] = cached
         if cached is None:

@@ -41,6 +41,16 @@ class IngestPipeline:
         self._metrics = metrics
         self._in_flight = 0
         self._max_in_flight = settings.ingest.max_batches_in_flight
+        self._dashboard_points: object | None = None
+
+    def _count_for_dashboard(self, source: str, points: int) -> None:
+        """The Ray dashboard's copy of the points counter (made in the replica, on first use)."""
+        if self._dashboard_points is None:
+            from ray.util.metrics import Counter
+
+            self._dashboard_points = Counter(
+                "aiops_ingested_points", description="Metric points accepted (durable).", tag_keys=("format",))
+        self._dashboard_points.inc(points, tags={"format": source})
 
     async def accept(self, tenant_id: str, batch: PointBatch, source: str) -> int:
         """Make ``batch`` durable and deliver it; returns the points accepted."""
@@ -67,6 +77,7 @@ class IngestPipeline:
         finally:
             self._in_flight -= 1
         self._metrics.ingest_points.labels(source).inc(batch.points)
+        self._count_for_dashboard(source, batch.points)
         self._metrics.ingest_seconds.labels(source).observe(time.perf_counter() - started)
         return batch.points
 

@@ -10,6 +10,7 @@ from aiops.bench.report import BenchResult
 BENCHES: dict[str, tuple[str, str]] = {
     "startup": ("aiops.bench.startup", "start-to-ready and stop of the whole engine"),
     "auth": ("aiops.bench.auth", "JWT and API-key checks per request, rate-limiter decisions"),
+    "ingest": ("aiops.bench.ingest", "JSON and remote_write ingestion over HTTP vs the raw chDB ceiling"),
 }
 
 

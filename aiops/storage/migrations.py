@@ -146,9 +146,15 @@ MIGRATIONS: tuple[Migration, ...] = (
                 first_seen {TS} DEFAULT now64(3)
             ) ENGINE = ReplacingMergeTree ORDER BY (tenant_id, service_id, metric_name, series_id)""",
             "ALTER TABLE metric_points DROP COLUMN IF EXISTS labels",
-            # A retried batch carries the same insert_deduplication_token and is skipped.
-            "ALTER TABLE metric_points MODIFY SETTING non_replicated_deduplication_window = 10000",
-            "ALTER TABLE tenant_usage MODIFY SETTING non_replicated_deduplication_window = 10000",
+            # One row per stored batch (its content digest): how a retry is recognised, and
+            # what tenant_usage counts, so a batch is counted once however often it is sent.
+            f"""CREATE TABLE IF NOT EXISTS ingested_batches (
+                tenant_id String, digest String, points UInt32, ingested_at {TS}
+            ) ENGINE = ReplacingMergeTree ORDER BY (tenant_id, digest)
+            TTL toDateTime(ingested_at) + toIntervalDay(2)""",
+            """CREATE MATERIALIZED VIEW IF NOT EXISTS tenant_usage_mv TO tenant_usage AS
+               SELECT tenant_id, toStartOfMonth(ingested_at) AS month, sum(points) AS points
+               FROM ingested_batches GROUP BY tenant_id, month""",
         ),
     ),
 )

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from aiops.settings import Settings
 from aiops.storage.client import ClientPool
+from aiops.storage.group_commit import GroupCommit
 from aiops.storage.migrations import migrate
 from aiops.storage.records import ApiKeyRecord, IngestOutcome, StoredSeries, TenantRecord
 
@@ -48,6 +49,15 @@ class Store:
         self._known_series: OrderedDict[str, set[int]] = OrderedDict()
         self._known_series_lock = threading.Lock()
         self._series_locks: dict[str, threading.Lock] = {}
+        # Batches stored lately, by (tenant, digest): a retry is answered without a second
+        # insert. In embedded mode this process is the only writer, so after loading the
+        # last day's batches at first use the set is the whole truth; with a server other
+        # processes write too, and a miss is checked in ingested_batches.
+        self._recent_batches: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._recent_loaded = False
+        self._recent_lock = threading.Lock()
+        self._only_writer = settings.embedded_storage
+        self._commit = GroupCommit(self._write_batches)
 
     # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
@@ -81,14 +91,14 @@ class Store:
             )
             return True
 
-    def tenant_exists(self, tenant_id: str) -> bool:
+    def tenant_plan(self, tenant_id: str) -> str | None:
+        """The tenant's plan name, or None when there is no such tenant (authentication's check)."""
         with self._pool.borrow() as client:
-            return bool(
-                client.query(
-                    "SELECT count() FROM tenants FINAL WHERE tenant_id = {tenant_id:String} AND deleted = 0",
-                    parameters={"tenant_id": tenant_id},
-                ).result_rows[0][0]
-            )
+            rows = client.query(
+                "SELECT plan FROM tenants FINAL WHERE tenant_id = {tenant_id:String} AND deleted = 0",
+                parameters={"tenant_id": tenant_id},
+            ).result_rows
+        return str(rows[0][0]) if rows else None
 
     def get_tenant(self, tenant_id: str) -> TenantRecord | None:
         tenants = self._tenants("AND t.tenant_id = {tenant_id:String}", {"tenant_id": tenant_id})
@@ -177,13 +187,22 @@ class Store:
         return keys[0] if keys else None
 
     def find_api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
-        """The key whose hash this is, whichever tenant holds it (authentication's lookup)."""
+        """The key whose hash this is, whichever tenant holds it (authentication's lookup;
+        ``last_used_at`` is left out)."""
         with self._pool.borrow() as client:
-            found = client.query(
-                "SELECT tenant_id, key_id FROM api_keys FINAL WHERE key_hash = {key_hash:String} LIMIT 1",
+            rows = client.query(
+                f"SELECT {', '.join(self._KEY_COLUMNS[:-1])} FROM api_keys FINAL "
+                "WHERE key_hash = {key_hash:String} LIMIT 1",
                 parameters={"key_hash": key_hash},
             ).result_rows
-        return self.get_api_key(found[0][0], found[0][1]) if found else None
+        if not rows:
+            return None
+        row = rows[0]
+        return ApiKeyRecord(
+            tenant_id=row[0], key_id=row[1], name=row[2], scope=row[3], prefix=row[4], key_hash=row[5],
+            rate_limit_rps=float(row[6]), created_at=utc(row[7]), created_by=row[8],
+            expires_at=utc(row[9]) if row[9] else None, revoked_at=utc(row[10]) if row[10] else None,
+        )
 
     def revoke_api_key(self, tenant_id: str, key_id: str, at: datetime) -> bool:
         """Mark a key revoked; False when the tenant has no such key. Revoking twice is harmless."""
@@ -222,45 +241,97 @@ class Store:
                 self._known_series.popitem(last=False)
             return known
 
-    def ingest_batch(self, tenant_id: str, points: pa.Table, series: pa.Table, token: str,
-                     max_series: int) -> IngestOutcome:
-        """Store one batch exactly once: new series (within ``max_series``), points, usage.
+    RECENT_BATCHES_CAP = 200_000
 
-        ``token`` identifies the batch's content: a retry with the same token is skipped
-        by ClickHouse's insert deduplication, in points and in usage alike. Over the
-        series limit, nothing is written.
+    def ingest_batch(self, tenant_id: str, points: pa.Table, series: pa.Table, digest: str,
+                     max_series: int) -> IngestOutcome:
+        """Store one batch exactly once: new series (within ``max_series``), then its points.
+
+        ``digest`` identifies the batch's content; a batch already stored is not written
+        again (and counts towards the tenant's monthly usage once). Concurrent batches
+        share one insert. Over the series limit, nothing is written.
         """
+        if self._already_stored(tenant_id, digest):
+            return IngestOutcome(points.num_rows, 0)
         batch_ids = series.column("series_id").to_numpy()
-        with self._series_lock(tenant_id), self._pool.borrow() as client:
+        with self._series_lock(tenant_id):
             with self._known_series_lock:
                 cached = self._known_series.get(tenant_id, set())
                 unknown = [int(i) for i in batch_ids if int(i) not in cached]
             new: list[int] = []
             if unknown:
-                found = {int(row[0]) for row in client.query(
-                    "SELECT DISTINCT series_id FROM series WHERE tenant_id = {tenant_id:String} "
-                    "AND series_id IN {ids:Array(UInt64)}",
-                    parameters={"tenant_id": tenant_id, "ids": unknown},
-                ).result_rows}
-                self._remember_series(tenant_id, found)
-                new = [i for i in unknown if i not in found]
-            if new:
-                existing = int(client.query(
-                    "SELECT uniqExact(series_id) FROM series WHERE tenant_id = {tenant_id:String}",
-                    parameters={"tenant_id": tenant_id},
-                ).result_rows[0][0])
-                if existing + len(new) > max_series:
-                    return IngestOutcome(0, 0, f"the batch adds {len(new)} series to {existing}; "
-                                               f"the plan allows {max_series}")
-                rows = np.flatnonzero(np.isin(batch_ids, np.array(new, dtype=np.uint64)))
-                client.insert_arrow("series", series.take(pa.array(rows)))
+                with self._pool.borrow() as client:
+                    found = {int(row[0]) for row in client.query(
+                        "SELECT DISTINCT series_id FROM series WHERE tenant_id = {tenant_id:String} "
+                        "AND series_id IN {ids:Array(UInt64)}",
+                        parameters={"tenant_id": tenant_id, "ids": unknown},
+                    ).result_rows}
+                    self._remember_series(tenant_id, found)
+                    new = [i for i in unknown if i not in found]
+                    if new:
+                        existing = int(client.query(
+                            "SELECT uniqExact(series_id) FROM series WHERE tenant_id = {tenant_id:String}",
+                            parameters={"tenant_id": tenant_id},
+                        ).result_rows[0][0])
+                        if existing + len(new) > max_series:
+                            return IngestOutcome(0, 0, f"the batch adds {len(new)} series to {existing}; "
+                                                       f"the plan allows {max_series}")
+                        rows = np.flatnonzero(np.isin(batch_ids, np.array(new, dtype=np.uint64)))
+                        client.insert_arrow("series", series.take(pa.array(rows)))
                 self._remember_series(tenant_id, set(new))
-            client.insert_arrow("metric_points", points, settings={"insert_deduplication_token": token})
-            client.insert(
-                "tenant_usage", [[tenant_id, month_start(datetime.now(UTC)), points.num_rows]],
-                column_names=["tenant_id", "month", "points"], settings={"insert_deduplication_token": token},
-            )
+        self._commit.submit((tenant_id, digest, points))
         return IngestOutcome(points.num_rows, len(new))
+
+    def _already_stored(self, tenant_id: str, digest: str) -> bool:
+        with self._recent_lock:
+            if not self._recent_loaded:
+                self._load_recent_batches()
+            if (tenant_id, digest) in self._recent_batches:
+                return True
+        if self._only_writer:
+            return False
+        with self._pool.borrow() as client:
+            return bool(client.query(
+                "SELECT count() FROM ingested_batches WHERE tenant_id = {tenant_id:String} "
+                "AND digest = {digest:String}", parameters={"tenant_id": tenant_id, "digest": digest},
+            ).result_rows[0][0])
+
+    def _load_recent_batches(self) -> None:
+        with self._pool.borrow() as client:
+            rows = client.query(
+                "SELECT tenant_id, digest FROM ingested_batches ORDER BY ingested_at DESC LIMIT {cap:UInt32}",
+                parameters={"cap": self.RECENT_BATCHES_CAP},
+            ).result_rows
+        for tenant_id, digest in reversed(rows):
+            self._recent_batches[(tenant_id, digest)] = None
+        self._recent_loaded = True
+
+    def _write_batches(self, batches: list[tuple[str, str, pa.Table]]) -> None:
+        """One insert of every queued batch's points, then their ``ingested_batches`` rows.
+
+        A crash between the two leaves points without their batch row: the retry writes
+        them again (``ReplacingMergeTree`` keeps one copy) and usage counts them once.
+        """
+        unique: dict[tuple[str, str], pa.Table] = {}
+        for tenant_id, digest, points in batches:
+            unique.setdefault((tenant_id, digest), points)
+        tables = list(unique.values())
+        combined = tables[0] if len(tables) == 1 else pa.concat_tables(tables).unify_dictionaries().combine_chunks()
+        now = datetime.now(UTC)
+        with self._pool.borrow() as client:
+            client.insert_arrow("metric_points", combined)
+            # Arrow here too: a row insert would first ask the server for the table's columns.
+            client.insert_arrow("ingested_batches", pa.table({
+                "tenant_id": pa.array([tenant for tenant, _ in unique], pa.string()),
+                "digest": pa.array([digest for _, digest in unique], pa.string()),
+                "points": pa.array([table.num_rows for table in unique.values()], pa.uint32()),
+                "ingested_at": pa.array([now] * len(unique), pa.timestamp("ms", tz="UTC")),
+            }))
+        with self._recent_lock:
+            for key in unique:
+                self._recent_batches[key] = None
+            while len(self._recent_batches) > self.RECENT_BATCHES_CAP:
+                self._recent_batches.popitem(last=False)
 
     def read_series(self, tenant_id: str, service_id: str, metric_name: str | None, since: datetime,
                     until: datetime, step_seconds: int | None, max_points: int) -> list[StoredSeries] | None:

@@ -70,6 +70,7 @@ def test_json_round_trip(engine: RunningEngine) -> None:
     assert [s["metric_name"] for s in read(engine, svc, metric_name="latency_ms")] == ["latency_ms"]
     assert events_this_month(engine, "acme") == before_events + 4
     assert points_seen_by_watchdog(engine, "acme") == before_seen + 4
+    assert 'aiops_ingest_points_total{format="json"}' in engine.http.get("/metrics").text
 
 
 def test_step_averages(engine: RunningEngine) -> None:
