@@ -27,7 +27,28 @@ def test_status_shows_every_component(engine: RunningEngine) -> None:
     assert body["components"]["llm"] == "disabled"  # no LLM configured in tests
     assert body["components"]["vectorizer"] in {"running", "starting"}
     assert body["version"] == "1.2.0"
-    assert body["watchdog"] == {"last_run": None, "metrics_monitored": 0, "anomalies_last_hour": 0}
+    assert set(body["watchdog"]) == {"last_run", "metrics_monitored", "anomalies_last_hour"}
+
+
+def test_status_figures_are_the_tenants_own(engine: RunningEngine) -> None:
+    import secrets
+
+    tenant = f"quiet-{secrets.token_hex(3)}"
+    root = engine.auth(tenant="root", role=Role.SUPER_ADMIN)
+    assert engine.http.post("/api/v1/tenants", json={"tenant_id": tenant, "name": "Quiet"},
+                            headers=root).status_code == 201
+    mine = engine.auth(tenant=tenant, role=Role.VIEWER)
+    assert engine.http.get("/api/v1/status", headers=mine).json()["watchdog"]["metrics_monitored"] == 0
+    body = {"series": [{"service_id": "api", "metric_name": name, "points": [[time.time(), 1.0]]}
+                       for name in ("cpu", "mem", "latency")]}
+    assert engine.http.post("/api/v1/ingest/metrics", json=body,
+                            headers=engine.auth(tenant=tenant, role=Role.OPERATOR)).status_code == 200
+    figures = engine.http.get("/api/v1/status", headers=mine).json()["watchdog"]
+    assert figures["metrics_monitored"] == 3
+    assert figures["last_run"] is not None
+    assert figures["anomalies_last_hour"] == 0
+    everyone = engine.http.get("/api/v1/status", headers=root).json()["watchdog"]
+    assert everyone["metrics_monitored"] >= 3
 
 
 def test_vectorizer_finishes_loading(engine: RunningEngine) -> None:

@@ -45,7 +45,8 @@ def test_migrations_are_recorded_and_idempotent(tmp_path: Path) -> None:
                 "alerts", "knowledge_base", "tenant_usage", "series", "ingested_batches"} <= tables
         for name in tables - {"schema_migrations"}:
             engine, sorting_key = client.query(
-                "SELECT engine, sorting_key FROM system.tables WHERE database = currentDatabase() AND name = {n:String}",
+                "SELECT engine, sorting_key FROM system.tables "
+                "WHERE database = currentDatabase() AND name = {n:String}",
                 parameters={"n": name},
             ).result_rows[0]
             if engine == "MaterializedView":
