@@ -199,7 +199,7 @@ class Engine:
         for index in range(settings.watchdog.shards):
             actors[actor_name(WATCHDOG_SHARD, index)] = self._actor(
                 WatchdogShard, actor_name(WATCHDOG_SHARD, index), settings, index,
-                max_pending_calls=settings.ingest.shard_queue,
+                max_pending_calls=settings.ingest.shard_queue, max_concurrency=4,
             )
             actors[actor_name(VECTORIZER, index)] = self._actor(
                 Vectorizer, actor_name(VECTORIZER, index), settings, index, placement.cpu_threads,
@@ -262,7 +262,7 @@ class Engine:
         import ray
         from ray import serve
 
-        from actors.directory import WEBHOOK_LISTENER, actor_name, engine_actor_names
+        from actors.directory import WATCHDOG_SHARD, WEBHOOK_LISTENER, actor_name, engine_actor_names
         from deployments.app import APP_NAME
 
         if not ray.is_initialized():
@@ -280,6 +280,8 @@ class Engine:
             try:
                 if name == actor_name(WEBHOOK_LISTENER, 0):
                     ray.get(handle.stop.remote(), timeout=10)
+                elif name.startswith(WATCHDOG_SHARD):
+                    ray.get(handle.stop.remote(), timeout=60)  # a last checkpoint
                 elif name == STORAGE_OWNER_NAME:
                     ray.get(handle.close.remote(), timeout=30)  # releases chDB's lock cleanly
             except Exception as error:

@@ -11,10 +11,11 @@ from aiops.settings import Settings
 from deployments.context import ApiContext
 from deployments.errors import install_error_handlers
 from deployments.observability import MetricsMiddleware
-from deployments.routers import apikeys, health, ingest, rbac, series, status, tenants
+from deployments.routers import anomalies, apikeys, health, ingest, models, rbac, series, status, tenants
 
 ROUTERS = (
     health.router, status.router, tenants.router, rbac.router, apikeys.router, ingest.router, series.router,
+    anomalies.router, models.router,
 )
 
 # Documented in OpenAPI for every route, because every route can answer them.

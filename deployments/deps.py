@@ -61,6 +61,7 @@ Reader = Annotated[Identity, Depends(RequirePermission(Permission.READ, scopes=R
 Writer = Annotated[Identity, Depends(RequirePermission(Permission.WRITE))]
 Ingester = Annotated[Identity, Depends(RequirePermission(Permission.WRITE, scopes=frozenset({Scope.INGESTION})))]
 KeyManager = Annotated[Identity, Depends(RequirePermission(Permission.MANAGE_KEYS))]
+Admin = Annotated[Identity, Depends(RequirePermission(Permission.MANAGE_USERS))]
 # Not about one tenant's data: the engine as a whole, or the caller themself.
 EngineReader = Annotated[Identity, Depends(RequirePermission(Permission.READ, scopes=READ_KEY, tenant_scoped=False))]
 TenantManager = Annotated[Identity, Depends(RequirePermission(Permission.MANAGE_TENANTS, tenant_scoped=False))]

@@ -61,3 +61,10 @@ register(
     "models.embedders.minilm:MiniLmEmbedder",
     "all-MiniLM-L6-v2 sentence embeddings (384 dims), torch on CUDA when present",
 )
+
+register(
+    "detector",
+    "ewma",
+    "models.detectors.ewma:EwmaDetector",
+    "exponentially weighted level and deviation, robust z-score",
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from aiops.cli import bench_cmds, engine_cmds, identity_cmds, tenant_cmds
+from aiops.cli import bench_cmds, engine_cmds, eval_cmds, identity_cmds, tenant_cmds
 
 app = typer.Typer(
     name="aiops",
@@ -18,6 +18,7 @@ app.command("down")(engine_cmds.down)
 app.command("token")(identity_cmds.token)
 app.add_typer(tenant_cmds.app, name="tenant")
 app.command("bench")(bench_cmds.bench)
+app.add_typer(eval_cmds.app, name="eval")
 
 
 def main() -> None:

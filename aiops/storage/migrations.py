@@ -157,6 +157,22 @@ MIGRATIONS: tuple[Migration, ...] = (
                FROM ingested_batches GROUP BY tenant_id, month""",
         ),
     ),
+    Migration(
+        4,
+        "watchdog: anomaly lookups, detector checkpoints, model choices",
+        (
+            "ALTER TABLE anomalies ADD INDEX IF NOT EXISTS anomaly_id_idx anomaly_id TYPE bloom_filter GRANULARITY 1",
+            # The latest detection state of each tenant (numpy arrays, serialised).
+            f"""CREATE TABLE IF NOT EXISTS detector_checkpoints (
+                tenant_id String, model LowCardinality(String), state String, saved_at {TS}
+            ) ENGINE = ReplacingMergeTree(saved_at) ORDER BY tenant_id""",
+            # Every model swap, kept: the latest row per (tenant, kind) is in force.
+            f"""CREATE TABLE IF NOT EXISTS model_choices (
+                tenant_id String, kind LowCardinality(String), name String, config String,
+                chosen_by String, chosen_at {TS}
+            ) ENGINE = MergeTree ORDER BY (tenant_id, kind, chosen_at)""",
+        ),
+    ),
 )
 
 _PLACEHOLDER = re.compile(r"\{ttl:(\w+)\}")

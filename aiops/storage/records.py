@@ -59,3 +59,32 @@ class StoredSeries:
     metric_name: str
     labels: dict[str, str]
     points: list[tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class AnomalyRecord:
+    """One anomaly episode: consecutive anomalous points of a series (or one alert)."""
+
+    tenant_id: str
+    anomaly_id: str
+    service_id: str
+    metric_name: str
+    series_id: int
+    labels: dict[str, str]
+    source: str  # "watchdog" or "alertmanager"
+    model: str
+    anomaly_score: float
+    z_score: float
+    detected_at: datetime
+    last_seen_at: datetime
+    rca_triggered: bool = False
+    resolved: bool = False
+    feedback: str = ""
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AnomalyPage:
+    anomalies: list[AnomalyRecord]
+    total: int
+    next_after: tuple[datetime, str] | None  # keyset position of the last row, when more follow

@@ -17,11 +17,19 @@ from datetime import UTC, date, datetime
 import numpy as np
 import pyarrow as pa
 
+from aiops.ingest.batch import PointBatch
 from aiops.settings import Settings
 from aiops.storage.client import ClientPool
 from aiops.storage.group_commit import GroupCommit
 from aiops.storage.migrations import migrate
-from aiops.storage.records import ApiKeyRecord, IngestOutcome, StoredSeries, TenantRecord
+from aiops.storage.records import (
+    AnomalyPage,
+    AnomalyRecord,
+    ApiKeyRecord,
+    IngestOutcome,
+    StoredSeries,
+    TenantRecord,
+)
 
 
 def utc(value: datetime) -> datetime:
@@ -400,7 +408,162 @@ class Store:
                     found.append(table)
         return found
 
-    # -- anomalies -------------------------------------------------------------------
+    # -- anomalies -----------------------------------------------------------------------
+    _ANOMALY_COLUMNS = (
+        "tenant_id", "anomaly_id", "service_id", "metric_name", "series_id", "labels", "source", "model",
+        "anomaly_score", "z_score", "detected_at", "last_seen_at", "rca_triggered", "resolved", "feedback",
+        "updated_at",
+    )
+
+    def upsert_anomalies(self, anomalies: list[AnomalyRecord]) -> None:
+        """Write new anomalies or new versions of existing ones (the latest ``updated_at`` wins)."""
+        if not anomalies:
+            return
+        now = datetime.now(UTC)
+        rows = [[a.tenant_id, a.anomaly_id, a.service_id, a.metric_name, a.series_id, a.labels, a.source, a.model,
+                 a.anomaly_score, a.z_score, a.detected_at, a.last_seen_at, int(a.rca_triggered), int(a.resolved),
+                 a.feedback, a.updated_at or now] for a in anomalies]
+        with self._pool.borrow() as client:
+            client.insert("anomalies", rows, column_names=list(self._ANOMALY_COLUMNS))
+
+    @staticmethod
+    def _anomaly(row: tuple) -> AnomalyRecord:
+        return AnomalyRecord(
+            tenant_id=row[0], anomaly_id=row[1], service_id=row[2], metric_name=row[3], series_id=int(row[4]),
+            labels=dict(row[5]), source=row[6], model=row[7], anomaly_score=float(row[8]), z_score=float(row[9]),
+            detected_at=utc(row[10]), last_seen_at=utc(row[11]), rca_triggered=bool(row[12]),
+            resolved=bool(row[13]), feedback=row[14], updated_at=utc(row[15]),
+        )
+
+    def get_anomaly(self, tenant_id: str, anomaly_id: str) -> AnomalyRecord | None:
+        with self._pool.borrow() as client:
+            rows = client.query(
+                f"SELECT {', '.join(self._ANOMALY_COLUMNS)} FROM anomalies FINAL "
+                "WHERE tenant_id = {tenant_id:String} AND anomaly_id = {anomaly_id:String}",
+                parameters={"tenant_id": tenant_id, "anomaly_id": anomaly_id},
+            ).result_rows
+        return self._anomaly(rows[0]) if rows else None
+
+    def list_anomalies(self, tenant_id: str, *, service_id: str | None = None, since: datetime | None = None,
+                       until: datetime | None = None, min_score: float | None = None, limit: int = 50,
+                       after: tuple[datetime, str] | None = None) -> AnomalyPage:
+        """Newest first, ``limit`` at a time; ``after`` is the keyset position a page ended at."""
+        predicate = ["tenant_id = {tenant_id:String}"]
+        parameters: dict = {"tenant_id": tenant_id, "limit": limit + 1}
+        if service_id is not None:
+            predicate.append("service_id = {service_id:String}")
+            parameters["service_id"] = service_id
+        if since is not None:
+            predicate.append("detected_at >= {since:DateTime64(3, 'UTC')}")
+            parameters["since"] = since
+        if until is not None:
+            predicate.append("detected_at < {until:DateTime64(3, 'UTC')}")
+            parameters["until"] = until
+        if min_score is not None:
+            predicate.append("anomaly_score >= {min_score:Float64}")
+            parameters["min_score"] = min_score
+        where = " AND ".join(predicate)
+        page_where = where
+        if after is not None:
+            page_where += (" AND (detected_at, anomaly_id) < "
+                           "({after_at:DateTime64(3, 'UTC')}, {after_id:String})")
+            parameters["after_at"], parameters["after_id"] = after
+        with self._pool.borrow() as client:
+            rows = client.query(
+                f"SELECT {', '.join(self._ANOMALY_COLUMNS)} FROM anomalies FINAL WHERE {page_where} "
+                "ORDER BY detected_at DESC, anomaly_id DESC LIMIT {limit:UInt32}",
+                parameters=parameters,
+            ).result_rows
+            total = int(client.query(f"SELECT count() FROM anomalies FINAL WHERE {where}",
+                                     parameters=parameters).result_rows[0][0])
+        records = [self._anomaly(row) for row in rows[:limit]]
+        more = len(rows) > limit
+        return AnomalyPage(records, total, (records[-1].detected_at, records[-1].anomaly_id) if more else None)
+
+    def request_rcas(self, tenant_id: str, anomaly_ids: list[str], at: datetime) -> int:
+        """Queue a root-cause analysis for each anomaly that has none yet; returns how many."""
+        if not anomaly_ids:
+            return 0
+        with self._pool.borrow() as client:
+            existing = {row[0] for row in client.query(
+                "SELECT DISTINCT anomaly_id FROM rca_results WHERE tenant_id = {tenant_id:String} "
+                "AND anomaly_id IN {ids:Array(String)}", parameters={"tenant_id": tenant_id, "ids": anomaly_ids},
+            ).result_rows}
+            new = [i for i in dict.fromkeys(anomaly_ids) if i not in existing]
+            if new:
+                client.insert("rca_results", [[tenant_id, i, "pending", "", "[]", "[]", "[]", "", "", at, at]
+                                              for i in new],
+                              column_names=["tenant_id", "anomaly_id", "status", "ranker", "root_causes",
+                                            "blast_radius", "similar_incidents", "summary", "error",
+                                            "requested_at", "updated_at"])
+        return len(new)
+
+    # -- detector checkpoints and model choices -------------------------------------------
+    def save_checkpoint(self, tenant_id: str, model: str, state: bytes, saved_at: datetime) -> None:
+        with self._pool.borrow() as client:
+            client.insert("detector_checkpoints", [[tenant_id, model, state, saved_at]],
+                          column_names=["tenant_id", "model", "state", "saved_at"])
+
+    def load_checkpoints(self, tenant_ids: list[str]) -> dict[str, tuple[str, bytes, datetime]]:
+        """The latest checkpoint of each of these tenants: ``tenant -> (model, state, saved_at)``."""
+        if not tenant_ids:
+            return {}
+        with self._pool.borrow() as client:
+            rows = client.query(
+                "SELECT tenant_id, model, state, saved_at FROM detector_checkpoints FINAL "
+                "WHERE tenant_id IN {tenants:Array(String)}",
+                parameters={"tenants": tenant_ids}, column_formats={"state": "bytes"},
+            ).result_rows
+        return {row[0]: (row[1], row[2], utc(row[3])) for row in rows}
+
+    def checkpointed_tenants(self) -> list[str]:
+        """Every tenant with detection state saved (a shard picks its own from these)."""
+        with self._pool.borrow() as client:
+            return [row[0] for row in client.query("SELECT DISTINCT tenant_id FROM detector_checkpoints").result_rows]
+
+    def choose_model(self, tenant_id: str, kind: str, name: str, config: str, chosen_by: str, at: datetime) -> None:
+        with self._pool.borrow() as client:
+            client.insert("model_choices", [[tenant_id, kind, name, config, chosen_by, at]],
+                          column_names=["tenant_id", "kind", "name", "config", "chosen_by", "chosen_at"])
+
+    def model_choices(self, tenant_id: str) -> dict[str, tuple[str, str, datetime]]:
+        """The model in force per kind for a tenant: ``kind -> (name, config JSON, chosen_at)``."""
+        with self._pool.borrow() as client:
+            rows = client.query(
+                "SELECT kind, argMax(name, chosen_at), argMax(config, chosen_at), max(chosen_at) "
+                "FROM model_choices WHERE tenant_id = {tenant_id:String} GROUP BY kind",
+                parameters={"tenant_id": tenant_id},
+            ).result_rows
+        return {row[0]: (row[1], row[2], utc(row[3])) for row in rows}
+
+    def points_since(self, tenant_id: str, since: datetime, limit: int) -> PointBatch | None:
+        """A tenant's stored points after ``since`` (at most ``limit``, oldest first) as a batch,
+        for a watchdog shard to catch up from after a restart or a model swap."""
+        with self._pool.borrow() as client:
+            table = client.query_arrow(
+                "SELECT series_id, toUnixTimestamp64Milli(ts) AS ts_ms, value FROM metric_points FINAL "
+                "WHERE tenant_id = {tenant_id:String} AND ts > {since:DateTime64(3, 'UTC')} "
+                "ORDER BY ts LIMIT {limit:UInt32}",
+                parameters={"tenant_id": tenant_id, "since": since, "limit": limit},
+            )
+            if table.num_rows == 0:
+                return None
+            ids = table.column("series_id").to_numpy().astype(np.uint64)
+            unique, index = np.unique(ids, return_inverse=True)
+            meta = {int(row[0]): (row[1], row[2], dict(row[3])) for row in client.query(
+                "SELECT series_id, any(service_id), any(metric_name), any(labels) FROM series "
+                "WHERE tenant_id = {tenant_id:String} AND series_id IN {ids:Array(UInt64)} GROUP BY series_id",
+                parameters={"tenant_id": tenant_id, "ids": [int(i) for i in unique]},
+            ).result_rows}
+        known = [meta.get(int(i), ("", "", {})) for i in unique]
+        return PointBatch(
+            service_ids=[m[0] for m in known], metric_names=[m[1] for m in known], labels=[m[2] for m in known],
+            series_ids=unique, series_index=index.astype(np.int32),
+            timestamps_ms=table.column("ts_ms").to_numpy().astype(np.int64),
+            values=table.column("value").to_numpy().astype(np.float64),
+        )
+
+    # -- anomaly counts -------------------------------------------------------------------
     def count_anomalies_since(self, since: datetime, tenant_id: str | None) -> int:
         """Anomalies detected since ``since``: one tenant's, or every tenant's when None."""
         predicate = "detected_at >= {since:DateTime64(3, 'UTC')}"

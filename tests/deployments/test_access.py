@@ -73,6 +73,16 @@ def remote_write_points(engine: RunningEngine) -> tuple[str, dict]:
     return "/api/v1/ingest/prometheus", {"content": body, "headers": headers}
 
 
+def acme_anomaly_path(engine: RunningEngine) -> tuple[str, dict]:
+    from aiops.storage.gateway import StoreGateway
+    from aiops.storage.records import AnomalyRecord
+
+    now = datetime.now(UTC)
+    anomaly = AnomalyRecord("acme", unique("anom"), "auth-table", "cpu", 1, {}, "watchdog", "ewma", 0.97, 5.0, now, now)
+    StoreGateway(engine.settings, in_process=False).sync.upsert_anomalies([anomaly])
+    return f"/api/v1/anomalies/{anomaly.anomaly_id}", {"json": {"resolved": True}}
+
+
 READ = frozenset({"read"})
 INGESTION = frozenset({"ingestion"})
 NONE: frozenset[str] = frozenset()
@@ -90,6 +100,12 @@ CASES = [
     RouteCase("POST", "/api/v1/ingest/metrics", Permission.WRITE, INGESTION, True, json_points),
     RouteCase("POST", "/api/v1/ingest/prometheus", Permission.WRITE, INGESTION, True, remote_write_points),
     RouteCase("GET", "/api/v1/series", Permission.READ, READ, True, fixed("/api/v1/series?service_id=auth-table")),
+    RouteCase("GET", "/api/v1/anomalies", Permission.READ, READ, True, fixed("/api/v1/anomalies")),
+    RouteCase("PATCH", "/api/v1/anomalies/{anomaly_id}", Permission.WRITE, NONE, True, acme_anomaly_path,
+              owner_only=True),
+    RouteCase("GET", "/api/v1/models", Permission.READ, READ, True, fixed("/api/v1/models")),
+    RouteCase("PUT", "/api/v1/models/{kind}", Permission.MANAGE_USERS, NONE, True,
+              fixed("/api/v1/models/detector", {"name": "ewma", "config": {}})),
 ]
 BY_ID = {case.id: case for case in CASES}
 

@@ -1,0 +1,47 @@
+"""Reading a NAB tree (``data/<category>/<file>.csv`` with ``timestamp,value``) and its labels."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class Series:
+    name: str  # path relative to the data dir, e.g. "realKnownCause/nyc_taxi.csv"
+    timestamps: np.ndarray  # datetime64[s]
+    values: np.ndarray  # float64
+
+    @property
+    def unix_seconds(self) -> np.ndarray:
+        return self.timestamps.astype("datetime64[s]").astype(np.int64).astype(np.float64)
+
+
+def read_series(path: Path, name: str) -> Series:
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or not {"timestamp", "value"} <= set(reader.fieldnames):
+            raise ValueError(f"{path}: needs the columns timestamp,value")
+        rows = list(reader)
+    stamps = np.array([np.datetime64(row["timestamp"].replace(" ", "T")) for row in rows], dtype="datetime64[s]")
+    values = np.array([float(row["value"]) for row in rows], dtype=np.float64)
+    return Series(name, stamps, values)
+
+
+def read_tree(data_dir: Path) -> list[Series]:
+    """Every ``*.csv`` under ``data_dir``, sorted by relative path."""
+    files = sorted(data_dir.rglob("*.csv"))
+    return [read_series(path, path.relative_to(data_dir).as_posix()) for path in files]
+
+
+def read_labels(path: Path) -> dict[str, list[tuple[np.datetime64, np.datetime64]]]:
+    raw = json.loads(path.read_text())
+    return {
+        name: [(np.datetime64(start.replace(" ", "T"), "s"), np.datetime64(end.replace(" ", "T"), "s"))
+               for start, end in windows]
+        for name, windows in raw.items()
+    }

@@ -1,0 +1,220 @@
+"""Streaming detection for one tenant: series rows, detector state, anomaly episodes.
+
+A :class:`TenantWatch` maps each series to a row of its detector's state arrays, feeds
+every new point through the detector in time order (all series of a step at once), and
+folds consecutive anomalous points of a series into one episode with a stable id, so an
+incident is one anomaly that grows, not hundreds. Points at or before a series' newest
+seen timestamp are skipped, which makes replays (client retries, catch-up after a
+restart) harmless. Plain Python and numpy: the watchdog shard actor owns instances of it,
+checkpoints them and writes what they report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+
+from aiops.ingest.batch import PointBatch
+from aiops.storage.records import AnomalyRecord
+from models.detectors.base import Detector, State
+from models.registry import build
+
+# How a false positive (or a confirmed true one) moves a series' threshold: a quarter of
+# the way to 0.995, and back down a quarter of the way to the model's own threshold.
+FEEDBACK_STEP = 0.25
+MAX_THRESHOLD = 0.995
+
+
+def anomaly_id(tenant_id: str, series_id: int, started_ms: int) -> str:
+    """Deterministic: replaying the same points re-creates the same episode id."""
+    digest = hashlib.blake2b(f"{tenant_id}\x00{series_id}\x00{started_ms}".encode(), digest_size=6).hexdigest()
+    return f"anom-{digest}"
+
+
+@dataclass
+class Episode:
+    anomaly_id: str
+    started_ms: int
+    last_ms: int
+    score: float
+    z: float
+    quiet: int = 0  # normal points seen since the last anomalous one
+
+
+@dataclass
+class Observation:
+    """What one batch did: anomalies opened or grown, and how many points were new."""
+
+    anomalies: list[AnomalyRecord] = field(default_factory=list)
+    fresh_points: int = 0
+
+
+class TenantWatch:
+    def __init__(self, tenant_id: str, model: str, config: dict | None = None, *, close_after: int = 3,
+                 rca_threshold: float = 0.95) -> None:
+        self.tenant_id = tenant_id
+        self.model = model
+        self.model_config = dict(config or {})
+        self.detector: Detector = build("detector", model, self.model_config)
+        self.close_after = close_after
+        self.rca_threshold = rca_threshold
+        self.rows: dict[int, int] = {}  # series id -> row
+        self.series_ids: list[int] = []
+        self.meta: list[tuple[str, str, dict[str, str]]] = []  # service, metric, labels per row
+        self.state: State = self.detector.init_state(0)
+        self.last_ms = np.zeros(0, dtype=np.int64)
+        self.threshold = np.zeros(0)
+        self.episodes: dict[int, Episode] = {}  # row -> open episode
+        self.points_seen = 0
+        self.dirty = False
+
+    # -- series rows -------------------------------------------------------------------
+    def _rows_for(self, batch: PointBatch) -> np.ndarray:
+        rows = np.empty(batch.series, dtype=np.int64)
+        added = 0
+        for position in range(batch.series):
+            identity = int(batch.series_ids[position])
+            row = self.rows.get(identity)
+            if row is None:
+                row = self.rows[identity] = len(self.series_ids)
+                self.series_ids.append(identity)
+                self.meta.append((batch.service_ids[position], batch.metric_names[position],
+                                  dict(batch.labels[position])))
+                added += 1
+            rows[position] = row
+        if added:
+            size = len(self.series_ids)
+            self.state = self.detector.grow(self.state, size)
+            self.last_ms = np.concatenate([self.last_ms, np.full(added, np.iinfo(np.int64).min)])
+            self.threshold = np.concatenate([self.threshold, np.full(added, self.detector.config.threshold)])
+        return rows
+
+    @property
+    def size(self) -> int:
+        return len(self.series_ids)
+
+    # -- detection -----------------------------------------------------------------------
+    def observe(self, batch: PointBatch, *, emit: bool = True) -> Observation:
+        """Score the batch's new points in time order; return the anomalies they touched."""
+        rows = self._rows_for(batch)[batch.series_index]
+        ts, values = batch.timestamps_ms, batch.values
+        fresh = ts > self.last_ms[rows]
+        rows, ts, values = rows[fresh], ts[fresh], values[fresh]
+        result = Observation(fresh_points=int(rows.size))
+        if rows.size == 0:
+            return result
+        order = np.lexsort((ts, rows))
+        rows, ts, values = rows[order], ts[order], values[order]
+        # Several points of one series at the same millisecond: keep the last.
+        keep = np.r_[(rows[1:] != rows[:-1]) | (ts[1:] != ts[:-1]), True]
+        rows, ts, values = rows[keep], ts[keep], values[keep]
+        starts = np.r_[0, np.flatnonzero(np.diff(rows)) + 1]
+        rank = np.arange(rows.size) - np.repeat(starts, np.diff(np.r_[starts, rows.size]))
+        touched: dict[str, tuple[int, Episode]] = {}
+        size = self.size
+        for step in range(int(rank.max()) + 1):
+            at = rank == step
+            step_rows = rows[at]
+            active = np.zeros(size, dtype=bool)
+            active[step_rows] = True
+            full_values = np.zeros(size)
+            full_values[step_rows] = values[at]
+            full_ts = np.zeros(size)
+            full_ts[step_rows] = ts[at] / 1000.0
+            scores = self.detector.step(self.state, full_values, full_ts, active)
+            anomalous = active & (scores.score >= self.threshold)
+            self._fold(step_rows, ts[at], anomalous, scores.score, scores.z_score, touched)
+        self.last_ms[rows[np.r_[starts[1:] - 1, rows.size - 1]]] = ts[np.r_[starts[1:] - 1, rows.size - 1]]
+        self.points_seen += int(rows.size)
+        self.dirty = True
+        if emit:
+            result.anomalies = [self._record(row, episode) for row, episode in touched.values()]
+        return result
+
+    def _fold(self, step_rows: np.ndarray, step_ts: np.ndarray, anomalous: np.ndarray, score: np.ndarray,
+              z: np.ndarray, touched: dict[str, tuple[int, Episode]]) -> None:
+        hot = set(np.flatnonzero(anomalous).tolist())
+        for row, at in zip(step_rows.tolist(), step_ts.tolist(), strict=True):
+            episode = self.episodes.get(row)
+            if row in hot:
+                if episode is None or episode.quiet >= self.close_after:
+                    episode = self.episodes[row] = Episode(
+                        anomaly_id(self.tenant_id, self.series_ids[row], at), at, at, float(score[row]), float(z[row]))
+                else:
+                    episode.last_ms, episode.quiet = at, 0
+                    if score[row] > episode.score:
+                        episode.score, episode.z = float(score[row]), float(z[row])
+                touched[episode.anomaly_id] = (row, episode)
+            elif episode is not None:
+                episode.quiet += 1
+                if episode.quiet >= self.close_after:
+                    del self.episodes[row]
+
+    def _record(self, row: int, episode: Episode) -> AnomalyRecord:
+        service, metric, labels = self.meta[row]
+        return AnomalyRecord(
+            tenant_id=self.tenant_id, anomaly_id=episode.anomaly_id, service_id=service, metric_name=metric,
+            series_id=self.series_ids[row], labels=labels, source="watchdog", model=self.model,
+            anomaly_score=round(episode.score, 6), z_score=round(episode.z, 4),
+            detected_at=datetime.fromtimestamp(episode.started_ms / 1000, UTC),
+            last_seen_at=datetime.fromtimestamp(episode.last_ms / 1000, UTC),
+            rca_triggered=episode.score >= self.rca_threshold,
+        )
+
+    # -- feedback --------------------------------------------------------------------------
+    def feedback(self, series_id: int, verdict: str) -> float | None:
+        """Move one series' threshold after a person's verdict; returns the new threshold."""
+        row = self.rows.get(series_id)
+        if row is None:
+            return None
+        base = self.detector.config.threshold
+        current = float(self.threshold[row])
+        if verdict == "false_positive":
+            current += (MAX_THRESHOLD - current) * FEEDBACK_STEP
+        elif verdict == "true_positive":
+            current -= (current - base) * FEEDBACK_STEP
+        self.threshold[row] = min(MAX_THRESHOLD, max(base, current))
+        self.dirty = True
+        return float(self.threshold[row])
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def checkpoint(self) -> bytes:
+        """Everything needed to continue exactly here, as npz arrays plus JSON (no pickle)."""
+        arrays = {f"state.{key}": value for key, value in self.state.items()}
+        arrays["series_ids"] = np.array(self.series_ids, dtype=np.uint64)
+        arrays["last_ms"] = self.last_ms
+        arrays["threshold"] = self.threshold
+        meta = {
+            "model": self.model, "config": self.model_config, "meta": self.meta, "points_seen": self.points_seen,
+            "episodes": {str(row): vars(e) for row, e in self.episodes.items()},
+        }
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        return buffer.getvalue()
+
+    @classmethod
+    def restore(cls, tenant_id: str, blob: bytes, **options) -> TenantWatch:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+            meta = json.loads(bytes(data["meta"]).decode())
+            watch = cls(tenant_id, meta["model"], meta["config"], **options)
+            watch.state = {key.removeprefix("state."): data[key].copy() for key in data.files
+                           if key.startswith("state.")}
+            watch.series_ids = [int(i) for i in data["series_ids"]]
+            watch.last_ms = data["last_ms"].copy()
+            watch.threshold = data["threshold"].copy()
+        watch.rows = {identity: row for row, identity in enumerate(watch.series_ids)}
+        watch.meta = [(m[0], m[1], dict(m[2])) for m in meta["meta"]]
+        watch.points_seen = int(meta["points_seen"])
+        watch.episodes = {int(row): Episode(**e) for row, e in meta["episodes"].items()}
+        return watch
+
+    @property
+    def newest_ms(self) -> int | None:
+        seen = self.last_ms[self.last_ms > np.iinfo(np.int64).min]
+        return int(seen.max()) if seen.size else None

@@ -1,0 +1,62 @@
+"""``/api/v1/models``: which models exist, which a tenant uses, and swapping them live."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import ValidationError
+
+from actors.directory import WATCHDOG_SHARD, actor_name
+from aiops.errors import Unavailable, Unprocessable
+from aiops.schemas.models import ModelChoice, ModelChosen, ModelList, ModelOut
+from aiops.sharding import shard_for
+from deployments.deps import Admin, Ctx, Reader
+from models.registry import entries, entry
+
+router = APIRouter(prefix="/api/v1/models", tags=["models"])
+
+SWAPPABLE = ("detector",)
+
+
+def defaults(context: Ctx) -> dict[str, str]:
+    return {"detector": context.settings.watchdog.detector, "embedder": context.settings.vectorizer.model}
+
+
+@router.get("", response_model=ModelList)
+async def list_models(identity: Reader, context: Ctx) -> ModelList:
+    chosen = await context.store.aio.model_choices(identity.tenant_id)
+    active = {**defaults(context), **{kind: choice[0] for kind, choice in chosen.items()}}
+    return ModelList(
+        models=[ModelOut(kind=e.kind, name=e.name, summary=e.summary, active=active.get(e.kind) == e.name)
+                for e in entries()],
+        active=active,
+    )
+
+
+@router.put("/{kind}", response_model=ModelChosen)
+async def choose_model(kind: Literal["detector", "embedder", "ranker"], body: ModelChoice, identity: Admin,
+                       context: Ctx) -> ModelChosen:
+    """Swap the tenant's model of this kind without a restart (admin)."""
+    if kind not in SWAPPABLE:
+        raise Unprocessable(f"{kind} models cannot be swapped per tenant yet")
+    try:
+        model = entry(kind, body.name)
+    except KeyError as error:
+        raise Unprocessable(str(error.args[0])) from None
+    try:
+        model.load().Config.model_validate(body.config)
+    except ValidationError as error:
+        problems = "; ".join(f"config.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise Unprocessable(problems) from None
+    name = actor_name(WATCHDOG_SHARD, shard_for(identity.tenant_id, context.settings.watchdog.shards))
+    shard = context.actors.get(name)
+    if shard is None:
+        raise Unavailable(f"{name} is not running; retry shortly", retry_after=2)
+    now = datetime.now(UTC)
+    await context.store.aio.choose_model(identity.tenant_id, kind, body.name, json.dumps(body.config),
+                                         identity.user_id, now)
+    learned = await shard.swap_model.remote(identity.tenant_id, body.name, body.config)
+    return ModelChosen(kind=kind, name=body.name, config=body.config, chosen_at=now, warmed_up_on_points=learned)

@@ -1,0 +1,1 @@
+"""Streaming anomaly detectors: many series at once, one step at a time."""

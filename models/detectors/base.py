@@ -1,0 +1,76 @@
+"""The ``Detector`` interface: vectorised, strictly streaming anomaly scoring.
+
+A detector keeps its whole state in a dict of numpy arrays with one row per series, so
+state pickles, checkpoints and grows (new series) without the detector's help, and one
+``step`` scores one new point of every series at once. A higher score means more
+anomalous; scores are calibrated to [0, 1] and comparable across series and models. The
+score of a point may use that point and earlier ones only.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+State = dict[str, np.ndarray]
+
+
+class DetectorConfig(BaseModel):
+    """What every detector is configured with; models add their own fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threshold: float = Field(0.9, gt=0, lt=1, description="a score at or above this is an anomaly")
+
+
+@dataclass
+class Scores:
+    score: np.ndarray  # float64 in [0, 1], one per series
+    z_score: np.ndarray  # float64, signed deviation in robust standard deviations
+
+
+class Detector(ABC):
+    """Scores each series' newest point against its own past."""
+
+    name: str
+    Config: type[DetectorConfig] = DetectorConfig
+
+    def __init__(self, config: DetectorConfig) -> None:
+        self.config = config
+
+    @abstractmethod
+    def init_state(self, size: int) -> State:
+        """Fresh state for ``size`` series (every array has ``size`` rows)."""
+
+    @abstractmethod
+    def step(self, state: State, values: np.ndarray, timestamps: np.ndarray, active: np.ndarray) -> Scores:
+        """Update with one point per series (``timestamps`` in unix seconds) and score it.
+
+        Only rows where ``active`` is true take a point; the others keep their state and
+        score 0.
+        """
+
+    def is_anomaly(self, scores: Scores) -> np.ndarray:
+        return scores.score >= self.config.threshold
+
+    def grow(self, state: State, size: int) -> State:
+        """The same state with room for ``size`` series; new rows start fresh."""
+        current = next(iter(state.values())).shape[0] if state else 0
+        if size <= current:
+            return state
+        fresh = self.init_state(size - current)
+        return {key: np.concatenate([state[key], fresh[key]]) for key in state}
+
+    def score_series(self, values: np.ndarray, timestamps: np.ndarray) -> Scores:
+        """One whole series, point by point, exactly as streaming would see it."""
+        state = self.init_state(1)
+        scores = np.zeros(values.size)
+        z = np.zeros(values.size)
+        on = np.ones(1, dtype=bool)
+        for i in range(values.size):
+            result = self.step(state, values[i:i + 1], timestamps[i:i + 1], on)
+            scores[i], z[i] = result.score[0], result.z_score[0]
+        return Scores(scores, z)
