@@ -68,3 +68,9 @@ register(
     "models.detectors.ewma:EwmaDetector",
     "exponentially weighted level and deviation, robust z-score",
 )
+register(
+    "detector",
+    "seasonal",
+    "models.detectors.seasonal:SeasonalDetector",
+    "robust statistics with daily (optionally weekly) seasonality",
+)

@@ -1,4 +1,4 @@
-"""NAB ensemble v1 (work in progress)."""
+"""NAB ensemble v2 (work in progress): statistics calibrated by their own histograms."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pydantic import Field
 from models.detectors.base import Detector, DetectorConfig, Scores, State
 
 DAY = 86400.0
+NSTAT = 5
 
 
 class NabEnsembleConfig(DetectorConfig):
@@ -21,16 +22,14 @@ class NabEnsembleConfig(DetectorConfig):
     season_min_days: int = Field(3, ge=1)
     warmup: int = Field(50, ge=2)
     clip: float = Field(5.0, gt=1)
-    w_level: float = 1.0
-    w_shift: float = 1.0
-    w_season: float = 1.0
-    w_vol: float = 1.0
-    scale: float = Field(6.0, gt=0)
+    weights: tuple[float, float, float, float, float] = (1.0, 1.0, 1.0, 1.0, 1.0)
+    hist_bins: int = Field(64, ge=8)
+    hist_range: float = Field(10.0, gt=0)
+    hist_decay: float = Field(0.0, ge=0)
+    prior: float = Field(1.0, gt=0)
+    density_neighbors: float = Field(0.5, ge=0)
+    scale: float = Field(8.0, gt=0)
     quiet_halflife: float = Field(0.0, ge=0)
-    record_halflife: float = Field(3000.0, gt=1)
-    record_floor: float = Field(3.0, gt=0)
-    power: float = Field(4.0, gt=0)
-    calibrate: bool = True
 
 
 class NabEnsembleDetector(Detector):
@@ -45,73 +44,42 @@ class NabEnsembleDetector(Detector):
         self._a_fast = 1.0 - 0.5 ** (1.0 / c.fast_halflife)
         self._a_dfast = 1.0 - 0.5 ** (1.0 / c.diff_fast_halflife)
         self._a_dslow = 1.0 - 0.5 ** (1.0 / c.diff_slow_halflife)
-        self._rec = 0.5 ** (1.0 / c.record_halflife)
+        self._hdecay = 0.5 ** (1.0 / c.hist_decay) if c.hist_decay > 0 else 1.0
         self._quiet = 0.5 ** (1.0 / c.quiet_halflife) if c.quiet_halflife > 0 else 0.0
+        self._w = np.array(c.weights)
 
     def init_state(self, size: int) -> State:
         z = lambda: np.zeros(size)  # noqa: E731
         b = self.config.bins
         return {
             "seen": z(), "prev": z(), "m_slow": z(), "d_slow": z(), "m_fast": z(),
-            "dd_fast": z(), "dd_slow": z(), "lo": z(), "hi": z(), "peak": z(), "record": np.zeros((size, 4)),
+            "dd_fast": z(), "dd_slow": z(), "lo": z(), "hi": z(), "peak": z(),
             "s_mean": np.zeros((size, b)), "s_dev": np.zeros((size, b)), "s_n": np.zeros((size, b)),
+            "hist": np.zeros((size, NSTAT, self.config.hist_bins)), "hist_n": np.zeros((size, NSTAT)),
         }
 
-    def step(self, state: State, values: np.ndarray, timestamps: np.ndarray, active: np.ndarray) -> Scores:
+    def _stats(self, state, x, timestamps, active):
         c = self.config
-        x = np.asarray(values, dtype=np.float64)
         seen = state["seen"]
-        first = active & (seen == 0)
-        for key in ("prev", "m_slow", "m_fast", "lo", "hi"):
-            state[key][first] = x[first]
         m_slow, d_slow, m_fast = state["m_slow"], state["d_slow"], state["m_fast"]
         dd_fast, dd_slow = state["dd_fast"], state["dd_slow"]
         lo, hi = state["lo"], state["hi"]
         np.minimum(lo, np.where(active, x, lo), out=lo)
         np.maximum(hi, np.where(active, x, hi), out=hi)
         floor = 1e-3 * (hi - lo) + 1e-9
-        # global level
         sig = np.maximum(d_slow * 1.2533, floor)
         z_level = (x - m_slow) / sig
-        # fast level vs slow
         m_fast_new = m_fast + self._a_fast * (x - m_fast)
         z_shift = (m_fast_new - m_slow) / sig
-        # seasonal
         rows = np.arange(x.size)
         b = (np.mod(timestamps, DAY) * (c.bins / DAY)).astype(np.int64) % c.bins
         s_mean, s_dev, s_n = state["s_mean"], state["s_dev"], state["s_n"]
         sm, sd, sn = s_mean[rows, b], s_dev[rows, b], s_n[rows, b]
         s_sig = np.maximum(sd * 1.2533, floor)
         z_season = np.where(sn >= c.season_min_days, (x - sm) / s_sig, 0.0)
-        # seasonal model better than global?
-        better = np.clip(d_slow / np.maximum(sd, floor) - 1.0, 0.0, 1.0)
-        z_season = z_season * better
-        # volatility change
         dx = np.abs(x - state["prev"])
         ddf = dd_fast + self._a_dfast * (dx - dd_fast)
-        vol = np.log((ddf + floor) / (dd_slow + floor))
-        ready = active & (seen >= c.warmup)
-        stats = np.stack([np.abs(z_level), np.abs(z_shift), np.abs(z_season), np.abs(vol) * 3.0], axis=1)
-        stats = np.where(ready[:, None], stats, 0.0)
-        weights = np.array([c.w_level, c.w_shift, c.w_season, c.w_vol])
-        if c.calibrate:
-            record = state["record"]
-            rel = stats / np.maximum(record, c.record_floor)
-            comb = (rel * weights).max(axis=1)
-            new_rec = np.maximum(record * self._rec, stats)
-            record[active] = new_rec[active]
-            ratio = comb ** c.power
-        else:
-            comb = (stats * weights).max(axis=1)
-            ratio = (comb / c.scale) ** c.power
-        raw = ratio / (1.0 + ratio)
-        if self._quiet > 0:
-            peak = state["peak"]
-            out = raw * (1.0 - peak)
-            np.maximum(peak * self._quiet, out, out=peak)  # noqa
-            state["peak"] = np.where(active, peak, state["peak"])
-        else:
-            out = raw
+        vol = np.log((ddf + floor) / (dd_slow + floor)) * 3.0
         # updates
         a = active
         cl = np.clip(x - m_slow, -c.clip * sig, c.clip * sig)
@@ -122,12 +90,59 @@ class NabEnsembleDetector(Detector):
         dd_slow[a] += self._a_dslow * (np.minimum(dx[a], 10 * dd_slow[a] + floor[a]) - dd_slow[a])
         ra, ba = rows[a], b[a]
         first_bin = sn[a] == 0
-        new_mean = np.where(first_bin, x[a], sm[a] + c.season_alpha * (x[a] - sm[a]))
-        new_dev = np.where(first_bin, d_slow[a], sd[a] + c.season_alpha * (np.abs(x[a] - sm[a]) - sd[a]))
-        s_mean[ra, ba] = new_mean
-        s_dev[ra, ba] = new_dev
+        s_mean[ra, ba] = np.where(first_bin, x[a], sm[a] + c.season_alpha * (x[a] - sm[a]))
+        s_dev[ra, ba] = np.where(first_bin, d_slow[a], sd[a] + c.season_alpha * (np.abs(x[a] - sm[a]) - sd[a]))
         s_n[ra, ba] = sn[a] + 1
         state["prev"][a] = x[a]
-        seen[a] += 1
+        # stats: signed, z-like
+        return np.stack([z_level, z_shift, z_season, vol, z_level], axis=1), z_level
+
+    def step(self, state: State, values: np.ndarray, timestamps: np.ndarray, active: np.ndarray) -> Scores:
+        c = self.config
+        x = np.asarray(values, dtype=np.float64)
+        seen = state["seen"]
+        first = active & (seen == 0)
+        for key in ("prev", "m_slow", "m_fast", "lo", "hi"):
+            state[key][first] = x[first]
+        stats, z_level = self._stats(state, x, timestamps, active)
+        ready = active & (seen >= c.warmup)
+        # histogram calibration
+        K = c.hist_bins
+        q = np.sign(stats) * np.log1p(np.abs(stats))
+        idx = np.clip(((q / c.hist_range + 1.0) * 0.5 * K).astype(np.int64), 0, K - 1)  # (n, S)
+        hist, hist_n = state["hist"], state["hist_n"]
+        cum = np.cumsum(hist, axis=2)  # counts <= bin
+        n_idx = np.arange(x.size)[:, None]
+        s_idx = np.arange(NSTAT)[None, :]
+        le = cum[n_idx, s_idx, idx]
+        ge = hist_n - le + hist[n_idx, s_idx, idx]
+        tail = np.where(stats >= 0, ge, le)
+        surprise = -np.log((tail + c.prior) / (hist_n + c.prior))
+        # density (two-sided) for the last stat
+        h = hist[n_idx, s_idx, idx]
+        hm = hist[n_idx, s_idx, np.maximum(idx - 1, 0)]
+        hp = hist[n_idx, s_idx, np.minimum(idx + 1, K - 1)]
+        dens = h + c.density_neighbors * (hm + hp)
+        surprise[:, 4] = -np.log((dens[:, 4] + c.prior) / (hist_n[:, 4] + c.prior))
+        comb = (surprise * self._w).max(axis=1)
+        comb = np.where(ready, comb, 0.0)
+        # update histograms
+        upd = active & (seen >= c.warmup // 2)
+        if self._hdecay < 1.0:
+            hist *= self._hdecay
+            hist_n *= self._hdecay
+        ra = np.nonzero(upd)[0]
+        hist[ra[:, None], s_idx, idx[ra]] += 1.0
+        hist_n[ra] += 1.0
+        ratio = comb / c.scale
+        raw = ratio / (1.0 + ratio)
+        if self._quiet > 0:
+            peak = state["peak"]
+            out = raw * (1.0 - peak)
+            newpeak = np.maximum(peak * self._quiet, out)
+            peak[active] = newpeak[active]
+        else:
+            out = raw
+        seen[active] += 1
         z = np.where(ready, z_level, 0.0)
         return Scores(np.where(active, np.clip(out, 0.0, 1.0), 0.0), z)

@@ -1,0 +1,90 @@
+"""TenantWatch: streaming detection, episodes, replays, checkpoints and feedback."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aiops.ingest.batch import PointBatch
+from aiops.watchdog import TenantWatch
+
+DAY = 86400
+START_MS = 1_775_000_000_000
+
+
+def seasonal_batch(points: int, *, spike_at: int | None = None, series: int = 1, seed: int = 0,
+                   first: int = 0) -> PointBatch:
+    """``series`` daily-seasonal series at 5-minute steps, points ``first .. first+points``."""
+    rng = np.random.default_rng(seed)
+    steps = np.arange(first, first + points)
+    t_ms = START_MS + steps * 300_000
+    values, index, stamps = [], [], []
+    for s in range(series):
+        v = 50 + 20 * np.sin(2 * np.pi * (t_ms / 1000) / DAY + s) + rng.normal(0, 1, points)
+        if spike_at is not None and s == 0 and first <= spike_at < first + points:
+            v[spike_at - first] += 25
+        values.append(v)
+        index.append(np.full(points, s, np.int32))
+        stamps.append(t_ms)
+    return PointBatch(
+        service_ids=[f"svc-{s}" for s in range(series)], metric_names=["cpu"] * series,
+        labels=[{"pod": str(s)} for s in range(series)], series_ids=np.arange(1, series + 1, dtype=np.uint64),
+        series_index=np.concatenate(index), timestamps_ms=np.concatenate(stamps).astype(np.int64),
+        values=np.concatenate(values),
+    )
+
+
+def test_planted_spike_on_a_seasonal_series_is_one_episode() -> None:
+    watch = TenantWatch("acme", "seasonal")
+    spike = 3 * 288 + 100  # three days in
+    found = watch.observe(seasonal_batch(4 * 288, spike_at=spike, series=3)).anomalies
+    assert len(found) == 1
+    anomaly = found[0]
+    assert (anomaly.service_id, anomaly.metric_name, anomaly.labels) == ("svc-0", "cpu", {"pod": "0"})
+    assert anomaly.detected_at.timestamp() * 1000 == START_MS + spike * 300_000
+    assert anomaly.anomaly_score >= 0.9 and anomaly.z_score > 5
+    assert anomaly.source == "watchdog" and anomaly.model == "seasonal"
+    assert anomaly.anomaly_id.startswith("anom-")
+
+
+def test_a_quiet_series_raises_nothing() -> None:
+    watch = TenantWatch("acme", "seasonal")
+    assert watch.observe(seasonal_batch(4 * 288, series=5, seed=3)).anomalies == []
+
+
+def test_batches_in_pieces_equal_one_batch_and_replays_are_skipped() -> None:
+    whole = TenantWatch("acme", "seasonal")
+    pieces = TenantWatch("acme", "seasonal")
+    spike = 2 * 288 + 7
+    expected = whole.observe(seasonal_batch(3 * 288, spike_at=spike)).anomalies
+    got = []
+    for first in range(0, 3 * 288, 100):
+        batch = seasonal_batch(min(100, 3 * 288 - first), spike_at=spike, first=first)
+        got += pieces.observe(batch).anomalies
+        assert pieces.observe(batch).fresh_points == 0  # a retry is seen once
+    assert [a.anomaly_id for a in got] == [a.anomaly_id for a in expected]
+    assert pieces.points_seen == whole.points_seen == 3 * 288
+
+
+def test_checkpoint_restores_the_same_future() -> None:
+    live = TenantWatch("acme", "seasonal")
+    live.observe(seasonal_batch(3 * 288))
+    restored = TenantWatch.restore("acme", live.checkpoint())
+    assert restored.size == live.size and restored.newest_ms == live.newest_ms
+    later = seasonal_batch(288, spike_at=3 * 288 + 50, first=3 * 288, seed=7)
+    a, b = live.observe(later).anomalies, restored.observe(later).anomalies
+    assert [x.anomaly_id for x in a] == [x.anomaly_id for x in b] and len(a) == 1
+    for key in live.state:
+        np.testing.assert_allclose(live.state[key], restored.state[key])
+
+
+def test_false_positive_feedback_raises_that_series_threshold_within_bounds() -> None:
+    watch = TenantWatch("acme", "seasonal")
+    watch.observe(seasonal_batch(10, series=2))
+    base = watch.detector.config.threshold
+    thresholds = [watch.feedback(1, "false_positive") for _ in range(40)]
+    assert thresholds[0] > base and all(b >= a for a, b in zip(thresholds, thresholds[1:], strict=False))
+    assert thresholds[-1] <= 0.995
+    assert watch.threshold[1] == pytest.approx(base)  # the other series is untouched
+    assert watch.feedback(1, "true_positive") < thresholds[-1]
+    assert watch.feedback(999, "false_positive") is None
