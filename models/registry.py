@@ -74,3 +74,9 @@ register(
     "models.detectors.seasonal:SeasonalDetector",
     "robust statistics with daily (optionally weekly) seasonality",
 )
+register(
+    "detector",
+    "nab_ensemble",
+    "models.detectors.nab_ensemble:NabEnsembleDetector",
+    "level, forecast, time-of-day and volatility novelty, each against its own record; alarms once",
+)

@@ -11,6 +11,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "startup": ("aiops.bench.startup", "start-to-ready and stop of the whole engine"),
     "auth": ("aiops.bench.auth", "JWT and API-key checks per request, rate-limiter decisions"),
     "ingest": ("aiops.bench.ingest", "JSON and remote_write ingestion over HTTP vs the raw chDB ceiling"),
+    "detect": ("aiops.bench.detect", "detector points/s on one core (10,000 series), ingest-to-listed latency"),
 }
 
 

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 from aiops.ingest.batch import PointBatch
+from aiops.settings import load_settings
 from aiops.watchdog import TenantWatch
 
 DAY = 86400
 START_MS = 1_775_000_000_000
+DEFAULT = load_settings().watchdog.detector
 
 
 def seasonal_batch(points: int, *, spike_at: int | None = None, series: int = 1, seed: int = 0,
@@ -35,7 +37,7 @@ def seasonal_batch(points: int, *, spike_at: int | None = None, series: int = 1,
 
 
 def test_planted_spike_on_a_seasonal_series_is_one_episode() -> None:
-    watch = TenantWatch("acme", "seasonal")
+    watch = TenantWatch("acme", DEFAULT)
     spike = 3 * 288 + 100  # three days in
     found = watch.observe(seasonal_batch(4 * 288, spike_at=spike, series=3)).anomalies
     assert len(found) == 1
@@ -43,18 +45,18 @@ def test_planted_spike_on_a_seasonal_series_is_one_episode() -> None:
     assert (anomaly.service_id, anomaly.metric_name, anomaly.labels) == ("svc-0", "cpu", {"pod": "0"})
     assert anomaly.detected_at.timestamp() * 1000 == START_MS + spike * 300_000
     assert anomaly.anomaly_score >= 0.9 and anomaly.z_score > 5
-    assert anomaly.source == "watchdog" and anomaly.model == "seasonal"
+    assert anomaly.source == "watchdog" and anomaly.model == DEFAULT
     assert anomaly.anomaly_id.startswith("anom-")
 
 
 def test_a_quiet_series_raises_nothing() -> None:
-    watch = TenantWatch("acme", "seasonal")
+    watch = TenantWatch("acme", DEFAULT)
     assert watch.observe(seasonal_batch(4 * 288, series=5, seed=3)).anomalies == []
 
 
 def test_batches_in_pieces_equal_one_batch_and_replays_are_skipped() -> None:
-    whole = TenantWatch("acme", "seasonal")
-    pieces = TenantWatch("acme", "seasonal")
+    whole = TenantWatch("acme", DEFAULT)
+    pieces = TenantWatch("acme", DEFAULT)
     spike = 2 * 288 + 7
     expected = whole.observe(seasonal_batch(3 * 288, spike_at=spike)).anomalies
     got = []
@@ -67,7 +69,7 @@ def test_batches_in_pieces_equal_one_batch_and_replays_are_skipped() -> None:
 
 
 def test_checkpoint_restores_the_same_future() -> None:
-    live = TenantWatch("acme", "seasonal")
+    live = TenantWatch("acme", DEFAULT)
     live.observe(seasonal_batch(3 * 288))
     restored = TenantWatch.restore("acme", live.checkpoint())
     assert restored.size == live.size and restored.newest_ms == live.newest_ms
@@ -79,7 +81,7 @@ def test_checkpoint_restores_the_same_future() -> None:
 
 
 def test_false_positive_feedback_raises_that_series_threshold_within_bounds() -> None:
-    watch = TenantWatch("acme", "seasonal")
+    watch = TenantWatch("acme", DEFAULT)
     watch.observe(seasonal_batch(10, series=2))
     base = watch.detector.config.threshold
     thresholds = [watch.feedback(1, "false_positive") for _ in range(40)]
