@@ -17,7 +17,3 @@ class StorageOwner(Store):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self._settings_dsn = settings.dsn
-
-    def describe(self) -> dict:
-        return {"dsn_scheme": self._settings_dsn.split("://", 1)[0], "version": self.ping()}
