@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 from aiops.ingest.batch import PointBatch
@@ -158,11 +157,3 @@ class WatchdogShard:
             "points_by_tenant": {tenant: watch.points_seen for tenant, watch in tenants.items()},
             "models": {tenant: watch.model for tenant, watch in tenants.items()},
         }
-
-    def tenant_state(self, tenant_id: str) -> dict | None:
-        with self._lock:
-            watch = self._tenants.get(tenant_id)
-            if watch is None:
-                return None
-            return {"model": watch.model, "series": watch.size, "points": watch.points_seen,
-                    "open_episodes": len(watch.episodes), "at": time.time()}

@@ -10,7 +10,9 @@ spends one of its own ``rate_limit_rps`` bucket.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from cachetools import TTLCache
 from starlette.requests import Request
@@ -27,28 +29,45 @@ from deployments.limits import LeasedLimiter
 _MISSING = object()
 
 
+class CachedLookup:
+    """Answers (including "none") kept for ``ttl`` seconds; no cache at all when ``ttl`` is 0."""
+
+    def __init__(self, ttl: float, maxsize: int) -> None:
+        self._cache: TTLCache | None = TTLCache(maxsize=maxsize, ttl=ttl) if ttl else None
+
+    async def get(self, key: str, fetch: Callable[[str], Awaitable[Any]]) -> Any:
+        value = self._cache.get(key, _MISSING) if self._cache is not None else _MISSING
+        if value is _MISSING:
+            value = await fetch(key)
+            if self._cache is not None:
+                self._cache[key] = value
+        return value
+
+    def forget(self, key: str) -> None:
+        if self._cache is not None:
+            self._cache.pop(key, None)
+
+    def clear(self) -> None:
+        if self._cache is not None:
+            self._cache.clear()
+
+
 class TenantDirectory:
     """Tenant id -> plan (None when the tenant does not exist), cached briefly."""
 
     def __init__(self, settings: Settings, store: StoreGateway) -> None:
         self._settings = settings
         self._store = store
-        ttl = settings.auth.tenant_cache_seconds
-        self._cache: TTLCache[str, str | None] | None = TTLCache(maxsize=10_000, ttl=ttl) if ttl else None
+        self._plans = CachedLookup(settings.auth.tenant_cache_seconds, maxsize=10_000)
 
     async def plan_of(self, tenant_id: str) -> PlanSettings | None:
-        cached = self._cache.get(tenant_id, _MISSING) if self._cache is not None else _MISSING
-        if cached is _MISSING:
-            cached = await self._store.aio.tenant_plan(tenant_id)
-            if self._cache is not None:
-                self._cache[tenant_id] = cached
-        if cached is None:
+        name = await self._plans.get(tenant_id, self._store.aio.tenant_plan)
+        if name is None:
             return None
-        return self._settings.plans.get(cached) or self._settings.plans[self._settings.default_plan]
+        return self._settings.plans.get(name) or self._settings.plans[self._settings.default_plan]
 
     def forget(self, tenant_id: str) -> None:
-        if self._cache is not None:
-            self._cache.pop(tenant_id, None)
+        self._plans.forget(tenant_id)
 
 
 class KeyDirectory:
@@ -56,20 +75,13 @@ class KeyDirectory:
 
     def __init__(self, settings: Settings, store: StoreGateway) -> None:
         self._store = store
-        ttl = settings.auth.key_cache_seconds
-        self._cache: TTLCache[str, ApiKeyRecord | None] | None = TTLCache(maxsize=50_000, ttl=ttl) if ttl else None
+        self._keys = CachedLookup(settings.auth.key_cache_seconds, maxsize=50_000)
 
     async def find(self, key_hash: str) -> ApiKeyRecord | None:
-        cached = self._cache.get(key_hash, _MISSING) if self._cache is not None else _MISSING
-        if cached is _MISSING:
-            cached = await self._store.aio.find_api_key_by_hash(key_hash)
-            if self._cache is not None:
-                self._cache[key_hash] = cached
-        return cached
+        return await self._keys.get(key_hash, self._store.aio.find_api_key_by_hash)
 
     def forget_all(self) -> None:
-        if self._cache is not None:
-            self._cache.clear()
+        self._keys.clear()
 
 
 def presented_credential(request: Request) -> str:

@@ -86,15 +86,3 @@ class PointBatch:
             "metric_name": pa.array([self.metric_names[i] for i in picked], pa.string()),
             "labels": pa.array([list(self.labels[i].items()) for i in picked], pa.map_(pa.string(), pa.string())),
         })
-
-    def per_series(self) -> list[tuple[int, np.ndarray, np.ndarray]]:
-        """``(series_id, timestamps_ms, values)`` per series, points in time order."""
-        order = np.lexsort((self.timestamps_ms, self.series_index))
-        index = self.series_index[order]
-        bounds = np.flatnonzero(np.diff(index)) + 1
-        groups = []
-        for chunk in np.split(np.arange(order.size), bounds):
-            if chunk.size:
-                rows = order[chunk]
-                groups.append((int(self.series_ids[index[chunk[0]]]), self.timestamps_ms[rows], self.values[rows]))
-        return groups

@@ -55,6 +55,7 @@ class Store:
         self._registry_lock = threading.Lock()
         # Series ids known to exist, per tenant (bounded LRU), so most batches skip the lookup.
         self._known_series: OrderedDict[str, set[int]] = OrderedDict()
+        self._known_series_count = 0
         self._known_series_lock = threading.Lock()
         self._series_locks: dict[str, threading.Lock] = {}
         # Batches stored lately, by (tenant, digest): a retry is answered without a second
@@ -153,6 +154,16 @@ class Store:
             column_names=list(self._KEY_COLUMNS),
         )
 
+    @staticmethod
+    def _key(row: tuple, last_used_at: datetime | None = None) -> ApiKeyRecord:
+        """A stored key from a row in ``_KEY_COLUMNS`` order (``updated_at`` left out)."""
+        return ApiKeyRecord(
+            tenant_id=row[0], key_id=row[1], name=row[2], scope=row[3], prefix=row[4], key_hash=row[5],
+            rate_limit_rps=float(row[6]), created_at=utc(row[7]), created_by=row[8],
+            expires_at=utc(row[9]) if row[9] else None, revoked_at=utc(row[10]) if row[10] else None,
+            last_used_at=utc(last_used_at) if last_used_at else None,
+        )
+
     def create_api_key(self, key: ApiKeyRecord) -> None:
         with self._pool.borrow() as client:
             self._write_key(client, key, key.created_at)
@@ -173,15 +184,7 @@ class Store:
                 parameters=parameters,
                 settings={"join_use_nulls": 1},
             ).result_rows
-        return [
-            ApiKeyRecord(
-                tenant_id=row[0], key_id=row[1], name=row[2], scope=row[3], prefix=row[4], key_hash=row[5],
-                rate_limit_rps=float(row[6]), created_at=utc(row[7]), created_by=row[8],
-                expires_at=utc(row[9]) if row[9] else None, revoked_at=utc(row[10]) if row[10] else None,
-                last_used_at=utc(row[11]) if row[11] else None,
-            )
-            for row in rows
-        ]
+        return [self._key(row[:11], row[11]) for row in rows]
 
     def list_api_keys(self, tenant_id: str, *, include_revoked: bool = False) -> list[ApiKeyRecord]:
         predicate = "tenant_id = {tenant_id:String}"
@@ -203,14 +206,7 @@ class Store:
                 "WHERE key_hash = {key_hash:String} LIMIT 1",
                 parameters={"key_hash": key_hash},
             ).result_rows
-        if not rows:
-            return None
-        row = rows[0]
-        return ApiKeyRecord(
-            tenant_id=row[0], key_id=row[1], name=row[2], scope=row[3], prefix=row[4], key_hash=row[5],
-            rate_limit_rps=float(row[6]), created_at=utc(row[7]), created_by=row[8],
-            expires_at=utc(row[9]) if row[9] else None, revoked_at=utc(row[10]) if row[10] else None,
-        )
+        return self._key(rows[0]) if rows else None
 
     def revoke_api_key(self, tenant_id: str, key_id: str, at: datetime) -> bool:
         """Mark a key revoked; False when the tenant has no such key. Revoking twice is harmless."""
@@ -242,11 +238,13 @@ class Store:
     def _remember_series(self, tenant_id: str, ids: set[int]) -> set[int]:
         with self._known_series_lock:
             known = self._known_series.setdefault(tenant_id, set())
+            before = len(known)
             known |= ids
+            self._known_series_count += len(known) - before
             self._known_series.move_to_end(tenant_id)
-            while sum(len(v) for v in self._known_series.values()) > self.KNOWN_SERIES_CAP and len(
-                    self._known_series) > 1:
-                self._known_series.popitem(last=False)
+            while self._known_series_count > self.KNOWN_SERIES_CAP and len(self._known_series) > 1:
+                _, evicted = self._known_series.popitem(last=False)
+                self._known_series_count -= len(evicted)
             return known
 
     RECENT_BATCHES_CAP = 200_000
