@@ -1,15 +1,145 @@
-"""``rca-worker-<n>``: one of a pool that computes correlation graphs and ranks root causes."""
+"""``rca-worker-<n>``: one of a pool that runs root-cause analyses and learns correlation graphs.
+
+The queue is durable: requests are ``rca_results`` rows (``pending``), written by the
+watchdog shards, the alert intake and ``GET /api/v1/rca/{id}``. Every worker polls it;
+a request belongs to the worker its anomaly id hashes to (rendezvous over the pool), which
+marks it ``running`` (with its index and an attempt count) before analysing and ``done`` or
+``failed`` after. Nothing is lost when a worker dies: its restarted self retakes its own
+``running`` rows at once, and any worker takes a request whose claim is older than
+``rca.claim_timeout_seconds`` (a worker that never came back). After ``rca.max_attempts``
+claims a request fails with the reason instead of crashing workers forever.
+
+Each worker also relearns, every ``rca.graph_refresh_seconds``, the correlation graphs of
+the tenants hashed onto it, and answers on-demand graph queries (``correlations``).
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from aiops.rca.runner import RcaRunner
 from aiops.settings import Settings
+from aiops.sharding import shard_for
+from aiops.storage.gateway import StoreGateway
+from aiops.storage.records import RcaRecord
+
+log = logging.getLogger(__name__)
+
+QUEUE_BATCH = 64
 
 
 class RcaWorker:
     def __init__(self, settings: Settings, index: int) -> None:
         self._settings = settings
         self._index = index
+        self._store = StoreGateway.for_settings(settings)
+        self._runner = RcaRunner(settings, self._store.sync)
+        self._started_at = datetime.now(UTC)
         self._completed = 0
+        self._failed = 0
+        self._durations: list[float] = []
+        self._last_error = ""
+        self._stopping = threading.Event()
+        self._graphs_at: dict[str, float] = {}
+        threading.Thread(target=self._forever, name="rca-queue", daemon=True).start()
+
+    # -- the queue -------------------------------------------------------------------------
+    def _mine(self, key: str) -> bool:
+        return shard_for(key, self._settings.rca.workers) == self._index
+
+    def _takes(self, request: RcaRecord, now: datetime) -> bool:
+        stale = now - request.updated_at > timedelta(seconds=self._settings.rca.claim_timeout_seconds)
+        if request.status == "pending":
+            return self._mine(request.anomaly_id) or stale
+        # "running": claimed by someone. Retake it if that was me before a restart, or it is stale.
+        return (request.worker == self._index and request.updated_at < self._started_at) or stale
+
+    def drain(self) -> int:
+        """Run every queued request this worker should take now; returns how many finished."""
+        now = datetime.now(UTC)
+        finished = 0
+        for request in self._store.sync.rca_queue_all_tenants(QUEUE_BATCH):
+            if self._stopping.is_set():
+                break
+            if self._takes(request, now):
+                finished += self._run(request)
+        return finished
+
+    def _run(self, request: RcaRecord) -> int:
+        attempts = request.attempts + 1
+        if attempts > self._settings.rca.max_attempts:
+            self._finish(replace(request, status="failed", updated_at=datetime.now(UTC),
+                                 error=f"gave up after {request.attempts} attempts (a worker died each time)"))
+            return 1
+        claimed = replace(request, status="running", attempts=attempts, worker=self._index,
+                          updated_at=datetime.now(UTC))
+        self._store.sync.save_rca(claimed)
+        began = time.perf_counter()
+        try:
+            result = self._runner.analyse(claimed)
+        except Exception as error:  # an analysis bug must not take the queue down with it
+            log.exception("rca %s/%s failed", request.tenant_id, request.anomaly_id)
+            self._last_error = f"{type(error).__name__}: {error}"
+            status = "failed" if attempts >= self._settings.rca.max_attempts else "pending"
+            result = replace(claimed, status=status, error=self._last_error, updated_at=datetime.now(UTC))
+        self._durations = (self._durations + [time.perf_counter() - began])[-256:]
+        self._finish(result)
+        return int(result.status in ("done", "failed"))
+
+    def _finish(self, result: RcaRecord) -> None:
+        self._store.sync.save_rca(result)
+        if result.status == "done":
+            self._completed += 1
+        elif result.status == "failed":
+            self._failed += 1
+
+    # -- graphs ----------------------------------------------------------------------------
+    def refresh_graphs(self) -> int:
+        """Relearn the graphs of this worker's tenants that sent data lately and are due."""
+        rca = self._settings.rca
+        since = datetime.now(UTC) - timedelta(minutes=rca.lookback_minutes)
+        refreshed = 0
+        for tenant_id in self._store.sync.tenants_with_points_since(since):
+            due = time.monotonic() - self._graphs_at.get(tenant_id, -1e18) >= rca.graph_refresh_seconds
+            if self._mine(tenant_id) and due and not self._stopping.is_set():
+                self._runner.refresh_graph(tenant_id)
+                self._graphs_at[tenant_id] = time.monotonic()
+                refreshed += 1
+        return refreshed
+
+    def correlations(self, tenant_id: str, service_id: str, depth: int) -> list[dict] | None:
+        """Services related to ``service_id`` within ``depth`` hops; None if the service is unknown."""
+        graph = self._runner.current_graph(tenant_id, self._settings.rca.graph_refresh_seconds)
+        known = graph is not None and service_id in graph.services
+        if not known and not self._store.sync.service_known(tenant_id, service_id):
+            return None
+        related = graph.related(service_id, depth) if graph is not None else []
+        return [{"related_service": r.service_id, "correlation_score": round(r.correlation_score, 4),
+                 "lag_minutes": r.lag_minutes, "direction": r.direction, "depth": r.depth} for r in related]
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def _forever(self) -> None:
+        poll = self._settings.rca.poll_seconds
+        next_graphs = time.monotonic() + min(30.0, self._settings.rca.graph_refresh_seconds)
+        while not self._stopping.wait(poll):
+            try:
+                self.drain()
+                if time.monotonic() >= next_graphs:
+                    next_graphs = time.monotonic() + min(30.0, self._settings.rca.graph_refresh_seconds)
+                    self.refresh_graphs()
+            except Exception as error:  # storage restarting: keep polling, say why
+                self._last_error = f"{type(error).__name__}: {error}"
+                log.warning("rca worker %d: %s", self._index, self._last_error)
+
+    def stop(self) -> None:
+        self._stopping.set()
 
     def status(self) -> dict:
-        return {"worker": self._index, "state": "ready", "completed": self._completed}
+        ordered = sorted(self._durations)
+        p95 = ordered[int(0.95 * (len(ordered) - 1))] if ordered else None
+        return {"worker": self._index, "state": "ready", "completed": self._completed, "failed": self._failed,
+                "duration_p95_seconds": p95, "last_error": self._last_error}

@@ -207,7 +207,7 @@ class Engine:
             )
         for index in range(settings.rca.workers):
             actors[actor_name(RCA_WORKER, index)] = self._actor(
-                RcaWorker, actor_name(RCA_WORKER, index), settings, index
+                RcaWorker, actor_name(RCA_WORKER, index), settings, index, max_concurrency=4
             )
         actors[actor_name(RATE_LIMITER, 0)] = self._actor(
             RateLimiter, actor_name(RATE_LIMITER, 0), settings, max_concurrency=16, max_task_retries=0
@@ -262,7 +262,7 @@ class Engine:
         import ray
         from ray import serve
 
-        from actors.directory import WATCHDOG_SHARD, WEBHOOK_LISTENER, actor_name, engine_actor_names
+        from actors.directory import RCA_WORKER, WATCHDOG_SHARD, WEBHOOK_LISTENER, actor_name, engine_actor_names
         from deployments.app import APP_NAME
 
         if not ray.is_initialized():
@@ -278,7 +278,7 @@ class Engine:
             except ValueError:
                 continue
             try:
-                if name == actor_name(WEBHOOK_LISTENER, 0):
+                if name == actor_name(WEBHOOK_LISTENER, 0) or name.startswith(RCA_WORKER):
                     ray.get(handle.stop.remote(), timeout=10)
                 elif name.startswith(WATCHDOG_SHARD):
                     ray.get(handle.stop.remote(), timeout=60)  # a last checkpoint

@@ -82,6 +82,18 @@ class VectorizerSettings(Section):
 
 class RcaSettings(Section):
     workers: int = Field(2, ge=1, le=256)
+    ranker: str = "baro"
+    step_seconds: int = Field(60, ge=1, le=3600)
+    lookback_minutes: int = Field(60, ge=5, le=10080)
+    after_minutes: int = Field(15, ge=1, le=1440)
+    max_lag_minutes: int = Field(10, ge=0, le=120)
+    min_correlation: float = Field(0.6, gt=0, le=1)
+    blast_depth: int = Field(3, ge=1, le=10)
+    graph_refresh_seconds: float = Field(300.0, gt=0)
+    poll_seconds: float = Field(0.5, gt=0)
+    claim_timeout_seconds: float = Field(120.0, gt=0)
+    max_attempts: int = Field(3, ge=1, le=100)
+    max_series: int = Field(5000, ge=2)
 
 
 class LlmSettings(Section):

@@ -11,11 +11,23 @@ from aiops.settings import Settings
 from deployments.context import ApiContext
 from deployments.errors import install_error_handlers
 from deployments.observability import MetricsMiddleware
-from deployments.routers import anomalies, apikeys, health, ingest, models, rbac, series, status, tenants
+from deployments.routers import (
+    anomalies,
+    apikeys,
+    health,
+    ingest,
+    models,
+    rbac,
+    rca,
+    series,
+    status,
+    tenants,
+    topology,
+)
 
 ROUTERS = (
     health.router, status.router, tenants.router, rbac.router, apikeys.router, ingest.router, series.router,
-    anomalies.router, models.router,
+    anomalies.router, models.router, rca.router, topology.router,
 )
 
 # Documented in OpenAPI for every route, because every route can answer them.

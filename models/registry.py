@@ -80,3 +80,22 @@ register(
     "models.detectors.nab_ensemble:NabEnsembleDetector",
     "level, forecast, time-of-day and volatility novelty, each against its own record; alarms once",
 )
+
+register(
+    "ranker",
+    "baro",
+    "models.rankers.deviation:BaroRanker",
+    "largest median/IQR deviation after the anomaly start (BARO), onset breaks ties",
+)
+register(
+    "ranker",
+    "nsigma",
+    "models.rankers.deviation:NSigmaRanker",
+    "largest mean/standard-deviation deviation after the anomaly start (N-sigma)",
+)
+register(
+    "ranker",
+    "random_walk",
+    "models.rankers.walk:RandomWalkRanker",
+    "personalised PageRank on the reversed service graph, restarting at deviating services",
+)

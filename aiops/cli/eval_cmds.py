@@ -56,3 +56,36 @@ def nab(
         f"false positives {result.false_positives}; raw {result.raw:.2f} (null {result.null:.0f}, "
         f"perfect {result.perfect:.0f})"
     )
+
+
+@app.command("rca")
+def rca(
+    cases: Path = typer.Option(..., "--cases", exists=True, file_okay=False, help="folder of case folders"),
+    output: Path = typer.Option(..., "--output", dir_okay=False, help="JSON file for the rankings"),
+    model: str | None = typer.Option(None, "--model", help="ranker name (default: rca.ranker)"),
+    labels: Path | None = typer.Option(None, "--labels", exists=True, dir_okay=False,
+                                       help="case -> root-cause service JSON; prints AC@1, AC@3, Avg@5"),
+) -> None:
+    """Rank every service of every case with the live ranker code, write the rankings, score them."""
+    import json
+
+    from aiops.evaluation.rca import rank_cases, ranker_named, score
+
+    name = model or settings_or_exit().rca.ranker
+    try:
+        ranker = ranker_named(name)
+        rankings = rank_cases(cases, ranker)
+    except (KeyError, ValueError) as error:
+        raise fail(str(error.args[0] if isinstance(error, KeyError) else error), 2) from None
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(rankings, indent=1))
+    typer.echo(f"ranked {len(rankings)} cases with {name} into {output}")
+    if labels is not None:
+        try:
+            result = score(rankings, json.loads(labels.read_text()))
+        except (ValueError, json.JSONDecodeError) as error:
+            raise fail(f"{labels}: {error}", 2) from None
+        ac = result.ac
+        typer.echo(f"{name} on {result.cases} cases: AC@1 {ac[0]:.2f}  AC@3 {ac[2]:.2f}  Avg@5 {result.avg5:.3f}")
+        for case, position in sorted(result.misses.items()):
+            typer.echo(f"  {case}: root cause ranked {position or 'not at all'}")

@@ -173,6 +173,24 @@ MIGRATIONS: tuple[Migration, ...] = (
             ) ENGINE = MergeTree ORDER BY (tenant_id, kind, chosen_at)""",
         ),
     ),
+    Migration(
+        5,
+        "rca: queue bookkeeping, graph snapshots, declared topology",
+        (
+            "ALTER TABLE rca_results ADD COLUMN IF NOT EXISTS attempts UInt16 DEFAULT 0",
+            "ALTER TABLE rca_results ADD COLUMN IF NOT EXISTS worker Int32 DEFAULT -1",
+            # One row per learned graph; its edges are the correlation_edges rows with the
+            # same computed_at, so a new graph replaces the old one as a whole.
+            f"""CREATE TABLE IF NOT EXISTS graph_snapshots (
+                tenant_id String, computed_at {TS}, services Array(String),
+                window_start {TS}, window_end {TS}
+            ) ENGINE = ReplacingMergeTree(computed_at) ORDER BY tenant_id""",
+            # A tenant's declared caller -> callee edges, replaced as a whole by each PUT.
+            f"""CREATE TABLE IF NOT EXISTS topology (
+                tenant_id String, edges String, declared_by String, declared_at {TS}
+            ) ENGINE = ReplacingMergeTree(declared_at) ORDER BY tenant_id""",
+        ),
+    ),
 )
 
 _PLACEHOLDER = re.compile(r"\{ttl:(\w+)\}")

@@ -6,7 +6,7 @@ them onto its response schemas and never returns them raw.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -88,3 +88,32 @@ class AnomalyPage:
     anomalies: list[AnomalyRecord]
     total: int
     next_after: tuple[datetime, str] | None  # keyset position of the last row, when more follow
+
+
+@dataclass(frozen=True)
+class RcaRecord:
+    """One root-cause analysis request and, once done, its result (JSON-ready lists)."""
+
+    tenant_id: str
+    anomaly_id: str
+    status: str  # "pending", "running", "done" or "failed"
+    requested_at: datetime
+    updated_at: datetime
+    ranker: str = ""
+    root_causes: list = field(default_factory=list)
+    blast_radius: list = field(default_factory=list)
+    similar_incidents: list = field(default_factory=list)
+    summary: str = ""
+    error: str = ""
+    attempts: int = 0
+    worker: int = -1
+
+
+@dataclass(frozen=True)
+class GraphSnapshot:
+    """A tenant's learned correlation graph as last computed, with its declared edges."""
+
+    tenant_id: str
+    computed_at: datetime
+    services: list[str]
+    edges: list  # aiops.rca.graph.Edge

@@ -1,4 +1,4 @@
-"""The storage layer: every SQL statement the engine runs lives in this class.
+"""The storage layer: every SQL statement the engine runs lives in this class (and its mixins).
 
 Queries are parameterised (``{name:Type}`` server-side binding) and every predicate on a
 tenant-owned table names ``tenant_id``; the few methods that read across tenants say so
@@ -22,6 +22,7 @@ from aiops.settings import Settings
 from aiops.storage.client import ClientPool
 from aiops.storage.group_commit import GroupCommit
 from aiops.storage.migrations import migrate
+from aiops.storage.rca_queries import RcaQueries
 from aiops.storage.records import (
     AnomalyPage,
     AnomalyRecord,
@@ -41,7 +42,7 @@ def month_start(now: datetime) -> date:
     return date(now.year, now.month, 1)
 
 
-class Store:
+class Store(RcaQueries):
     """All reads and writes of the engine's ClickHouse tables."""
 
     def __init__(self, settings: Settings) -> None:
@@ -477,24 +478,6 @@ class Store:
         records = [self._anomaly(row) for row in rows[:limit]]
         more = len(rows) > limit
         return AnomalyPage(records, total, (records[-1].detected_at, records[-1].anomaly_id) if more else None)
-
-    def request_rcas(self, tenant_id: str, anomaly_ids: list[str], at: datetime) -> int:
-        """Queue a root-cause analysis for each anomaly that has none yet; returns how many."""
-        if not anomaly_ids:
-            return 0
-        with self._pool.borrow() as client:
-            existing = {row[0] for row in client.query(
-                "SELECT DISTINCT anomaly_id FROM rca_results WHERE tenant_id = {tenant_id:String} "
-                "AND anomaly_id IN {ids:Array(String)}", parameters={"tenant_id": tenant_id, "ids": anomaly_ids},
-            ).result_rows}
-            new = [i for i in dict.fromkeys(anomaly_ids) if i not in existing]
-            if new:
-                client.insert("rca_results", [[tenant_id, i, "pending", "", "[]", "[]", "[]", "", "", at, at]
-                                              for i in new],
-                              column_names=["tenant_id", "anomaly_id", "status", "ranker", "root_causes",
-                                            "blast_radius", "similar_incidents", "summary", "error",
-                                            "requested_at", "updated_at"])
-        return len(new)
 
     # -- detector checkpoints and model choices -------------------------------------------
     def save_checkpoint(self, tenant_id: str, model: str, state: bytes, saved_at: datetime) -> None:

@@ -18,11 +18,12 @@ from models.registry import entries, entry
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 
-SWAPPABLE = ("detector",)
+SWAPPABLE = ("detector", "ranker")
 
 
 def defaults(context: Ctx) -> dict[str, str]:
-    return {"detector": context.settings.watchdog.detector, "embedder": context.settings.vectorizer.model}
+    return {"detector": context.settings.watchdog.detector, "embedder": context.settings.vectorizer.model,
+            "ranker": context.settings.rca.ranker}
 
 
 @router.get("", response_model=ModelList)
@@ -51,11 +52,15 @@ async def choose_model(kind: Literal["detector", "embedder", "ranker"], body: Mo
     except ValidationError as error:
         problems = "; ".join(f"config.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         raise Unprocessable(problems) from None
+    now = datetime.now(UTC)
+    if kind == "ranker":  # read from the choice at each analysis: recording it is the swap
+        await context.store.aio.choose_model(identity.tenant_id, kind, body.name, json.dumps(body.config),
+                                             identity.user_id, now)
+        return ModelChosen(kind=kind, name=body.name, config=body.config, chosen_at=now, warmed_up_on_points=0)
     name = actor_name(WATCHDOG_SHARD, shard_for(identity.tenant_id, context.settings.watchdog.shards))
     shard = context.actors.get(name)
     if shard is None:
         raise Unavailable(f"{name} is not running; retry shortly", retry_after=2)
-    now = datetime.now(UTC)
     await context.store.aio.choose_model(identity.tenant_id, kind, body.name, json.dumps(body.config),
                                          identity.user_id, now)
     learned = await shard.swap_model.remote(identity.tenant_id, body.name, body.config)

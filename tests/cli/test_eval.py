@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 AIOPS = [sys.executable, "-m", "aiops.cli.main"]
 
@@ -68,3 +69,61 @@ def test_unknown_model_is_a_clear_error(tmp_path: Path) -> None:
     result = run("eval", "detect", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "o"), "--model", "zz")
     assert result.returncode == 2
     assert "no detector model named 'zz'" in result.stderr
+
+
+# -- aiops eval rca ------------------------------------------------------------------------
+def write_case(folder: Path, series: dict, start: float, fault_minute: int) -> None:
+    folder.mkdir(parents=True)
+    with (folder / "metrics.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["timestamp", "service", "metric", "value"])
+        for (service, metric), values in series.items():
+            for i, value in enumerate(values):
+                writer.writerow([int(start + 60 * i), service, metric, value])
+    (folder / "case.json").write_text(json.dumps({"anomaly_start": start + 60 * fault_minute}))
+
+
+def test_rca_ranks_every_case_and_scores_with_labels(tmp_path: Path) -> None:
+    from tests.aiops.rca.synthetic import fault
+
+    cases = tmp_path / "cases"
+    renamed = {"db": "orders-db", "api": "orders", "web": "front-end"}
+    for seed in range(3):
+        data = {(renamed.get(s, s), m): v for (s, m), v in fault(fault_at=90, seed=seed).items()}
+        write_case(cases / f"case-{seed}", data, 1_700_000_000, 90)
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({f"case-{seed}": "orders-db" for seed in range(3)}))
+    out = tmp_path / "out" / "rankings.json"
+
+    done = run("eval", "rca", "--cases", str(cases), "--output", str(out), "--labels", str(labels))
+    assert done.returncode == 0, done.stderr
+    assert "AC@1 1.00" in done.stdout and "Avg@5 1.000" in done.stdout
+    rankings = json.loads(out.read_text())
+    assert set(rankings) == {"case-0", "case-1", "case-2"}
+    first = rankings["case-0"]["ranking"]
+    assert first[0]["service_id"] == "orders-db"
+    assert {r["service_id"] for r in first} == {"orders-db", "orders", "front-end", "cache", "queue"}
+    assert [r["score"] for r in first] == sorted((r["score"] for r in first), reverse=True)
+
+
+def test_rca_refuses_bad_input_clearly(tmp_path: Path) -> None:
+    (tmp_path / "cases" / "broken").mkdir(parents=True)
+    done = run("eval", "rca", "--cases", str(tmp_path / "cases"), "--output", str(tmp_path / "o.json"))
+    assert done.returncode == 2 and "needs case.json and metrics.csv" in done.stderr
+    done = run("eval", "rca", "--cases", str(tmp_path / "cases"), "--output", str(tmp_path / "o.json"),
+               "--model", "nope")
+    assert done.returncode == 2 and "no ranker model named 'nope'" in done.stderr
+
+
+SOCKSHOP = Path(__file__).resolve().parents[3] / "shared" / "data" / "rca"
+
+
+@pytest.mark.skipif(not (SOCKSHOP / "sockshop").is_dir(), reason="the sock-shop cases live in ../shared/data")
+def test_sockshop_meets_the_bar(tmp_path: Path) -> None:
+    done = run("eval", "rca", "--cases", str(SOCKSHOP / "sockshop"), "--output", str(tmp_path / "r.json"),
+               "--labels", str(SOCKSHOP / "sockshop.labels.json"))
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stdout.splitlines() if "Avg@5" in x)
+    ac1 = float(line.split("AC@1")[1].split()[0])
+    avg5 = float(line.split("Avg@5")[1].split()[0])
+    assert ac1 >= 0.80 and avg5 >= 0.95, line

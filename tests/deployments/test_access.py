@@ -83,6 +83,17 @@ def acme_anomaly_path(engine: RunningEngine) -> tuple[str, dict]:
     return f"/api/v1/anomalies/{anomaly.anomaly_id}", {"json": {"resolved": True}}
 
 
+def acme_rca_path(engine: RunningEngine) -> tuple[str, dict]:
+    path, _ = acme_anomaly_path(engine)
+    return path.replace("/anomalies/", "/rca/"), {}
+
+
+def acme_correlations_path(engine: RunningEngine) -> tuple[str, dict]:
+    path, body = json_points(engine)  # the service must exist for the tenant, or it is a 404
+    assert engine.http.post(path, **body, headers=engine.auth()).status_code == 200
+    return "/api/v1/rca/correlations?service_id=auth-table", {}
+
+
 READ = frozenset({"read"})
 INGESTION = frozenset({"ingestion"})
 NONE: frozenset[str] = frozenset()
@@ -106,6 +117,11 @@ CASES = [
     RouteCase("GET", "/api/v1/models", Permission.READ, READ, True, fixed("/api/v1/models")),
     RouteCase("PUT", "/api/v1/models/{kind}", Permission.MANAGE_USERS, NONE, True,
               fixed("/api/v1/models/detector", {"name": "ewma", "config": {}})),
+    RouteCase("GET", "/api/v1/rca/correlations", Permission.READ, READ, True, acme_correlations_path),
+    RouteCase("GET", "/api/v1/rca/{anomaly_id}", Permission.READ, READ, True, acme_rca_path, owner_only=True),
+    RouteCase("GET", "/api/v1/topology", Permission.READ, READ, True, fixed("/api/v1/topology")),
+    RouteCase("PUT", "/api/v1/topology", Permission.WRITE, NONE, True,
+              fixed("/api/v1/topology", {"edges": [{"caller": "auth-front", "callee": "auth-table"}]})),
 ]
 BY_ID = {case.id: case for case in CASES}
 

@@ -1,0 +1,1 @@
+"""Root-cause analysis: metric frames, lagged correlation graphs, analyses and their summaries."""

@@ -1,0 +1,114 @@
+"""What an RCA worker does, apart from being an actor: read, analyse, write.
+
+``RcaRunner`` turns a queued request into a stored result (loading the anomaly, the
+tenant's metric frame around it, declared topology and the tenant's chosen ranker), and
+computes and stores tenant correlation graphs for ``GET /api/v1/rca/correlations``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from aiops.rca.analysis import GraphOptions, analyse, service_graph
+from aiops.rca.frame import MetricFrame
+from aiops.rca.graph import DECLARED, Edge, Related, ServiceGraph
+from aiops.rca.summary import template_summary
+from aiops.settings import Settings
+from aiops.storage.records import GraphSnapshot, RcaRecord
+from models.rankers.base import RankedCause, RootCauseRanker
+from models.registry import build
+
+log = logging.getLogger(__name__)
+
+
+def rfc3339(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+def causes_json(ranking: list[RankedCause], limit: int = 5) -> list[dict]:
+    return [{"service_id": c.service_id, "score": c.score,
+             "evidence": [{"metric_name": e.metric_name, "z_score": e.z_score, "at": rfc3339(e.at)}
+                          for e in c.evidence]}
+            for c in ranking[:limit]]
+
+
+def blast_json(blast: list[Related]) -> list[dict]:
+    ordered = sorted(blast, key=lambda r: (r.depth, r.lag_minutes, r.service_id))
+    return [{"service_id": r.service_id, "lag_minutes": r.lag_minutes,
+             "correlation_score": round(r.correlation_score, 4), "depth": r.depth} for r in ordered]
+
+
+class RcaRunner:
+    def __init__(self, settings: Settings, store) -> None:  # store: a StoreGateway's sync proxy or a Store
+        self._settings = settings
+        self._store = store
+
+    @property
+    def options(self) -> GraphOptions:
+        rca = self._settings.rca
+        return GraphOptions(rca.max_lag_minutes, rca.min_correlation, rca.blast_depth)
+
+    def ranker_for(self, tenant_id: str) -> RootCauseRanker:
+        chosen = self._store.model_choices(tenant_id).get("ranker")
+        if chosen is None:
+            return build("ranker", self._settings.rca.ranker)
+        return build("ranker", chosen[0], json.loads(chosen[1] or "{}"))
+
+    def declared_edges(self, tenant_id: str) -> list[Edge]:
+        found = self._store.load_topology(tenant_id)
+        return [Edge(caller, callee, DECLARED, 1.0, 0) for caller, callee in (found[0] if found else [])]
+
+    def frame(self, tenant_id: str, since: datetime, until: datetime) -> MetricFrame:
+        rca = self._settings.rca
+        at, services, metrics, values = self._store.metric_frame(tenant_id, since, until, rca.step_seconds,
+                                                                  rca.max_series)
+        return MetricFrame.from_long(at, services, metrics, values, step=rca.step_seconds)
+
+    # -- analyses --------------------------------------------------------------------------
+    def analyse(self, request: RcaRecord) -> RcaRecord:
+        """The finished record for a request: ``done`` with a result, or ``failed`` with a reason."""
+        now = datetime.now(UTC)
+        anomaly = self._store.get_anomaly(request.tenant_id, request.anomaly_id)
+        if anomaly is None:
+            return replace(request, status="failed", error="the anomaly no longer exists", updated_at=now)
+        rca = self._settings.rca
+        start = anomaly.detected_at
+        frame = self.frame(request.tenant_id, start - timedelta(minutes=rca.lookback_minutes),
+                           start + timedelta(minutes=rca.after_minutes))
+        ranker = self.ranker_for(request.tenant_id)
+        if len(frame.columns) == 0:
+            return replace(request, status="failed", ranker=ranker.name, updated_at=now,
+                           error="no metrics stored in the analysis window")
+        result = analyse(frame, start.timestamp(), ranker, declared=self.declared_edges(request.tenant_id),
+                         options=self.options)
+        summary = template_summary(anomaly.service_id, anomaly.metric_name, result.ranking, result.blast_radius)
+        return replace(request, status="done", ranker=ranker.name, root_causes=causes_json(result.ranking),
+                       blast_radius=blast_json(result.blast_radius), summary=summary, error="",
+                       updated_at=datetime.now(UTC))
+
+    # -- tenant graphs ---------------------------------------------------------------------
+    def refresh_graph(self, tenant_id: str) -> GraphSnapshot | None:
+        """Learn the tenant's graph over the ``lookback_minutes`` before its newest point and store it."""
+        newest = self._store.newest_point_at(tenant_id)
+        if newest is None:
+            return None
+        until = newest + timedelta(seconds=self._settings.rca.step_seconds)
+        since = until - timedelta(minutes=self._settings.rca.lookback_minutes)
+        frame = self.frame(tenant_id, since, until)
+        graph = service_graph(frame, [], self.options)
+        computed_at = datetime.now(UTC)
+        self._store.save_graph(tenant_id, frame.services, graph.edges, computed_at, (since, until))
+        return GraphSnapshot(tenant_id, computed_at, frame.services, graph.edges)
+
+    def current_graph(self, tenant_id: str, max_age_seconds: float) -> ServiceGraph | None:
+        """The stored graph if fresh enough, else a newly learned one; declared edges added."""
+        snapshot = self._store.load_graph(tenant_id)
+        age = (datetime.now(UTC) - snapshot.computed_at).total_seconds() if snapshot else None
+        if snapshot is None or age is None or age > max_age_seconds:
+            snapshot = self.refresh_graph(tenant_id) or snapshot
+        if snapshot is None:
+            return None
+        return ServiceGraph(list(snapshot.edges) + self.declared_edges(tenant_id), set(snapshot.services))

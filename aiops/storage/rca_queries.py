@@ -1,0 +1,188 @@
+"""SQL of root-cause analysis: the durable RCA queue and results, metric frames, graphs, topology.
+
+A mixin of :class:`~aiops.storage.store.Store` (kept apart so each file stays about one
+thing); it uses the store's client pool and the same rules: parameterised queries, a
+``tenant_id`` predicate on every tenant-owned table, ``FINAL`` on replacing tables.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import numpy as np
+
+from aiops.rca.graph import DECLARED, Edge
+from aiops.storage.records import GraphSnapshot, RcaRecord
+
+_RCA_COLUMNS = ("tenant_id", "anomaly_id", "status", "ranker", "root_causes", "blast_radius", "similar_incidents",
+                "summary", "error", "requested_at", "updated_at", "attempts", "worker")
+_EDGE_COLUMNS = ("tenant_id", "source_service", "target_service", "kind", "correlation_score", "lag_minutes",
+                 "direction", "metrics", "computed_at")
+_WINDOW = "ts >= {since:DateTime64(3, 'UTC')} AND ts < {until:DateTime64(3, 'UTC')}"
+
+
+def _utc(value: datetime) -> datetime:
+    from aiops.storage.store import utc
+
+    return utc(value)
+
+
+class RcaQueries:
+    _pool: object  # the Store's ClientPool
+
+    # -- the queue and the results ---------------------------------------------------------
+    def _rca(self, row: tuple) -> RcaRecord:
+        return RcaRecord(
+            tenant_id=row[0], anomaly_id=row[1], status=row[2], ranker=row[3], root_causes=json.loads(row[4] or "[]"),
+            blast_radius=json.loads(row[5] or "[]"), similar_incidents=json.loads(row[6] or "[]"), summary=row[7],
+            error=row[8], requested_at=_utc(row[9]), updated_at=_utc(row[10]), attempts=int(row[11]),
+            worker=int(row[12]),
+        )
+
+    def request_rcas(self, tenant_id: str, anomaly_ids: list[str], at: datetime) -> int:
+        """Queue a root-cause analysis for each anomaly that has none yet; returns how many."""
+        if not anomaly_ids:
+            return 0
+        with self._pool.borrow() as client:
+            existing = {row[0] for row in client.query(
+                "SELECT DISTINCT anomaly_id FROM rca_results WHERE tenant_id = {tenant_id:String} "
+                "AND anomaly_id IN {ids:Array(String)}", parameters={"tenant_id": tenant_id, "ids": anomaly_ids},
+            ).result_rows}
+            new = [i for i in dict.fromkeys(anomaly_ids) if i not in existing]
+            if new:
+                client.insert("rca_results", [[tenant_id, i, "pending", "", "[]", "[]", "[]", "", "", at, at]
+                                              for i in new],
+                              column_names=["tenant_id", "anomaly_id", "status", "ranker", "root_causes",
+                                            "blast_radius", "similar_incidents", "summary", "error",
+                                            "requested_at", "updated_at"])
+        return len(new)
+
+    def save_rca(self, record: RcaRecord) -> None:
+        """Write a new version of an RCA row (the latest ``updated_at`` wins)."""
+        row = [record.tenant_id, record.anomaly_id, record.status, record.ranker, json.dumps(record.root_causes),
+               json.dumps(record.blast_radius), json.dumps(record.similar_incidents), record.summary, record.error,
+               record.requested_at, record.updated_at, record.attempts, record.worker]
+        with self._pool.borrow() as client:
+            client.insert("rca_results", [row], column_names=list(_RCA_COLUMNS))
+
+    def get_rca(self, tenant_id: str, anomaly_id: str) -> RcaRecord | None:
+        with self._pool.borrow() as client:
+            rows = client.query(
+                f"SELECT {', '.join(_RCA_COLUMNS)} FROM rca_results FINAL "
+                "WHERE tenant_id = {tenant_id:String} AND anomaly_id = {anomaly_id:String}",
+                parameters={"tenant_id": tenant_id, "anomaly_id": anomaly_id},
+            ).result_rows
+        return self._rca(rows[0]) if rows else None
+
+    def rca_queue_all_tenants(self, limit: int) -> list[RcaRecord]:
+        """Requests not yet done or failed, oldest first, across tenants (for the RCA pool)."""
+        with self._pool.borrow() as client:
+            rows = client.query(
+                f"SELECT {', '.join(_RCA_COLUMNS)} FROM rca_results FINAL WHERE status IN ('pending', 'running') "
+                "ORDER BY requested_at LIMIT {limit:UInt32}",
+                parameters={"limit": limit},
+            ).result_rows
+        return [self._rca(row) for row in rows]
+
+    # -- metric frames ---------------------------------------------------------------------
+    def metric_frame(self, tenant_id: str, since: datetime, until: datetime, step_seconds: int,
+                     max_series: int) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
+        """Every service's metrics in ``[since, until)`` averaged per step (over label sets) in SQL.
+
+        Returns long arrays ``(unix_seconds, service_ids, metric_names, values)``; at most
+        ``max_series`` (service, metric) pairs, those with the most points first.
+        """
+        parameters = {"tenant_id": tenant_id, "since": since, "until": until, "step": step_seconds,
+                      "max_series": max_series}
+        sql = f"""
+            SELECT service_id, metric_name,
+                   toUnixTimestamp(toStartOfInterval(ts, toIntervalSecond({{step:UInt32}}))) AS at, avg(value) AS v
+            FROM metric_points FINAL
+            WHERE tenant_id = {{tenant_id:String}} AND {_WINDOW}
+              AND (service_id, metric_name) IN (
+                  SELECT service_id, metric_name FROM metric_points
+                  WHERE tenant_id = {{tenant_id:String}} AND {_WINDOW}
+                  GROUP BY service_id, metric_name ORDER BY count() DESC, service_id, metric_name
+                  LIMIT {{max_series:UInt32}})
+            GROUP BY service_id, metric_name, at
+            HAVING isFinite(v)"""
+        with self._pool.borrow() as client:
+            table = client.query_arrow(sql, parameters=parameters)
+        return (table.column("at").to_numpy().astype(np.float64),
+                [str(s) for s in table.column("service_id").to_pylist()],
+                [str(m) for m in table.column("metric_name").to_pylist()],
+                table.column("v").to_numpy().astype(np.float64))
+
+    def newest_point_at(self, tenant_id: str) -> datetime | None:
+        with self._pool.borrow() as client:
+            rows = client.query("SELECT count(), max(ts) FROM metric_points WHERE tenant_id = {tenant_id:String}",
+                                parameters={"tenant_id": tenant_id}).result_rows
+        return _utc(rows[0][1]) if rows and rows[0][0] else None
+
+    def service_known(self, tenant_id: str, service_id: str) -> bool:
+        """Whether the tenant ever sent a series of this service."""
+        with self._pool.borrow() as client:
+            rows = client.query(
+                "SELECT 1 FROM series WHERE tenant_id = {tenant_id:String} "
+                "AND service_id = {service_id:String} LIMIT 1",
+                parameters={"tenant_id": tenant_id, "service_id": service_id},
+            ).result_rows
+        return bool(rows)
+
+    def tenants_with_points_since(self, since: datetime) -> list[str]:
+        """Tenants that sent points since ``since`` (across tenants: for scheduled graph refreshes)."""
+        with self._pool.borrow() as client:
+            return [row[0] for row in client.query(
+                "SELECT DISTINCT tenant_id FROM metric_points WHERE ts >= {since:DateTime64(3, 'UTC')}",
+                parameters={"since": since},
+            ).result_rows]
+
+    # -- correlation graphs ----------------------------------------------------------------
+    def save_graph(self, tenant_id: str, services: list[str], edges: list[Edge], computed_at: datetime,
+                   window: tuple[datetime, datetime]) -> None:
+        """Store one learned graph; it replaces the previous one as the tenant's current graph."""
+        rows = [[tenant_id, e.source, e.target, e.kind, e.correlation_score, e.lag_minutes,
+                 "downstream", list(e.metrics), computed_at] for e in edges if e.kind != DECLARED]
+        with self._pool.borrow() as client:
+            if rows:
+                client.insert("correlation_edges", rows, column_names=list(_EDGE_COLUMNS))
+            # Written last: readers only follow a snapshot whose edges are all stored.
+            client.insert("graph_snapshots", [[tenant_id, computed_at, sorted(services), window[0], window[1]]],
+                          column_names=["tenant_id", "computed_at", "services", "window_start", "window_end"])
+
+    def load_graph(self, tenant_id: str) -> GraphSnapshot | None:
+        """The tenant's current learned graph (None if never computed)."""
+        with self._pool.borrow() as client:
+            snapshot = client.query(
+                "SELECT computed_at, services FROM graph_snapshots FINAL WHERE tenant_id = {tenant_id:String}",
+                parameters={"tenant_id": tenant_id},
+            ).result_rows
+            if not snapshot:
+                return None
+            computed_at = snapshot[0][0]
+            rows = client.query(
+                "SELECT source_service, target_service, kind, correlation_score, lag_minutes, metrics "
+                "FROM correlation_edges WHERE tenant_id = {tenant_id:String} "
+                "AND computed_at = {computed_at:DateTime64(3, 'UTC')}",
+                parameters={"tenant_id": tenant_id, "computed_at": _utc(computed_at)},
+            ).result_rows
+        edges = [Edge(r[0], r[1], r[2], float(r[3]), int(r[4]), tuple(r[5])) for r in rows]
+        return GraphSnapshot(tenant_id, _utc(computed_at), list(snapshot[0][1]), edges)
+
+    # -- declared topology -----------------------------------------------------------------
+    def save_topology(self, tenant_id: str, calls: list[tuple[str, str]], declared_by: str, at: datetime) -> None:
+        with self._pool.borrow() as client:
+            client.insert("topology", [[tenant_id, json.dumps(calls), declared_by, at]],
+                          column_names=["tenant_id", "edges", "declared_by", "declared_at"])
+
+    def load_topology(self, tenant_id: str) -> tuple[list[tuple[str, str]], str, datetime] | None:
+        """``(calls, declared_by, declared_at)``: the tenant's declared caller -> callee edges."""
+        with self._pool.borrow() as client:
+            rows = client.query(
+                "SELECT edges, declared_by, declared_at FROM topology FINAL WHERE tenant_id = {tenant_id:String}",
+                parameters={"tenant_id": tenant_id},
+            ).result_rows
+        if not rows:
+            return None
+        return [tuple(pair) for pair in json.loads(rows[0][0])], rows[0][1], _utc(rows[0][2])

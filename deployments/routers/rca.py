@@ -1,0 +1,74 @@
+"""``/api/v1/rca``: root-cause results per anomaly and the service correlation graph."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import ray
+from fastapi import APIRouter, Path, Query
+
+from actors.directory import RCA_WORKER, actor_name
+from aiops.errors import NotFound, Unavailable
+from aiops.schemas.rca import Correlations, RcaResult
+from aiops.sharding import shard_for
+from aiops.storage.records import RcaRecord
+from deployments.deps import Ctx, Reader
+
+router = APIRouter(prefix="/api/v1/rca", tags=["rca"])
+
+AnomalyId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+def public(record: RcaRecord) -> RcaResult:
+    status = "pending" if record.status in ("pending", "running") else record.status
+    return RcaResult(
+        anomaly_id=record.anomaly_id, status=status, root_causes=record.root_causes,
+        blast_radius=record.blast_radius, similar_incidents=record.similar_incidents, summary=record.summary,
+        reason=record.error or None if status == "failed" else None, ranker=record.ranker or None,
+        requested_at=record.requested_at, updated_at=record.updated_at,
+    )
+
+
+async def ask_workers(context: Ctx, key: str, method: str, *args: Any) -> Any:
+    """Call the worker ``key`` hashes to, falling over to the others if it is down."""
+    count = context.settings.rca.workers
+    first = shard_for(key, count)
+    for offset in range(count):
+        name = actor_name(RCA_WORKER, (first + offset) % count)
+        worker = context.actors.get(name)
+        if worker is None:
+            continue
+        try:
+            return await getattr(worker, method).remote(*args)
+        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+            context.actors.forget(name)
+    raise Unavailable("no RCA worker is answering; retry shortly", retry_after=2)
+
+
+@router.get("/correlations", response_model=Correlations)
+async def correlations(
+    identity: Reader,
+    context: Ctx,
+    service_id: Annotated[str, Query(min_length=1, max_length=256, description="origin service")],
+    depth: Annotated[int, Query(ge=1, le=10, description="max graph traversal depth")] = 3,
+) -> Correlations:
+    """Services whose metrics move with ``service_id``: lag, direction and strength, within ``depth`` hops."""
+    found = await ask_workers(context, identity.tenant_id, "correlations", identity.tenant_id, service_id, depth)
+    if found is None:
+        raise NotFound(f"service {service_id!r} not found")
+    return Correlations(service_id=service_id, correlations=found)
+
+
+@router.get("/{anomaly_id}", response_model=RcaResult)
+async def rca_result(anomaly_id: AnomalyId, identity: Reader, context: Ctx) -> RcaResult:
+    """The RCA of an anomaly; requests one (``pending``) if none was yet. Asking again never re-runs it."""
+    record = await context.store.aio.get_rca(identity.tenant_id, anomaly_id)
+    if record is None:
+        if await context.store.aio.get_anomaly(identity.tenant_id, anomaly_id) is None:
+            raise NotFound(f"anomaly {anomaly_id!r} not found")
+        await context.store.aio.request_rcas(identity.tenant_id, [anomaly_id], datetime.now(UTC))
+        record = await context.store.aio.get_rca(identity.tenant_id, anomaly_id)
+        if record is None:
+            raise Unavailable("the RCA request was not stored; retry", retry_after=1)
+    return public(record)

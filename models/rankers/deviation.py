@@ -1,0 +1,90 @@
+"""Rank services by how far their metrics moved after the anomaly start (BARO, N-sigma).
+
+What tops RCAEval's metric-based benchmarks is this simple idea, not causal graphs: the
+root cause is the service whose own metrics deviate most from their own normal. BARO
+(Pham et al., FSE 2024) standardises each metric with the median and IQR of the normal
+period and ranks by the largest deviation after the change point; N-sigma does the same
+with mean and standard deviation, which outliers in the normal period inflate. Graph
+methods (RCD, CIRCA) must first learn a causal structure from a few hundred noisy points;
+errors in that structure move the ranking, so they score lower on these sets. Here the
+anomaly start is given (the watchdog's detection time or the alert's start), so no change
+point detection is needed; a relative noise floor (see :func:`deviation`) keeps flat
+metrics from dominating. Near-ties are settled by time: a fault in a callee shows up in
+its callers' latency too, often as strongly, but later, so among the services whose
+deviation is within ``tie_ratio`` of the strongest left, the one that crossed ``onset_z``
+first comes next.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from aiops.rca.frame import MetricFrame
+from aiops.rca.graph import ServiceGraph
+from models.rankers.base import (
+    Deviation,
+    RankedCause,
+    RankerConfig,
+    RootCauseRanker,
+    by_service,
+    deviation,
+    shares,
+)
+
+
+class DeviationConfig(RankerConfig):
+    relative_floor: float = Field(0.01, ge=0, le=1, description="scale floor as a share of the metric's level")
+    onset_z: float = Field(3.0, gt=0, description="|z| that counts as the onset of a deviation")
+    tie_ratio: float = Field(0.8, gt=0, le=1, description="deviations this close to the strongest count as a tie")
+
+
+def order_by_strength_then_onset(strength: dict[str, float], onset: dict[str, float], tie_ratio: float) -> list[str]:
+    """Strongest first, except that among near-ties (within ``tie_ratio``) the earliest onset wins."""
+    left = sorted(strength, key=lambda s: (-strength[s], onset[s], s))
+    ordered = []
+    while left:
+        bar = strength[left[0]] * tie_ratio
+        contenders = [s for s in left if strength[s] >= bar and strength[s] > 0]
+        pick = min(contenders, key=lambda s: (onset[s], -strength[s], s)) if contenders else left[0]
+        ordered.append(pick)
+        left.remove(pick)
+    return ordered
+
+
+def onsets(frame: MetricFrame, dev: Deviation) -> dict[str, float]:
+    return {s: min((float(dev.onset[r]) for r in rows), default=np.inf) for s, rows in frame.service_rows().items()}
+
+
+def ranked(per_service: dict[str, tuple[float, list]], strength: dict[str, float], onset: dict[str, float],
+           tie_ratio: float) -> list[RankedCause]:
+    """Causes in onset-settled order; scores are the strength shares, handed out best first."""
+    ordered = order_by_strength_then_onset(strength, onset, tie_ratio)
+    values = sorted(shares(strength).values(), reverse=True)
+    return [RankedCause(s, round(v, 4), per_service[s][1]) for s, v in zip(ordered, values, strict=True)]
+
+
+class BaroRanker(RootCauseRanker):
+    """Median/IQR standardisation (BARO's RobustScaler); the default."""
+
+    name = "baro"
+    Config = DeviationConfig
+    robust = True
+
+    def __init__(self, config: DeviationConfig) -> None:
+        super().__init__(config)
+        self.config: DeviationConfig = config
+
+    def rank(self, frame: MetricFrame, start: float, graph: ServiceGraph | None = None) -> list[RankedCause]:
+        dev = deviation(frame, start, robust=self.robust, relative_floor=self.config.relative_floor,
+                        onset_z=self.config.onset_z)
+        per_service = by_service(frame, dev, self.config.evidence)
+        onset = onsets(frame, dev)
+        return ranked(per_service, {s: v[0] for s, v in per_service.items()}, onset, self.config.tie_ratio)
+
+
+class NSigmaRanker(BaroRanker):
+    """Mean/standard-deviation standardisation (N-sigma), for comparison."""
+
+    name = "nsigma"
+    robust = False
