@@ -12,6 +12,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "auth": ("aiops.bench.auth", "JWT and API-key checks per request, rate-limiter decisions"),
     "ingest": ("aiops.bench.ingest", "JSON and remote_write ingestion over HTTP vs the raw chDB ceiling"),
     "detect": ("aiops.bench.detect", "detector points/s on one core (10,000 series), ingest-to-listed latency"),
+    "rca": ("aiops.bench.rca", "correlation graph for 200 and 2,000 services, sock-shop scores, fault-to-RCA latency"),
 }
 
 

@@ -84,22 +84,26 @@ def lagged_correlation(values: np.ndarray, max_lag: int, *, detrend: bool = True
         # irfft(conj(X_i) * Y_j)[l] = sum_t x_i(t) y_j(t + l): lag l of j relative to i.
         return torch.fft.irfft(left[:, None, :].conj() * right[None, :, :], n=size)[..., positions]
 
+    # Ties go to the smallest |lag|: lags are looked at in order of distance from zero.
+    order = torch.argsort(lags.abs(), stable=True)
     for first in range(0, n, rows):
         last = min(n, first + rows)
-        cross = xcorr(zf[first:last], zf)
+        # Only columns from ``first`` on: the pair (j, i) is the pair (i, j) at the opposite lag.
+        cross = xcorr(zf[first:last], zf[first:])
         if gaps:
-            overlap = xcorr(mf[first:last], mf).round()
-            energy = (xcorr(ef[first:last], mf) * xcorr(mf[first:last], ef)).clamp(min=1e-12).sqrt()
+            overlap = xcorr(mf[first:last], mf[first:]).round()
+            energy = (xcorr(ef[first:last], mf[first:]) * xcorr(mf[first:last], ef[first:])).clamp(min=1e-12).sqrt()
             corr = torch.where(overlap >= min_overlap, cross / energy, torch.zeros((), device=device))
         else:
             corr = torch.where(full >= min_overlap, cross / full, torch.zeros((), device=device))
         corr = corr.clamp(-1.0, 1.0)
-        # Ties go to the smallest |lag|: look at lags in order of distance from zero.
-        order = torch.argsort(lags.abs(), stable=True)
-        magnitude = corr.abs()[..., order]
-        pick = order[magnitude.argmax(dim=-1)]
-        best[first:last] = torch.gather(corr, -1, pick[..., None])[..., 0].cpu().numpy()
-        best_lag[first:last] = lags[pick].cpu().numpy().astype(np.int32)
+        pick = order[corr.abs()[..., order].argmax(dim=-1)]
+        block = torch.gather(corr, -1, pick[..., None])[..., 0].cpu().numpy()
+        block_lag = lags[pick].cpu().numpy().astype(np.int32)
+        best[first:last, first:] = block
+        best_lag[first:last, first:] = block_lag
+        best[first:, first:last] = block.T
+        best_lag[first:, first:last] = -block_lag.T
     np.fill_diagonal(best, 1.0)
     np.fill_diagonal(best_lag, 0)
     return LaggedCorrelation(best, best_lag)

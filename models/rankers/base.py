@@ -44,7 +44,7 @@ class Deviation:
 
     z: np.ndarray  # (M,) signed z at the most deviant point (0 where unknowable)
     at: np.ndarray  # (M,) unix seconds of that point (NaN where unknowable)
-    onset: np.ndarray  # (M,) unix seconds of the first point past ``onset_z`` (inf if none)
+    onset: np.ndarray  # (M,) unix seconds of the first point past half its peak and ``onset_z`` (inf if none)
 
 
 def deviation(frame: MetricFrame, start: float, *, robust: bool, relative_floor: float,
@@ -81,7 +81,9 @@ def deviation(frame: MetricFrame, start: float, *, robust: bool, relative_floor:
     rows = np.arange(m)
     z = standard[rows, peak]
     at = np.where(known, after_times[peak], np.nan)
-    past = np.abs(standard) >= onset_z
+    # Onset: the first point past half the peak (and past ``onset_z``), so a stray noise
+    # crossing before a large move does not count as its start.
+    past = np.abs(standard) >= np.maximum(onset_z, 0.5 * np.abs(z))[:, None]
     first = past.argmax(axis=1)
     onset = np.where(past.any(axis=1), after_times[first], np.inf)
     return Deviation(z, at, onset)

@@ -11,8 +11,9 @@ anomaly start is given (the watchdog's detection time or the alert's start), so 
 point detection is needed; a relative noise floor (see :func:`deviation`) keeps flat
 metrics from dominating. Near-ties are settled by time: a fault in a callee shows up in
 its callers' latency too, often as strongly, but later, so among the services whose
-deviation is within ``tie_ratio`` of the strongest left, the one that crossed ``onset_z``
-first comes next.
+deviation is within ``tie_ratio`` of the strongest left (a factor of two by default:
+sigma estimated from an hour of points is itself uncertain by tens of percent), the one
+that moved first (its first point past half its peak) comes next.
 """
 
 from __future__ import annotations
@@ -36,10 +37,11 @@ from models.rankers.base import (
 class DeviationConfig(RankerConfig):
     relative_floor: float = Field(0.01, ge=0, le=1, description="scale floor as a share of the metric's level")
     onset_z: float = Field(3.0, gt=0, description="|z| that counts as the onset of a deviation")
-    tie_ratio: float = Field(0.8, gt=0, le=1, description="deviations this close to the strongest count as a tie")
+    tie_ratio: float = Field(0.5, gt=0, le=1, description="deviations this close to the strongest count as a tie")
 
 
-def order_by_strength_then_onset(strength: dict[str, float], onset: dict[str, float], tie_ratio: float) -> list[str]:
+def order_by_strength_then_onset(strength: dict[str, float], onset: dict[str, float],
+                                 tie_ratio: float) -> list[str]:
     """Strongest first, except that among near-ties (within ``tie_ratio``) the earliest onset wins."""
     left = sorted(strength, key=lambda s: (-strength[s], onset[s], s))
     ordered = []
@@ -52,8 +54,13 @@ def order_by_strength_then_onset(strength: dict[str, float], onset: dict[str, fl
     return ordered
 
 
-def onsets(frame: MetricFrame, dev: Deviation) -> dict[str, float]:
-    return {s: min((float(dev.onset[r]) for r in rows), default=np.inf) for s, rows in frame.service_rows().items()}
+def onsets(frame: MetricFrame, dev: Deviation, tie_ratio: float) -> dict[str, float]:
+    """When each service started to move: the earliest onset among its strongest metrics."""
+    out = {}
+    for service, rows in frame.service_rows().items():
+        peak = max(abs(float(dev.z[r])) for r in rows)
+        out[service] = min((float(dev.onset[r]) for r in rows if abs(dev.z[r]) >= tie_ratio * peak), default=np.inf)
+    return out
 
 
 def ranked(per_service: dict[str, tuple[float, list]], strength: dict[str, float], onset: dict[str, float],
@@ -79,7 +86,7 @@ class BaroRanker(RootCauseRanker):
         dev = deviation(frame, start, robust=self.robust, relative_floor=self.config.relative_floor,
                         onset_z=self.config.onset_z)
         per_service = by_service(frame, dev, self.config.evidence)
-        onset = onsets(frame, dev)
+        onset = onsets(frame, dev, self.config.tie_ratio)
         return ranked(per_service, {s: v[0] for s, v in per_service.items()}, onset, self.config.tie_ratio)
 
 
