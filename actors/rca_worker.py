@@ -21,6 +21,9 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from actors.directory import ActorDirectory
+from aiops.incidents import similar_incidents
+from aiops.rca.narrator import LlmNarrator
 from aiops.rca.runner import RcaRunner
 from aiops.settings import Settings
 from aiops.sharding import shard_for
@@ -37,7 +40,12 @@ class RcaWorker:
         self._settings = settings
         self._index = index
         self._store = StoreGateway.for_settings(settings)
-        self._runner = RcaRunner(settings, self._store.sync)
+        actors = ActorDirectory(settings)
+        self._narrator = LlmNarrator(settings.llm)
+        self._runner = RcaRunner(
+            settings, self._store.sync, narrator=self._narrator,
+            similar=lambda tenant, text: similar_incidents(settings, self._store.sync, actors, tenant, text),
+        )
         self._started_at = datetime.now(UTC)
         self._completed = 0
         self._failed = 0
@@ -142,4 +150,5 @@ class RcaWorker:
         ordered = sorted(self._durations)
         p95 = ordered[int(0.95 * (len(ordered) - 1))] if ordered else None
         return {"worker": self._index, "state": "ready", "completed": self._completed, "failed": self._failed,
-                "duration_p95_seconds": p95, "last_error": self._last_error}
+                "duration_p95_seconds": p95, "last_error": self._last_error,
+                "llm_error": self._narrator.last_error}

@@ -2,8 +2,9 @@
 
 Ray Serve exposes one HTTP port per cluster, so this small actor runs uvicorn on its own
 thread, on a socket it binds itself with ``SO_REUSEADDR`` (a restarted actor gets its port
-back at once, and a bind error is reported instead of killing the worker). Requests are
-handed to Serve deployments through handles; the listener itself holds no state.
+back at once, and a bind error is reported instead of killing the worker). The app it
+serves (:mod:`deployments.webhook_app`) writes through the storage gateway; the listener
+itself holds no state, so a restart loses nothing (Alertmanager retries what failed).
 """
 
 from __future__ import annotations

@@ -203,7 +203,7 @@ class Engine:
             )
             actors[actor_name(VECTORIZER, index)] = self._actor(
                 Vectorizer, actor_name(VECTORIZER, index), settings, index, placement.cpu_threads,
-                **placement.options,
+                max_concurrency=16, **placement.options,
             )
         for index in range(settings.rca.workers):
             actors[actor_name(RCA_WORKER, index)] = self._actor(
@@ -262,7 +262,14 @@ class Engine:
         import ray
         from ray import serve
 
-        from actors.directory import RCA_WORKER, WATCHDOG_SHARD, WEBHOOK_LISTENER, actor_name, engine_actor_names
+        from actors.directory import (
+            RCA_WORKER,
+            VECTORIZER,
+            WATCHDOG_SHARD,
+            WEBHOOK_LISTENER,
+            actor_name,
+            engine_actor_names,
+        )
         from deployments.app import APP_NAME
 
         if not ray.is_initialized():
@@ -278,7 +285,7 @@ class Engine:
             except ValueError:
                 continue
             try:
-                if name == actor_name(WEBHOOK_LISTENER, 0) or name.startswith(RCA_WORKER):
+                if name == actor_name(WEBHOOK_LISTENER, 0) or name.startswith((RCA_WORKER, VECTORIZER)):
                     ray.get(handle.stop.remote(), timeout=10)
                 elif name.startswith(WATCHDOG_SHARD):
                     ray.get(handle.stop.remote(), timeout=60)  # a last checkpoint

@@ -96,6 +96,26 @@ class RcaSettings(Section):
     max_series: int = Field(5000, ge=2)
 
 
+class AlertSettings(Section):
+    """The Alertmanager webhook on ``webhook_port``."""
+
+    default_tenant: str | None = None  # for alerts without a tenant_id label and no key
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
+    max_alerts: int = Field(1000, ge=1)  # per payload
+    link_window_minutes: int = Field(30, ge=0, le=1440)  # watchdog anomalies this close are linked
+    severity_scores: dict[str, float] = Field(
+        default_factory=lambda: {"critical": 1.0, "error": 0.95, "warning": 0.8, "info": 0.5})
+
+
+class IncidentSettings(Section):
+    """The incident memory: resolutions, their embeddings, and how they are searched."""
+
+    embed_timeout_seconds: float = Field(5.0, gt=0)  # a resolution waits this long for its embedding
+    pending_scan_seconds: float = Field(2.0, gt=0)  # vectorizers look for unembedded rows this often
+    similar_incidents: int = Field(3, ge=0, le=50)  # per RCA result
+    min_similarity: float = Field(0.3, ge=-1, le=1)  # weaker matches are not shown in RCA results
+
+
 class LlmSettings(Section):
     """An OpenAI-compatible chat endpoint for RCA summaries; unset means disabled."""
 
@@ -173,6 +193,8 @@ class Settings(BaseSettings):
     vectorizer: VectorizerSettings = VectorizerSettings()
     rca: RcaSettings = RcaSettings()
     llm: LlmSettings = LlmSettings()
+    alerts: AlertSettings = AlertSettings()
+    incidents: IncidentSettings = IncidentSettings()
     auth: AuthSettings = AuthSettings()
     plans: dict[str, PlanSettings] = Field(default_factory=lambda: dict(DEFAULT_PLANS), min_length=1)
     default_plan: str = "free"

@@ -15,6 +15,7 @@ from deployments.routers import (
     anomalies,
     apikeys,
     health,
+    incidents,
     ingest,
     models,
     rbac,
@@ -27,7 +28,7 @@ from deployments.routers import (
 
 ROUTERS = (
     health.router, status.router, tenants.router, rbac.router, apikeys.router, ingest.router, series.router,
-    anomalies.router, models.router, rca.router, topology.router,
+    anomalies.router, models.router, rca.router, topology.router, incidents.router,
 )
 
 # Documented in OpenAPI for every route, because every route can answer them.

@@ -2,7 +2,7 @@
 
 Asks every actor of a role for its status (with a deadline) and storage for its version,
 and folds the answers into the reference's words: ``running`` / ``ready`` / ``connected`` /
-``ok`` when all is well, otherwise an honest ``starting``, ``degraded``, ``down``,
+``ok`` when all is well, otherwise an honest ``starting``, ``degraded``, ``down``, ``error``,
 ``unreachable`` or ``disabled``.
 """
 
@@ -103,12 +103,9 @@ class ComponentProbe:
         try:
             async with httpx.AsyncClient(timeout=min(llm.timeout_seconds, 3.0)) as client:
                 response = await client.get(llm.url.rstrip("/") + "/models", headers=headers)
-            if response.is_success:
-                word = "connected"
-            else:
-                word = "unauthorized" if response.status_code in (401, 403) else "unreachable"
+            word = "connected" if response.is_success else "error"
         except httpx.HTTPError:
-            word = "unreachable"
+            word = "error"
         self._llm_word, self._llm_checked = word, now
         return word
 

@@ -1,17 +1,49 @@
 """The ASGI app behind port 9093 (served by the ``webhook-listener-0`` actor).
 
-Open by design (Alertmanager's network is the trust boundary): health endpoints here; the
-Alertmanager webhook route hands each payload to the alert-intake deployment.
+Open by design, as the reference says (Alertmanager's network is the trust boundary),
+unless a ``webhook``-scoped API key is presented (Alertmanager's
+``http_config.authorization``): then it must be valid and decides the tenant. The intake
+stage (:mod:`aiops.alerts.intake`) stores the alerts and their anomalies and queues their
+RCAs in ClickHouse before the 200, so Alertmanager's retry covers any failure.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request
 
 from aiops import __version__
+from aiops.alerts.intake import AlertIntake
+from aiops.auth.api_keys import Scope, hash_key
+from aiops.errors import Forbidden, Unauthorized
+from aiops.schemas.alerts import AlertmanagerPayload, WebhookAnswer
 from aiops.schemas.status import HealthResponse
 from aiops.settings import Settings
+from aiops.storage.gateway import StoreGateway
+from deployments.access import KeyDirectory, TenantDirectory, presented_credential
+from deployments.bodies import ReferenceJSONResponse, parse_json, read_body, require_content_type
 from deployments.errors import install_error_handlers
+from deployments.routers import error_responses
+
+
+class WebhookKeys:
+    """An optional ``webhook`` key: absent is fine, present must be valid."""
+
+    def __init__(self, keys: KeyDirectory) -> None:
+        self._keys = keys
+
+    async def tenant_of(self, request: Request) -> str | None:
+        if not (request.headers.get("authorization") or request.headers.get("x-api-key")):
+            return None
+        key = await self._keys.find(hash_key(presented_credential(request)))
+        if key is None:
+            raise Unauthorized("invalid API key")
+        if key.revoked_at is not None or (key.expires_at is not None and datetime.now(UTC) >= key.expires_at):
+            raise Unauthorized("API key revoked or expired")
+        if key.scope != Scope.WEBHOOK:
+            raise Forbidden(f"an API key of scope {key.scope!r} cannot post alerts (needs 'webhook')")
+        return key.tenant_id
 
 
 def create_webhook_app(settings: Settings) -> FastAPI:
@@ -23,6 +55,14 @@ def create_webhook_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    store = StoreGateway.for_settings(settings)
+    tenants = TenantDirectory(settings, store)
+    keys = WebhookKeys(KeyDirectory(settings, store))
+
+    async def tenant_exists(tenant_id: str) -> bool:
+        return await tenants.plan_of(tenant_id) is not None
+
+    intake = AlertIntake(settings, store.aio, tenant_exists)
 
     @app.get("/-/healthy", response_model=HealthResponse, tags=["health"])
     async def healthy() -> HealthResponse:
@@ -31,5 +71,17 @@ def create_webhook_app(settings: Settings) -> FastAPI:
     @app.get("/-/ready", response_model=HealthResponse, tags=["health"])
     async def ready() -> HealthResponse:
         return HealthResponse(status="ok")
+
+    @app.post("/api/v1/alerts/webhook", response_model=WebhookAnswer, tags=["alerts"],
+              response_class=ReferenceJSONResponse,
+              responses=error_responses(400, 413, 415),
+              openapi_extra={"requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}})
+    async def alertmanager_webhook(request: Request) -> WebhookAnswer:
+        """Alertmanager's webhook (version 4). Each firing alert becomes or joins an anomaly and requests an RCA."""
+        require_content_type(request, "application/json")
+        key_tenant = await keys.tenant_of(request)
+        body = await read_body(request, settings.alerts.max_body_bytes)
+        payload = parse_json(body, AlertmanagerPayload)
+        return await intake.receive(payload, key_tenant)
 
     return app

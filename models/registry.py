@@ -99,3 +99,9 @@ register(
     "models.rankers.walk:RandomWalkRanker",
     "personalised PageRank on the reversed service graph, restarting at deviating services",
 )
+register(
+    "embedder",
+    "hashed_ngrams",
+    "models.embedders.hashed:HashedNgramEmbedder",
+    "hashed character trigrams (lexical, no model files), for fallback and tests",
+)

@@ -41,10 +41,29 @@ def blast_json(blast: list[Related]) -> list[dict]:
              "correlation_score": round(r.correlation_score, 4), "depth": r.depth} for r in ordered]
 
 
+def incident_text(anomaly, alerts: list, ranking: list[RankedCause]) -> str:
+    """What the incident memory is searched with: the alert's own words plus the RCA evidence."""
+    parts = []
+    for alert in alerts[:3]:
+        words = [alert.annotations.get(k, "") for k in ("summary", "description", "message")]
+        parts.append(f"{alert.alertname} on {alert.service_id}: " + " ".join(w for w in words if w))
+    if not parts:
+        parts.append(f"{anomaly.metric_name} of {anomaly.service_id} is anomalous")
+    if ranking:
+        root = ranking[0]
+        metrics = ", ".join(f"{e.metric_name} {'up' if e.z_score > 0 else 'down'}" for e in root.evidence[:3])
+        parts.append(f"root cause {root.service_id}: {metrics}")
+    return ". ".join(parts)
+
+
 class RcaRunner:
-    def __init__(self, settings: Settings, store) -> None:  # store: a StoreGateway's sync proxy or a Store
+    """``similar(tenant, text)`` looks up past resolutions; ``narrator`` may write the summary."""
+
+    def __init__(self, settings: Settings, store, similar=None, narrator=None) -> None:
         self._settings = settings
-        self._store = store
+        self._store = store  # a StoreGateway's sync proxy, or a Store
+        self._similar = similar
+        self._narrator = narrator
 
     @property
     def options(self) -> GraphOptions:
@@ -68,6 +87,19 @@ class RcaRunner:
         return MetricFrame.from_long(at, services, metrics, values, step=rca.step_seconds)
 
     # -- analyses --------------------------------------------------------------------------
+    def start_of(self, anomaly) -> tuple[datetime, list]:
+        """When the trouble began, and the anomaly's alerts. An alert fires after its rule's
+        ``for`` window, so a watchdog anomaly of the same service linked to it is the earlier, truer start."""
+        if anomaly.source != "alertmanager":
+            return anomaly.detected_at, []
+        alerts = self._store.list_alerts(anomaly.tenant_id, anomaly.anomaly_id)
+        starts = [anomaly.detected_at]
+        for linked in {i for a in alerts for i in a.linked_anomalies}:
+            found = self._store.get_anomaly(anomaly.tenant_id, linked)
+            if found is not None and found.detected_at <= anomaly.detected_at:
+                starts.append(found.detected_at)
+        return min(starts), alerts
+
     def analyse(self, request: RcaRecord) -> RcaRecord:
         """The finished record for a request: ``done`` with a result, or ``failed`` with a reason."""
         now = datetime.now(UTC)
@@ -75,7 +107,7 @@ class RcaRunner:
         if anomaly is None:
             return replace(request, status="failed", error="the anomaly no longer exists", updated_at=now)
         rca = self._settings.rca
-        start = anomaly.detected_at
+        start, alerts = self.start_of(anomaly)
         frame = self.frame(request.tenant_id, start - timedelta(minutes=rca.lookback_minutes),
                            start + timedelta(minutes=rca.after_minutes))
         ranker = self.ranker_for(request.tenant_id)
@@ -84,10 +116,20 @@ class RcaRunner:
                            error="no metrics stored in the analysis window")
         result = analyse(frame, start.timestamp(), ranker, declared=self.declared_edges(request.tenant_id),
                          options=self.options)
-        summary = template_summary(anomaly.service_id, anomaly.metric_name, result.ranking, result.blast_radius)
-        return replace(request, status="done", ranker=ranker.name, root_causes=causes_json(result.ranking),
-                       blast_radius=blast_json(result.blast_radius), summary=summary, error="",
-                       updated_at=datetime.now(UTC))
+        similar = []
+        if self._similar is not None:
+            similar = self._similar(request.tenant_id, incident_text(anomaly, alerts, result.ranking))
+        causes, blast = causes_json(result.ranking), blast_json(result.blast_radius)
+        summary = template_summary(anomaly.service_id, anomaly.metric_name, result.ranking, result.blast_radius,
+                                   similar)
+        if self._narrator is not None and self._narrator.enabled:
+            facts = {"anomaly": {"service_id": anomaly.service_id, "metric_name": anomaly.metric_name,
+                                 "source": anomaly.source, "started_at": start.isoformat()},
+                     "alerts": [{"alertname": a.alertname, "annotations": a.annotations} for a in alerts[:3]],
+                     "root_causes": causes[:3], "blast_radius": blast[:10], "similar_incidents": similar[:3]}
+            summary = self._narrator.narrate(facts) or summary
+        return replace(request, status="done", ranker=ranker.name, root_causes=causes, blast_radius=blast,
+                       similar_incidents=similar, summary=summary, error="", updated_at=datetime.now(UTC))
 
     # -- tenant graphs ---------------------------------------------------------------------
     def refresh_graph(self, tenant_id: str) -> GraphSnapshot | None:

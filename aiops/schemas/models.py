@@ -32,4 +32,5 @@ class ModelChosen(BaseModel):
     name: str
     config: dict[str, Any]
     chosen_at: datetime
-    warmed_up_on_points: int
+    warmed_up_on_points: int = 0  # detectors: stored points the new model learned from
+    reembedded: int = 0  # embedders: the tenant's resolutions embedded again with the new model

@@ -191,6 +191,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             ) ENGINE = ReplacingMergeTree(declared_at) ORDER BY tenant_id""",
         ),
     ),
+    Migration(
+        6,
+        "alerts linked to watchdog anomalies; embedding versions",
+        (
+            "ALTER TABLE alerts ADD COLUMN IF NOT EXISTS linked_anomalies Array(String)",
+            "ALTER TABLE knowledge_base ADD COLUMN IF NOT EXISTS embedding_version String",
+        ),
+    ),
 )
 
 _PLACEHOLDER = re.compile(r"\{ttl:(\w+)\}")

@@ -117,3 +117,46 @@ class GraphSnapshot:
     computed_at: datetime
     services: list[str]
     edges: list  # aiops.rca.graph.Edge
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """One Alertmanager alert (by tenant, fingerprint and start) and the anomaly it maps to."""
+
+    tenant_id: str
+    fingerprint: str
+    starts_at: datetime
+    ends_at: datetime | None
+    status: str
+    alertname: str
+    service_id: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    generator_url: str
+    anomaly_id: str
+    linked_anomalies: list[str]
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class KnowledgeRecord:
+    """A resolution people wrote, with its embedding once a vectorizer made it."""
+
+    tenant_id: str
+    kb_id: str
+    incident_id: str
+    service_id: str
+    resolution: str
+    resolved_by: str
+    time_to_recovery_minutes: float | None
+    tags: list[str]
+    created_at: datetime
+    embedding: list[float] = field(default_factory=list)
+    embedding_model: str = ""
+    embedding_version: str = ""
+
+
+@dataclass(frozen=True)
+class KnowledgeMatch:
+    record: KnowledgeRecord
+    similarity: float

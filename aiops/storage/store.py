@@ -21,6 +21,7 @@ from aiops.ingest.batch import PointBatch
 from aiops.settings import Settings
 from aiops.storage.client import ClientPool
 from aiops.storage.group_commit import GroupCommit
+from aiops.storage.incident_queries import IncidentQueries
 from aiops.storage.migrations import migrate
 from aiops.storage.rca_queries import RcaQueries
 from aiops.storage.records import (
@@ -42,7 +43,7 @@ def month_start(now: datetime) -> date:
     return date(now.year, now.month, 1)
 
 
-class Store(RcaQueries):
+class Store(RcaQueries, IncidentQueries):
     """All reads and writes of the engine's ClickHouse tables."""
 
     def __init__(self, settings: Settings) -> None:

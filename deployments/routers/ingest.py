@@ -10,35 +10,16 @@ import time
 
 from fastapi import APIRouter, Request
 
-from aiops.errors import PayloadTooLarge, UnsupportedMediaType
+from aiops.errors import UnsupportedMediaType
 from aiops.ingest.builder import BatchBuilder
 from aiops.ingest.json_format import decode_json_batch
 from aiops.ingest.remote_write import decode_remote_write
 from aiops.schemas.ingest import IngestAccepted
+from deployments.bodies import read_body, require_content_type
 from deployments.deps import Ctx, Ingester
 from deployments.routers import error_responses
 
 router = APIRouter(prefix="/api/v1/ingest", tags=["ingestion"])
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (413) as soon as it is known to exceed ``limit``."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body is over the {limit}-byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def require_content_type(request: Request, *accepted: str) -> None:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in accepted:
-        raise UnsupportedMediaType(f"Content-Type must be {' or '.join(accepted)}, not {content_type or 'missing'}")
 
 
 def builder(context: Ctx) -> BatchBuilder:

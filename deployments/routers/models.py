@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from actors.directory import WATCHDOG_SHARD, actor_name
 from aiops.errors import Unavailable, Unprocessable
+from aiops.incidents import vectorizer_of
 from aiops.schemas.models import ModelChoice, ModelChosen, ModelList, ModelOut
 from aiops.sharding import shard_for
 from deployments.deps import Admin, Ctx, Reader
@@ -18,7 +19,7 @@ from models.registry import entries, entry
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 
-SWAPPABLE = ("detector", "ranker")
+SWAPPABLE = ("detector", "ranker", "embedder")
 
 
 def defaults(context: Ctx) -> dict[str, str]:
@@ -57,6 +58,14 @@ async def choose_model(kind: Literal["detector", "embedder", "ranker"], body: Mo
         await context.store.aio.choose_model(identity.tenant_id, kind, body.name, json.dumps(body.config),
                                              identity.user_id, now)
         return ModelChosen(kind=kind, name=body.name, config=body.config, chosen_at=now, warmed_up_on_points=0)
+    if kind == "embedder":  # the tenant's vectorizer re-embeds its resolutions with the new model
+        vectorizer = vectorizer_of(context.settings, context.actors, identity.tenant_id)
+        if vectorizer is None:
+            raise Unavailable("the tenant's vectorizer is not running; retry shortly", retry_after=2)
+        await context.store.aio.choose_model(identity.tenant_id, kind, body.name, json.dumps(body.config),
+                                             identity.user_id, now)
+        embedded = await vectorizer.forget_choice.remote(identity.tenant_id)
+        return ModelChosen(kind=kind, name=body.name, config=body.config, chosen_at=now, reembedded=embedded)
     name = actor_name(WATCHDOG_SHARD, shard_for(identity.tenant_id, context.settings.watchdog.shards))
     shard = context.actors.get(name)
     if shard is None:

@@ -120,6 +120,10 @@ CASES = [
     RouteCase("GET", "/api/v1/rca/correlations", Permission.READ, READ, True, acme_correlations_path),
     RouteCase("GET", "/api/v1/rca/{anomaly_id}", Permission.READ, READ, True, acme_rca_path, owner_only=True),
     RouteCase("GET", "/api/v1/topology", Permission.READ, READ, True, fixed("/api/v1/topology")),
+    RouteCase("POST", "/api/v1/resolutions/webhook", Permission.WRITE, NONE, True,
+              fixed("/api/v1/resolutions/webhook", {"service_id": "auth-table", "resolution": "restarted it"})),
+    RouteCase("POST", "/api/v1/incidents/search", Permission.READ, READ, True,
+              fixed("/api/v1/incidents/search", {"query": "auth table down", "limit": 3})),
     RouteCase("PUT", "/api/v1/topology", Permission.WRITE, NONE, True,
               fixed("/api/v1/topology", {"edges": [{"caller": "auth-front", "callee": "auth-table"}]})),
 ]

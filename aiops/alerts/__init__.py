@@ -1,0 +1,1 @@
+"""The Alertmanager intake: alerts become anomalies that request root-cause analyses."""

@@ -1,0 +1,113 @@
+"""Alertmanager alerts -> anomalies (``source: alertmanager``), stored, linked and RCA-requested.
+
+Validation is whole-payload: every alert must map to an existing tenant and a service
+before anything is written, so a refused payload changes nothing. An alert is identified
+as Alertmanager identifies it, by fingerprint (its label set's hash; computed the same
+way when a sender leaves it out) and ``startsAt``; its anomaly id is derived from those,
+so Alertmanager's retries and repeat notifications land on the same anomaly, and a later
+``resolved`` notification resolves it. The tenant is the webhook key's (when a
+``webhook`` key was presented), else the ``tenant_id`` label, else ``alerts.default_tenant``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from aiops.errors import Unprocessable
+from aiops.schemas.alerts import AlertIn, AlertmanagerPayload, WebhookAnswer
+from aiops.settings import Settings
+from aiops.storage.records import AlertRecord, AnomalyRecord
+
+SERVICE_LABELS = ("service_id", "service", "job", "app")
+NEVER = datetime(1, 1, 1, tzinfo=UTC)  # Alertmanager's "no end yet"
+
+
+def fingerprint(labels: dict[str, str]) -> str:
+    text = "\xff".join(f"{k}\xfe{v}" for k, v in sorted(labels.items()))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def alert_anomaly_id(tenant_id: str, fingerprint_: str, starts_at: datetime) -> str:
+    key = f"{tenant_id}\x00{fingerprint_}\x00{starts_at.astimezone(UTC).isoformat()}"
+    return "anom-" + hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True)
+class Mapped:
+    tenant_id: str
+    service_id: str
+    labels: dict[str, str]
+    alert: AlertIn
+    fingerprint: str
+    anomaly_id: str
+
+
+class AlertIntake:
+    def __init__(self, settings: Settings, store, tenant_exists) -> None:  # store: a StoreGateway's aio proxy
+        self._settings = settings
+        self._store = store
+        self._tenant_exists = tenant_exists  # async (tenant_id) -> bool
+
+    async def _map(self, payload: AlertmanagerPayload, key_tenant: str | None) -> list[Mapped]:
+        if len(payload.alerts) > self._settings.alerts.max_alerts:
+            raise Unprocessable(f"{len(payload.alerts)} alerts in one payload; at most "
+                                f"{self._settings.alerts.max_alerts}")
+        mapped, checked = [], set()
+        for index, alert in enumerate(payload.alerts):
+            labels = {**payload.commonLabels, **alert.labels}
+            labelled = labels.get("tenant_id")
+            if key_tenant is not None and labelled not in (None, key_tenant):
+                raise Unprocessable(f"alerts[{index}]: tenant_id label {labelled!r} differs from the webhook key's "
+                                    f"tenant {key_tenant!r}")
+            tenant = key_tenant or labelled or self._settings.alerts.default_tenant
+            if not tenant:
+                raise Unprocessable(f"alerts[{index}]: no tenant_id label, and no default tenant is configured "
+                                    "(alerts.default_tenant)")
+            if tenant not in checked:
+                if not await self._tenant_exists(tenant):
+                    raise Unprocessable(f"alerts[{index}]: tenant {tenant!r} does not exist")
+                checked.add(tenant)
+            service = next((labels[k] for k in SERVICE_LABELS if labels.get(k)), None)
+            if service is None:
+                raise Unprocessable(f"alerts[{index}]: no service label (one of {', '.join(SERVICE_LABELS)})")
+            fp = alert.fingerprint or fingerprint(alert.labels)
+            mapped.append(Mapped(tenant, service, labels, alert, fp, alert_anomaly_id(tenant, fp, alert.startsAt)))
+        return mapped
+
+    async def receive(self, payload: AlertmanagerPayload, key_tenant: str | None = None) -> WebhookAnswer:
+        """Store every alert and its anomaly, link and request RCAs; answer once all of it is durable."""
+        mapped = await self._map(payload, key_tenant)
+        now = datetime.now(UTC)
+        window = timedelta(minutes=self._settings.alerts.link_window_minutes)
+        alerts, anomalies, wanting = [], [], {}
+        for m in mapped:
+            a = m.alert
+            firing = a.status == "firing"
+            ends_at = a.endsAt if a.endsAt is not None and a.endsAt > NEVER + timedelta(days=1) else None
+            existing = await self._store.get_anomaly(m.tenant_id, m.anomaly_id)
+            linked = await self._store.watchdog_anomalies_near(m.tenant_id, m.service_id, a.startsAt - window,
+                                                              a.startsAt + window)
+            alertname = m.labels.get("alertname", "alert")
+            alerts.append(AlertRecord(m.tenant_id, m.fingerprint, a.startsAt, ends_at, a.status, alertname,
+                                      m.service_id, m.labels, a.annotations, a.generatorURL, m.anomaly_id, linked,
+                                      now))
+            severity = m.labels.get("severity", "").lower()
+            score = self._settings.alerts.severity_scores.get(severity, 0.9)
+            anomaly = existing or AnomalyRecord(
+                m.tenant_id, m.anomaly_id, m.service_id, alertname, 0, m.labels, "alertmanager", "alertmanager",
+                score, 0.0, a.startsAt, a.startsAt, rca_triggered=firing)
+            last_seen = max(anomaly.last_seen_at, ends_at or now if not firing else now)
+            # Resolved stays resolved: a late retry of the firing notice does not reopen it.
+            anomalies.append(replace(anomaly, last_seen_at=last_seen, resolved=anomaly.resolved or not firing,
+                                     rca_triggered=anomaly.rca_triggered or firing, updated_at=now))
+            if firing:
+                wanting.setdefault(m.tenant_id, []).append(m.anomaly_id)
+        await self._store.save_alerts(alerts)
+        await self._store.upsert_anomalies(anomalies)
+        for tenant_id, ids in wanting.items():
+            await self._store.request_rcas(tenant_id, ids, now)
+        first_firing = next((m.anomaly_id for m in mapped if m.alert.status == "firing"), None)
+        return WebhookAnswer(rca_triggered=first_firing is not None,
+                             anomaly_id=first_firing or (mapped[0].anomaly_id if mapped else None))

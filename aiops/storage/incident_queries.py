@@ -1,0 +1,117 @@
+"""SQL of the alert intake and the incident memory: alerts, resolutions, embeddings, search.
+
+A mixin of :class:`~aiops.storage.store.Store`, under the same rules (parameterised,
+``tenant_id`` in every predicate on tenant data, ``FINAL`` on replacing tables).
+Similarity is cosine, computed by ClickHouse over ``Array(Float32)`` embeddings of one
+embedding model (vectors of different models are not comparable).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiops.storage.records import AlertRecord, KnowledgeMatch, KnowledgeRecord
+
+_ALERT_COLUMNS = ("tenant_id", "fingerprint", "starts_at", "ends_at", "status", "alertname", "service_id", "labels",
+                  "annotations", "generator_url", "anomaly_id", "linked_anomalies", "received_at", "updated_at")
+_KB_COLUMNS = ("tenant_id", "kb_id", "incident_id", "service_id", "resolution", "resolved_by",
+               "time_to_recovery_minutes", "tags", "embedding", "embedding_model", "embedding_version",
+               "created_at", "updated_at")
+
+
+def _utc(value: datetime) -> datetime:
+    from aiops.storage.store import utc
+
+    return utc(value)
+
+
+class IncidentQueries:
+    _pool: object  # the Store's ClientPool
+
+    # -- alerts ----------------------------------------------------------------------------
+    def save_alerts(self, alerts: list[AlertRecord]) -> None:
+        now = datetime.now(UTC)
+        rows = [[a.tenant_id, a.fingerprint, a.starts_at, a.ends_at, a.status, a.alertname, a.service_id, a.labels,
+                 a.annotations, a.generator_url, a.anomaly_id, a.linked_anomalies, a.received_at, now]
+                for a in alerts]
+        if rows:
+            with self._pool.borrow() as client:
+                client.insert("alerts", rows, column_names=list(_ALERT_COLUMNS))
+
+    def list_alerts(self, tenant_id: str, anomaly_id: str) -> list[AlertRecord]:
+        with self._pool.borrow() as client:
+            rows = client.query(
+                f"SELECT {', '.join(_ALERT_COLUMNS[:-1])} FROM alerts FINAL "
+                "WHERE tenant_id = {tenant_id:String} AND anomaly_id = {anomaly_id:String} ORDER BY starts_at",
+                parameters={"tenant_id": tenant_id, "anomaly_id": anomaly_id},
+            ).result_rows
+        return [AlertRecord(r[0], r[1], _utc(r[2]), _utc(r[3]) if r[3] else None, r[4], r[5], r[6], dict(r[7]),
+                            dict(r[8]), r[9], r[10], list(r[11]), _utc(r[12])) for r in rows]
+
+    def watchdog_anomalies_near(self, tenant_id: str, service_id: str, since: datetime, until: datetime,
+                                limit: int = 20) -> list[str]:
+        """Ids of the watchdog's anomalies of a service that started in ``[since, until]``."""
+        with self._pool.borrow() as client:
+            return [row[0] for row in client.query(
+                "SELECT anomaly_id FROM anomalies FINAL WHERE tenant_id = {tenant_id:String} "
+                "AND service_id = {service_id:String} AND source = 'watchdog' "
+                "AND detected_at BETWEEN {since:DateTime64(3, 'UTC')} AND {until:DateTime64(3, 'UTC')} "
+                "ORDER BY detected_at LIMIT {limit:UInt32}",
+                parameters={"tenant_id": tenant_id, "service_id": service_id, "since": since, "until": until,
+                            "limit": limit},
+            ).result_rows]
+
+    # -- the knowledge base ----------------------------------------------------------------
+    @staticmethod
+    def _knowledge(row: tuple) -> KnowledgeRecord:
+        return KnowledgeRecord(
+            tenant_id=row[0], kb_id=row[1], incident_id=row[2], service_id=row[3], resolution=row[4],
+            resolved_by=row[5], time_to_recovery_minutes=row[6], tags=list(row[7]), embedding=list(row[8]),
+            embedding_model=row[9], embedding_version=row[10], created_at=_utc(row[11]),
+        )
+
+    def save_knowledge(self, record: KnowledgeRecord) -> None:
+        """Write a resolution (or a new version of it, e.g. with its embedding)."""
+        row = [record.tenant_id, record.kb_id, record.incident_id, record.service_id, record.resolution,
+               record.resolved_by, record.time_to_recovery_minutes, record.tags, record.embedding,
+               record.embedding_model, record.embedding_version, record.created_at, datetime.now(UTC)]
+        with self._pool.borrow() as client:
+            client.insert("knowledge_base", [row], column_names=list(_KB_COLUMNS))
+
+    def get_knowledge(self, tenant_id: str, kb_id: str) -> KnowledgeRecord | None:
+        with self._pool.borrow() as client:
+            rows = client.query(
+                f"SELECT {', '.join(_KB_COLUMNS[:-1])} FROM knowledge_base FINAL "
+                "WHERE tenant_id = {tenant_id:String} AND kb_id = {kb_id:String}",
+                parameters={"tenant_id": tenant_id, "kb_id": kb_id},
+            ).result_rows
+        return self._knowledge(rows[0]) if rows else None
+
+    def knowledge_tenants_all(self) -> list[str]:
+        """Tenants with any resolution stored (across tenants: for the vectorizers' backlog scan)."""
+        with self._pool.borrow() as client:
+            return [row[0] for row in client.query("SELECT DISTINCT tenant_id FROM knowledge_base").result_rows]
+
+    def knowledge_to_embed(self, tenant_id: str, model: str, limit: int) -> list[KnowledgeRecord]:
+        """A tenant's resolutions without an embedding of ``model`` (new, or made by another model)."""
+        with self._pool.borrow() as client:
+            rows = client.query(
+                f"SELECT {', '.join(_KB_COLUMNS[:-1])} FROM knowledge_base FINAL "
+                "WHERE tenant_id = {tenant_id:String} AND embedding_model != {model:String} "
+                "ORDER BY created_at LIMIT {limit:UInt32}",
+                parameters={"tenant_id": tenant_id, "model": model, "limit": limit},
+            ).result_rows
+        return [self._knowledge(row) for row in rows]
+
+    def search_knowledge(self, tenant_id: str, vector: list[float], model: str, limit: int) -> list[KnowledgeMatch]:
+        """The tenant's resolutions most similar (cosine) to ``vector``, embedded by ``model``."""
+        with self._pool.borrow() as client:
+            rows = client.query(
+                f"SELECT {', '.join(_KB_COLUMNS[:-1])}, "
+                "1 - cosineDistance(embedding, {vector:Array(Float32)}) AS similarity "
+                "FROM knowledge_base FINAL WHERE tenant_id = {tenant_id:String} "
+                "AND embedding_model = {model:String} AND length(embedding) = length({vector:Array(Float32)}) "
+                "ORDER BY similarity DESC, kb_id LIMIT {limit:UInt32}",
+                parameters={"tenant_id": tenant_id, "vector": vector, "model": model, "limit": limit},
+            ).result_rows
+        return [KnowledgeMatch(self._knowledge(row[:-1]), float(row[-1])) for row in rows]

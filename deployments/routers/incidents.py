@@ -1,0 +1,49 @@
+"""The incident memory over HTTP: ``POST /api/v1/resolutions/webhook`` and ``/api/v1/incidents/search``."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+import ray
+from fastapi import APIRouter
+
+from aiops.errors import Unavailable
+from aiops.incidents import IncidentMemory, new_record
+from aiops.schemas.alerts import IncidentMatch, IncidentSearchIn, IncidentSearchOut, ResolutionIn, ResolutionOut
+from deployments.bodies import ReferenceJSONResponse
+from deployments.deps import Ctx, Reader, Writer
+
+router = APIRouter(prefix="/api/v1", tags=["incidents"])
+
+
+def memory(context: Ctx) -> IncidentMemory:
+    return IncidentMemory(context.settings, context.store.aio, context.actors)
+
+
+@router.post("/resolutions/webhook", response_model=ResolutionOut, response_class=ReferenceJSONResponse)
+async def resolution_webhook(body: ResolutionIn, identity: Writer, context: Ctx) -> ResolutionOut:
+    """A resolution people wrote; remembered (and embedded) for the next similar incident."""
+    existing = await context.store.aio.get_knowledge(identity.tenant_id, new_record(identity.tenant_id, body).kb_id)
+    record = new_record(identity.tenant_id, body, existing.created_at if existing else None)
+    await memory(context).remember(record)
+    if body.incident_id:  # it names an anomaly of this tenant: that anomaly is resolved now
+        anomaly = await context.store.aio.get_anomaly(identity.tenant_id, body.incident_id)
+        if anomaly is not None and not anomaly.resolved:
+            await context.store.aio.upsert_anomalies([dataclasses.replace(anomaly, resolved=True,
+                                                                          updated_at=datetime.now(UTC))])
+    return ResolutionOut(stored=True, knowledge_base_id=record.kb_id)
+
+
+@router.post("/incidents/search", response_model=IncidentSearchOut)
+async def search_incidents(body: IncidentSearchIn, identity: Reader, context: Ctx) -> IncidentSearchOut:
+    """Past incidents whose resolutions are closest in meaning to ``query``."""
+    try:
+        model, matches = await memory(context).search(identity.tenant_id, body.query, body.limit)
+    except (LookupError, ray.exceptions.RayError) as error:
+        raise Unavailable(f"incident search is unavailable: {error}", retry_after=2) from None
+    return IncidentSearchOut(query=body.query, model=model, incidents=[IncidentMatch(
+        incident_id=m.record.incident_id or m.record.kb_id, resolution=m.record.resolution,
+        similarity=round(m.similarity, 4), knowledge_base_id=m.record.kb_id, service_id=m.record.service_id,
+        resolved_by=m.record.resolved_by, time_to_recovery_minutes=m.record.time_to_recovery_minutes,
+        tags=m.record.tags, created_at=m.record.created_at) for m in matches])
