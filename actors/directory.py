@@ -63,3 +63,19 @@ class ActorDirectory:
     def role(self, role: str) -> list[tuple[str, Any | None]]:
         names = [actor_name(role, i) for i in range(self._counts[role])]
         return [(name, self.get(name)) for name in names]
+
+
+def wake_rca_workers(actors: ActorDirectory, workers: int, anomaly_ids: list[str]) -> None:
+    """Tell the workers owning these requests to look at the queue now instead of at their next poll.
+
+    Fire and forget: the requests are already durable, so a lost wake-up only costs a poll interval.
+    """
+    from aiops.sharding import shard_for
+
+    for index in {shard_for(anomaly_id, workers) for anomaly_id in anomaly_ids}:
+        worker = actors.get(actor_name(RCA_WORKER, index))
+        if worker is not None:
+            try:
+                worker.wake.remote()
+            except Exception:  # a dead handle: the next poll finds the request anyway
+                actors.forget(actor_name(RCA_WORKER, index))

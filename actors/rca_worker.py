@@ -1,7 +1,8 @@
 """``rca-worker-<n>``: one of a pool that runs root-cause analyses and learns correlation graphs.
 
 The queue is durable: requests are ``rca_results`` rows (``pending``), written by the
-watchdog shards, the alert intake and ``GET /api/v1/rca/{id}``. Every worker polls it;
+watchdog shards, the alert intake and ``GET /api/v1/rca/{id}``, which then ``wake`` the
+owning worker (a lost wake-up costs one ``rca.poll_seconds``). Every worker polls it;
 a request belongs to the worker its anomaly id hashes to (rendezvous over the pool), which
 marks it ``running`` (with its index and an attempt count) before analysing and ``done`` or
 ``failed`` after. Nothing is lost when a worker dies: its restarted self retakes its own
@@ -52,6 +53,7 @@ class RcaWorker:
         self._durations: list[float] = []
         self._last_error = ""
         self._stopping = threading.Event()
+        self._wake = threading.Event()
         self._graphs_at: dict[str, float] = {}
         threading.Thread(target=self._forever, name="rca-queue", daemon=True).start()
 
@@ -133,7 +135,11 @@ class RcaWorker:
     def _forever(self) -> None:
         poll = self._settings.rca.poll_seconds
         next_graphs = time.monotonic() + min(30.0, self._settings.rca.graph_refresh_seconds)
-        while not self._stopping.wait(poll):
+        while not self._stopping.is_set():
+            self._wake.wait(poll)
+            self._wake.clear()
+            if self._stopping.is_set():
+                break
             try:
                 self.drain()
                 if time.monotonic() >= next_graphs:
@@ -143,8 +149,13 @@ class RcaWorker:
                 self._last_error = f"{type(error).__name__}: {error}"
                 log.warning("rca worker %d: %s", self._index, self._last_error)
 
+    def wake(self) -> None:
+        """New requests were queued: look now rather than at the next poll."""
+        self._wake.set()
+
     def stop(self) -> None:
         self._stopping.set()
+        self._wake.set()
 
     def status(self) -> dict:
         ordered = sorted(self._durations)

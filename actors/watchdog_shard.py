@@ -16,6 +16,7 @@ import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
+from actors.directory import ActorDirectory, wake_rca_workers
 from aiops.ingest.batch import PointBatch
 from aiops.settings import Settings
 from aiops.sharding import shard_for
@@ -30,6 +31,7 @@ class WatchdogShard:
         self._settings = settings
         self._index = index
         self._store = StoreGateway.for_settings(settings)
+        self._actors = ActorDirectory(settings)
         self._tenants: dict[str, TenantWatch] = {}
         self._lock = threading.RLock()
         self._last_run: datetime | None = None
@@ -100,7 +102,8 @@ class WatchdogShard:
         self._store.sync.upsert_anomalies(anomalies)
         wanting = [a.anomaly_id for a in anomalies if a.rca_triggered]
         if wanting:
-            self._store.sync.request_rcas(watch.tenant_id, wanting, datetime.now(UTC))
+            if self._store.sync.request_rcas(watch.tenant_id, wanting, datetime.now(UTC)):
+                wake_rca_workers(self._actors, self._settings.rca.workers, wanting)
 
     def feedback(self, tenant_id: str, series_id: int, verdict: str) -> float | None:
         with self._lock:

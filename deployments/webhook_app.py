@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
 
+from actors.directory import ActorDirectory, wake_rca_workers
 from aiops import __version__
 from aiops.alerts.intake import AlertIntake
 from aiops.auth.api_keys import Scope, hash_key
@@ -62,7 +63,9 @@ def create_webhook_app(settings: Settings) -> FastAPI:
     async def tenant_exists(tenant_id: str) -> bool:
         return await tenants.plan_of(tenant_id) is not None
 
-    intake = AlertIntake(settings, store.aio, tenant_exists)
+    actors = ActorDirectory(settings)
+    intake = AlertIntake(settings, store.aio, tenant_exists,
+                         queued=lambda ids: wake_rca_workers(actors, settings.rca.workers, ids))
 
     @app.get("/-/healthy", response_model=HealthResponse, tags=["health"])
     async def healthy() -> HealthResponse:

@@ -45,10 +45,11 @@ class Mapped:
 
 
 class AlertIntake:
-    def __init__(self, settings: Settings, store, tenant_exists) -> None:  # store: a StoreGateway's aio proxy
+    def __init__(self, settings: Settings, store, tenant_exists, queued=None) -> None:
         self._settings = settings
-        self._store = store
+        self._store = store  # a StoreGateway's aio proxy
         self._tenant_exists = tenant_exists  # async (tenant_id) -> bool
+        self._queued = queued  # (anomaly ids) -> None: RCAs were requested for these
 
     async def _map(self, payload: AlertmanagerPayload, key_tenant: str | None) -> list[Mapped]:
         if len(payload.alerts) > self._settings.alerts.max_alerts:
@@ -108,6 +109,8 @@ class AlertIntake:
         await self._store.upsert_anomalies(anomalies)
         for tenant_id, ids in wanting.items():
             await self._store.request_rcas(tenant_id, ids, now)
+            if self._queued is not None:
+                self._queued(ids)
         first_firing = next((m.anomaly_id for m in mapped if m.alert.status == "firing"), None)
         return WebhookAnswer(rca_triggered=first_firing is not None,
                              anomaly_id=first_firing or (mapped[0].anomaly_id if mapped else None))

@@ -34,6 +34,7 @@ class BenchEngine:
     data_dir: Path
     env: dict[str, str]
     http_url: str
+    webhook_url: str
 
     def token(self, tenant: str, role: Role = Role.SUPER_ADMIN) -> str:
         return issue_token(SECRET, tenant_id=tenant, user_id="bench", role=role, ttl_seconds=3600)
@@ -73,13 +74,13 @@ class BenchEngine:
 def bench_engine(**settings: str) -> Iterator[BenchEngine]:
     with tempfile.TemporaryDirectory(prefix="aiops-bench-") as scratch:
         data_dir = Path(scratch) / "data"
-        http_port = free_port()
+        http_port, webhook_port = free_port(), free_port()
         env = {name: value for name, value in os.environ.items() if not name.startswith("AIOPS_")}
-        env.update(AIOPS_DATA_DIR=str(data_dir), AIOPS_HTTP_PORT=str(http_port), AIOPS_WEBHOOK_PORT=str(free_port()),
+        env.update(AIOPS_DATA_DIR=str(data_dir), AIOPS_HTTP_PORT=str(http_port), AIOPS_WEBHOOK_PORT=str(webhook_port),
                    AIOPS_RAY__DASHBOARD="false", AIOPS_JWT_SECRET=SECRET, AIOPS_LOG_LEVEL="WARNING", **settings)
         subprocess.run([*AIOPS, "up", "--detach"], env=env, check=True, capture_output=True, timeout=300)
         try:
-            engine = BenchEngine(data_dir, env, f"http://127.0.0.1:{http_port}")
+            engine = BenchEngine(data_dir, env, f"http://127.0.0.1:{http_port}", f"http://127.0.0.1:{webhook_port}")
             engine.wait_settled()
             yield engine
         finally:

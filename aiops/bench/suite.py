@@ -13,6 +13,8 @@ BENCHES: dict[str, tuple[str, str]] = {
     "ingest": ("aiops.bench.ingest", "JSON and remote_write ingestion over HTTP vs the raw chDB ceiling"),
     "detect": ("aiops.bench.detect", "detector points/s on one core (10,000 series), ingest-to-listed latency"),
     "rca": ("aiops.bench.rca", "correlation graph for 200 and 2,000 services, sock-shop scores, fault-to-RCA latency"),
+    "vectorizer": ("aiops.bench.vectorizer", "embedding texts/s at batch 1 and 64, micro-batched, CPU (and CUDA)"),
+    "alerts": ("aiops.bench.alerts", "Alertmanager webhook-to-RCA-done latency"),
 }
 
 
