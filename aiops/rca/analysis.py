@@ -42,14 +42,14 @@ def analyse(frame: MetricFrame, start: float, ranker: RootCauseRanker, *, declar
 
     With ``with_graph`` (the live path) the service graph is learned from the same frame
     (plus declared call edges) and the blast radius is what the top root cause reaches
-    downstream within ``blast_depth`` hops. Offline evaluation skips the graph unless the
-    ranker uses one.
+    downstream within ``blast_depth`` hops. Offline evaluation skips learning unless the
+    ranker uses learned edges; rankers always see the declared ones.
     """
     options = options or GraphOptions()
     graph = ServiceGraph(list(declared or []), set(frame.services))
     if with_graph or ranker.uses_graph:
         graph = service_graph(frame, declared or [], options)
-    ranking = ranker.rank(frame, start, graph if ranker.uses_graph else None)
+    ranking = ranker.rank(frame, start, graph)
     blast: list[Related] = []
     if with_graph and ranking:
         blast = graph.related(ranking[0].service_id, options.blast_depth, downstream_only=True)

@@ -111,7 +111,7 @@ def shares(raw: dict[str, float]) -> dict[str, float]:
 class RootCauseRanker(ABC):
     name: str
     Config: type[RankerConfig] = RankerConfig
-    uses_graph = False  # True: callers should learn a service graph and pass it to ``rank``
+    uses_graph = False  # True: callers should learn the service graph even offline (declared edges always come)
 
     def __init__(self, config: RankerConfig) -> None:
         self.config = config

@@ -13,16 +13,18 @@ metrics from dominating. Near-ties are settled by time: a fault in a callee show
 its callers' latency too, often as strongly, but later, so among the services whose
 deviation is within ``tie_ratio`` of the strongest left (a factor of two by default:
 sigma estimated from an hour of points is itself uncertain by tens of percent), the one
-that moved first (its first point past half its peak) comes next.
+that moved first (its first point past half its peak) comes next; when they moved in the
+same step, the declared topology (``PUT /api/v1/topology``) puts a callee before its callers.
 """
 
 from __future__ import annotations
 
+import networkx as nx
 import numpy as np
 from pydantic import Field
 
 from aiops.rca.frame import MetricFrame
-from aiops.rca.graph import ServiceGraph
+from aiops.rca.graph import DECLARED, ServiceGraph
 from models.rankers.base import (
     Deviation,
     RankedCause,
@@ -40,18 +42,37 @@ class DeviationConfig(RankerConfig):
     tie_ratio: float = Field(0.5, gt=0, le=1, description="deviations this close to the strongest count as a tie")
 
 
-def order_by_strength_then_onset(strength: dict[str, float], onset: dict[str, float],
-                                 tie_ratio: float) -> list[str]:
-    """Strongest first, except that among near-ties (within ``tie_ratio``) the earliest onset wins."""
+def order_by_strength_then_onset(strength: dict[str, float], onset: dict[str, float], tie_ratio: float,
+                                 callees: dict[str, set[str]] | None = None) -> list[str]:
+    """Strongest first, except that among near-ties (within ``tie_ratio``) the earliest onset wins.
+
+    ``callees`` (declared topology, transitively) settles what onset cannot: among
+    near-ties that moved in the same step, a service that calls another contender comes
+    after it (trouble travels from callee to caller).
+    """
+    callees = callees or {}
     left = sorted(strength, key=lambda s: (-strength[s], onset[s], s))
     ordered = []
     while left:
         bar = strength[left[0]] * tie_ratio
         contenders = [s for s in left if strength[s] >= bar and strength[s] > 0]
-        pick = min(contenders, key=lambda s: (onset[s], -strength[s], s)) if contenders else left[0]
+        if contenders:
+            first = min(onset[s] for s in contenders)
+            same_time = [s for s in contenders if onset[s] == first]
+            pick = min(same_time, key=lambda s: (bool(callees.get(s, set()) & set(same_time)), -strength[s], s))
+        else:
+            pick = left[0]
         ordered.append(pick)
         left.remove(pick)
     return ordered
+
+
+def declared_callees(graph: ServiceGraph | None) -> dict[str, set[str]]:
+    """Each service's declared callees, direct and indirect (the topology prior)."""
+    if graph is None:
+        return {}
+    calls = nx.DiGraph((e.source, e.target) for e in graph.edges if e.kind == DECLARED)
+    return {service: nx.descendants(calls, service) for service in calls.nodes}
 
 
 def onsets(frame: MetricFrame, dev: Deviation, tie_ratio: float) -> dict[str, float]:
@@ -64,9 +85,9 @@ def onsets(frame: MetricFrame, dev: Deviation, tie_ratio: float) -> dict[str, fl
 
 
 def ranked(per_service: dict[str, tuple[float, list]], strength: dict[str, float], onset: dict[str, float],
-           tie_ratio: float) -> list[RankedCause]:
+           tie_ratio: float, graph: ServiceGraph | None = None) -> list[RankedCause]:
     """Causes in onset-settled order; scores are the strength shares, handed out best first."""
-    ordered = order_by_strength_then_onset(strength, onset, tie_ratio)
+    ordered = order_by_strength_then_onset(strength, onset, tie_ratio, declared_callees(graph))
     values = sorted(shares(strength).values(), reverse=True)
     return [RankedCause(s, round(v, 4), per_service[s][1]) for s, v in zip(ordered, values, strict=True)]
 
@@ -87,7 +108,7 @@ class BaroRanker(RootCauseRanker):
                         onset_z=self.config.onset_z)
         per_service = by_service(frame, dev, self.config.evidence)
         onset = onsets(frame, dev, self.config.tie_ratio)
-        return ranked(per_service, {s: v[0] for s, v in per_service.items()}, onset, self.config.tie_ratio)
+        return ranked(per_service, {s: v[0] for s, v in per_service.items()}, onset, self.config.tie_ratio, graph)
 
 
 class NSigmaRanker(BaroRanker):

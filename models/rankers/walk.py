@@ -48,4 +48,4 @@ class RandomWalkRanker(RootCauseRanker):
             walked = {s: rank.get(s, 0.0) for s in direct}
         blend = self.config.blend
         score = {s: (1 - blend) * direct[s] + blend * walked.get(s, 0.0) for s in direct}
-        return ranked(per_service, score, onsets(frame, dev, self.config.tie_ratio), self.config.tie_ratio)
+        return ranked(per_service, score, onsets(frame, dev, self.config.tie_ratio), self.config.tie_ratio, graph)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from aiops.rca.analysis import analyse
-from aiops.rca.graph import DECLARED, Edge
+from aiops.rca.graph import DECLARED, Edge, ServiceGraph
 from models.registry import build, entries
 from tests.aiops.rca.synthetic import fault, frame_of
 
@@ -60,3 +60,16 @@ def test_the_relative_floor_keeps_flat_metrics_from_dominating() -> None:
     assert ranking[0].service_id == "db"
     unfloored = build("ranker", "baro", {"relative_floor": 0.0}).rank(frame_of(data, start=START), START + 6000)
     assert unfloored[0].service_id == "queue"  # what the floor is there to prevent
+
+
+def test_declared_calls_settle_a_tie_that_timing_cannot() -> None:
+    rng = np.random.default_rng(0)
+    noise = {s: 50 + rng.normal(0, 1, 120) for s in ("web", "api", "db")}
+    for s in noise:
+        noise[s][100:] += 30  # all three move in the same minute, equally
+    frame = frame_of({(s, "latency_ms"): v for s, v in noise.items()}, start=START)
+    plain = build("ranker", "baro").rank(frame, START + 6000)
+    graph = ServiceGraph([Edge("web", "api", DECLARED, 1.0, 0), Edge("api", "db", DECLARED, 1.0, 0)])
+    with_calls = build("ranker", "baro").rank(frame, START + 6000, graph)
+    assert [c.service_id for c in with_calls] == ["db", "api", "web"]
+    assert sorted(c.score for c in with_calls) == sorted(c.score for c in plain)  # the order changed, not scores
