@@ -23,7 +23,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from actors.directory import ActorDirectory
+from aiops.dashboard import RcaMetrics, p95
 from aiops.incidents import similar_incidents
+from aiops.logs import configure_engine_logging
 from aiops.rca.narrator import LlmNarrator
 from aiops.rca.runner import RcaRunner
 from aiops.settings import Settings
@@ -39,6 +41,7 @@ QUEUE_BATCH = 64
 class RcaWorker:
     def __init__(self, settings: Settings, index: int) -> None:
         self._settings = settings
+        configure_engine_logging(settings)
         self._index = index
         self._store = StoreGateway.for_settings(settings)
         actors = ActorDirectory(settings)
@@ -51,6 +54,8 @@ class RcaWorker:
         self._completed = 0
         self._failed = 0
         self._durations: list[float] = []
+        self._queue_depth = 0
+        self._dashboard = RcaMetrics(index)
         self._last_error = ""
         self._stopping = threading.Event()
         self._wake = threading.Event()
@@ -72,7 +77,10 @@ class RcaWorker:
         """Run every queued request this worker should take now; returns how many finished."""
         now = datetime.now(UTC)
         finished = 0
-        for request in self._store.sync.rca_queue_all_tenants(QUEUE_BATCH):
+        queue = self._store.sync.rca_queue_all_tenants(QUEUE_BATCH)
+        self._queue_depth = sum(self._takes(r, now) for r in queue)
+        self._dashboard.queue.set(self._queue_depth)
+        for request in queue:
             if self._stopping.is_set():
                 break
             if self._takes(request, now):
@@ -96,12 +104,15 @@ class RcaWorker:
             self._last_error = f"{type(error).__name__}: {error}"
             status = "failed" if attempts >= self._settings.rca.max_attempts else "pending"
             result = replace(claimed, status=status, error=self._last_error, updated_at=datetime.now(UTC))
-        self._durations = (self._durations + [time.perf_counter() - began])[-256:]
+        elapsed = time.perf_counter() - began
+        self._durations = (self._durations + [elapsed])[-256:]
+        self._dashboard.seconds.observe(elapsed, tags={"status": result.status})
         self._finish(result)
         return int(result.status in ("done", "failed"))
 
     def _finish(self, result: RcaRecord) -> None:
         self._store.sync.save_rca(result)
+        self._dashboard.results.inc(tags={"status": result.status})
         if result.status == "done":
             self._completed += 1
         elif result.status == "failed":
@@ -158,8 +169,7 @@ class RcaWorker:
         self._wake.set()
 
     def status(self) -> dict:
-        ordered = sorted(self._durations)
-        p95 = ordered[int(0.95 * (len(ordered) - 1))] if ordered else None
         return {"worker": self._index, "state": "ready", "completed": self._completed, "failed": self._failed,
-                "duration_p95_seconds": p95, "last_error": self._last_error,
+                "queue_depth": self._queue_depth, "duration_p95_seconds": p95(self._durations),
+                "last_error": self._last_error,
                 "llm_error": self._narrator.last_error}

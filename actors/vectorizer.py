@@ -26,6 +26,8 @@ import numpy as np
 import ray
 
 from aiops.batching import MicroBatcher
+from aiops.dashboard import VectorizerMetrics
+from aiops.logs import configure_engine_logging
 from aiops.settings import Settings
 from aiops.sharding import shard_for
 from aiops.storage.gateway import StoreGateway
@@ -50,10 +52,12 @@ class Vectorizer:
 
         torch.set_num_threads(max(1, cpu_threads))
         self._settings = settings
+        configure_engine_logging(settings)
         self._index = index
         self._device = choose_device()
         self._store = StoreGateway.for_settings(settings)
         self._embedders: dict[str, object] = {}
+        self._dashboard = VectorizerMetrics(index)
         self._batchers: dict[str, MicroBatcher] = {}
         self._lock = threading.Lock()
         self._choices: dict[str, tuple[float, str, dict]] = {}
@@ -87,7 +91,8 @@ class Vectorizer:
                 embedder = build("embedder", name, settings)
                 self._embedders[key] = embedder
                 vectorizer = self._settings.vectorizer
-                self._batchers[key] = MicroBatcher(embedder.embed, vectorizer.batch_size,
+                counted = self._dashboard.counted(name, embedder.embed)
+                self._batchers[key] = MicroBatcher(counted, vectorizer.batch_size,
                                                    vectorizer.flush_ms / 1000.0, name=f"batch-{name}")
             return self._embedders[key], self._batchers[key]
 
@@ -155,14 +160,14 @@ class Vectorizer:
             state = "starting"
         else:
             state = "running" if self._embedders else "failed"
-        batcher = next(iter(self._batchers.values()), None)
+        batchers = list(self._batchers.values())
         return {
             "vectorizer": self._index,
             "state": state,
             "device": self._device,
             "model": self._settings.vectorizer.model,
             "error": self._error,
-            "batches": batcher.batches if batcher else 0,
-            "texts": batcher.items if batcher else 0,
+            "batches": sum(b.batches for b in batchers),
+            "texts": sum(b.items for b in batchers),
             "backlog_embedded": self._embedded_backlog,
         }

@@ -14,10 +14,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 from actors.directory import ActorDirectory, wake_rca_workers
+from aiops.dashboard import ShardMetrics, p95
 from aiops.ingest.batch import PointBatch
+from aiops.logs import configure_engine_logging
 from aiops.settings import Settings
 from aiops.sharding import shard_for
 from aiops.storage.gateway import StoreGateway
@@ -29,9 +32,13 @@ log = logging.getLogger(__name__)
 class WatchdogShard:
     def __init__(self, settings: Settings, index: int) -> None:
         self._settings = settings
+        configure_engine_logging(settings)
         self._index = index
         self._store = StoreGateway.for_settings(settings)
         self._actors = ActorDirectory(settings)
+        self._dashboard = ShardMetrics(index)
+        self._waiting = 0
+        self._durations: list[float] = []
         self._tenants: dict[str, TenantWatch] = {}
         self._lock = threading.RLock()
         self._last_run: datetime | None = None
@@ -89,11 +96,22 @@ class WatchdogShard:
     # -- the live path -------------------------------------------------------------------
     def ingest(self, tenant_id: str, batch: PointBatch) -> int:
         """Score a stored batch; returns how many of its points were new to detection."""
-        with self._lock:
-            watch = self._watch(tenant_id)
-            observation = watch.observe(batch)
-            self._write(watch, observation.anomalies)
-            self._last_run = datetime.now(UTC)
+        self._waiting += 1
+        self._dashboard.queue.set(self._waiting)
+        try:
+            with self._lock:
+                began = time.perf_counter()
+                watch = self._watch(tenant_id)
+                observation = watch.observe(batch)
+                self._write(watch, observation.anomalies)
+                self._last_run = datetime.now(UTC)
+                elapsed = time.perf_counter() - began
+        finally:
+            self._waiting -= 1
+            self._dashboard.queue.set(self._waiting)
+        self._durations = (self._durations + [elapsed])[-256:]
+        self._dashboard.seconds.observe(elapsed)
+        self._dashboard.points.inc(observation.fresh_points, tags={"tenant": tenant_id})
         return observation.fresh_points
 
     def _write(self, watch: TenantWatch, anomalies: list) -> None:
@@ -159,4 +177,6 @@ class WatchdogShard:
             "series_by_tenant": {tenant: watch.size for tenant, watch in tenants.items()},
             "points_by_tenant": {tenant: watch.points_seen for tenant, watch in tenants.items()},
             "models": {tenant: watch.model for tenant, watch in tenants.items()},
+            "queue_depth": self._waiting,
+            "detection_p95_seconds": p95(self._durations),
         }

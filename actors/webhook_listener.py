@@ -14,6 +14,7 @@ import threading
 
 import uvicorn
 
+from aiops.logs import configure_engine_logging
 from aiops.settings import Settings
 from deployments.webhook_app import create_webhook_app
 
@@ -21,6 +22,7 @@ from deployments.webhook_app import create_webhook_app
 class WebhookListener:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        configure_engine_logging(settings)
         self._port = settings.webhook_port
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

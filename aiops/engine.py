@@ -199,15 +199,16 @@ class Engine:
         for index in range(settings.watchdog.shards):
             actors[actor_name(WATCHDOG_SHARD, index)] = self._actor(
                 WatchdogShard, actor_name(WATCHDOG_SHARD, index), settings, index,
-                max_pending_calls=settings.ingest.shard_queue, max_concurrency=4,
+                max_pending_calls=settings.ingest.shard_queue, max_concurrency=4, scheduling_strategy="SPREAD",
             )
             actors[actor_name(VECTORIZER, index)] = self._actor(
                 Vectorizer, actor_name(VECTORIZER, index), settings, index, placement.cpu_threads,
-                max_concurrency=16, **placement.options,
+                max_concurrency=16, scheduling_strategy="SPREAD", **placement.options,
             )
         for index in range(settings.rca.workers):
             actors[actor_name(RCA_WORKER, index)] = self._actor(
-                RcaWorker, actor_name(RCA_WORKER, index), settings, index, max_concurrency=4
+                RcaWorker, actor_name(RCA_WORKER, index), settings, index, max_concurrency=4,
+                scheduling_strategy="SPREAD",
             )
         actors[actor_name(RATE_LIMITER, 0)] = self._actor(
             RateLimiter, actor_name(RATE_LIMITER, 0), settings, max_concurrency=16, max_task_retries=0

@@ -177,6 +177,7 @@ class Settings(BaseSettings):
 
     mode: Literal["development", "production"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"  # the engine's processes (the CLI prints text)
     data_dir: Path = Path("./data")
     clickhouse_dsn: str | None = None
     jwt_secret: SecretStr | None = None

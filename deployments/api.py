@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Literal
+
 from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 
 from aiops import __version__
@@ -60,6 +64,15 @@ def create_api(context: ApiContext) -> FastAPI:
     return app
 
 
+class ServeKnobs(BaseModel):
+    """What ``user_config`` may set on the API deployment (unknown keys are refused)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_batches_in_flight: int | None = Field(None, ge=1, le=1024)  # ingest batches per replica at once
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
+
+
 @serve.deployment(
     name="ApiGateway",
     ray_actor_options={"num_cpus": 0},
@@ -72,6 +85,14 @@ class ApiGateway:
 
     def __init__(self, settings: Settings) -> None:
         self._context = ApiContext.build(settings)
+
+    def reconfigure(self, user_config: dict) -> None:
+        """Serve's ``user_config`` (in ``configs/serve.yaml``): knobs changed without a restart."""
+        knobs = ServeKnobs.model_validate(user_config or {})
+        if knobs.max_batches_in_flight is not None:
+            self._context.ingest.limit_in_flight(knobs.max_batches_in_flight)
+        if knobs.log_level is not None:
+            logging.getLogger().setLevel(knobs.log_level)
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         return create_api(self._context)

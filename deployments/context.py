@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from actors.directory import ActorDirectory
 from aiops.auth.tokens import TokenVerifier
+from aiops.logs import configure_engine_logging
 from aiops.settings import Settings
 from aiops.storage.gateway import StoreGateway
 from deployments.access import Authenticator
@@ -28,6 +29,7 @@ class ApiContext:
 
     @classmethod
     def build(cls, settings: Settings) -> ApiContext:
+        configure_engine_logging(settings)
         # The engine resolves the secret before deploying, so settings carry it here.
         secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
         store = StoreGateway.for_settings(settings)

@@ -17,6 +17,7 @@ from aiops.auth.api_keys import Scope
 from aiops.auth.roles import Permission, Role
 from aiops.auth.tokens import Identity
 from aiops.errors import Forbidden, NotFound
+from aiops.logs import TENANT_ID
 from deployments.context import ApiContext
 
 
@@ -28,7 +29,9 @@ Ctx = Annotated[ApiContext, Depends(get_context)]
 
 
 async def authenticate(request: Request, context: Ctx) -> Identity:
-    return await context.auth.authenticate(request)
+    identity = await context.auth.authenticate(request)
+    TENANT_ID.set(identity.tenant_id)  # for this request's log lines
+    return identity
 
 
 CurrentIdentity = Annotated[Identity, Depends(authenticate)]

@@ -43,6 +43,10 @@ class IngestPipeline:
         self._max_in_flight = settings.ingest.max_batches_in_flight
         self._dashboard_points: object | None = None
 
+    def limit_in_flight(self, batches: int) -> None:
+        """Change how many batches this replica stores at once (Serve ``user_config``)."""
+        self._max_in_flight = batches
+
     def _count_for_dashboard(self, source: str, points: int) -> None:
         """The Ray dashboard's copy of the points counter (made in the replica, on first use)."""
         if self._dashboard_points is None:

@@ -7,13 +7,18 @@ last observed state of each component.
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 
 from aiops import __version__
+from aiops.logs import REQUEST_ID
+
+log = logging.getLogger(__name__)
 
 
 class EngineMetrics:
@@ -55,15 +60,56 @@ class EngineMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=self.registry,
         )
+        # Republished from the actors' status at each scrape (the Ray dashboard has the same).
+        gauge = lambda name, text, labels: Gauge(name, text, labels, registry=self.registry)  # noqa: E731
+        self.watchdog_points = gauge("aiops_watchdog_points", "Points scored by the watchdog, by tenant.", ["tenant"])
+        self.watchdog_series = gauge("aiops_watchdog_series", "Series under detection, by tenant.", ["tenant"])
+        self.watchdog_queue = gauge("aiops_watchdog_queue_depth", "Batches waiting for or in detection.", ["shard"])
+        self.detection_p95 = gauge("aiops_detection_p95_seconds", "Recent p95 time to score a batch.", ["shard"])
+        self.rca_done = gauge("aiops_rca_completed", "Analyses done since the worker started.", ["worker"])
+        self.rca_failed = gauge("aiops_rca_failed", "Analyses failed since the worker started.", ["worker"])
+        self.rca_queue = gauge("aiops_rca_queue_depth", "Queued analyses the worker should take.", ["worker"])
+        self.rca_p95 = gauge("aiops_rca_p95_seconds", "Recent p95 time of one analysis.", ["worker"])
+        self.embedded = gauge("aiops_embedded_texts", "Texts embedded since the vectorizer started.", ["vectorizer"])
         info = Gauge("aiops_build_info", "Engine version.", ["version"], registry=self.registry)
         info.labels(__version__).set(1)
+
+    def observe_actors(self, shards: list[dict], workers: list[dict], vectorizers: list[dict]) -> None:
+        """Copy the actors' latest figures (their ``status`` answers) into this registry."""
+        for answer in shards:
+            shard = str(answer.get("shard"))
+            for tenant, points in answer.get("points_by_tenant", {}).items():
+                self.watchdog_points.labels(tenant).set(points)
+            for tenant, series in answer.get("series_by_tenant", {}).items():
+                self.watchdog_series.labels(tenant).set(series)
+            self.watchdog_queue.labels(shard).set(answer.get("queue_depth", 0))
+            if answer.get("detection_p95_seconds") is not None:
+                self.detection_p95.labels(shard).set(answer["detection_p95_seconds"])
+        for answer in workers:
+            worker = str(answer.get("worker"))
+            self.rca_done.labels(worker).set(answer.get("completed", 0))
+            self.rca_failed.labels(worker).set(answer.get("failed", 0))
+            self.rca_queue.labels(worker).set(answer.get("queue_depth", 0))
+            if answer.get("duration_p95_seconds") is not None:
+                self.rca_p95.labels(worker).set(answer["duration_p95_seconds"])
+        for answer in vectorizers:
+            self.embedded.labels(str(answer.get("vectorizer"))).set(answer.get("texts", 0))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
 
+def request_id_of(request: Request) -> str:
+    """The caller's ``X-Request-ID`` when it is a sane token, else a new one."""
+    given = request.headers.get("x-request-id", "")
+    if 0 < len(given) <= 64 and all(c.isalnum() or c in "-_.:" for c in given):
+        return given
+    return uuid.uuid4().hex
+
+
 class MetricsMiddleware(BaseHTTPMiddleware):
-    """Counts every answer, including errors, by the route that matched."""
+    """Counts every answer, including errors, by the route that matched; tags the request's
+    log lines with a request id, which the answer carries back in ``X-Request-ID``."""
 
     def __init__(self, app, metrics: EngineMetrics) -> None:
         super().__init__(app)
@@ -72,12 +118,18 @@ class MetricsMiddleware(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next):
         started = time.perf_counter()
         status = 500
+        request_id = request_id_of(request)
+        REQUEST_ID.set(request_id)
         try:
             response = await call_next(request)
             status = response.status_code
+            response.headers["X-Request-ID"] = request_id
             return response
         finally:
             route = request.scope.get("route")
             template = getattr(route, "path", "<unmatched>")
             self._metrics.requests.labels(request.method, template, str(status)).inc()
-            self._metrics.latency.labels(template).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self._metrics.latency.labels(template).observe(elapsed)
+            log.log(logging.ERROR if status >= 500 else logging.DEBUG, "%s %s -> %d in %.1f ms", request.method,
+                    template, status, 1000 * elapsed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from aiops.cli import bench_cmds, engine_cmds, eval_cmds, identity_cmds, tenant_cmds
+from aiops.cli import bench_cmds, demo_cmd, engine_cmds, eval_cmds, identity_cmds, schema_cmd, tenant_cmds
 
 app = typer.Typer(
     name="aiops",
@@ -19,6 +19,8 @@ app.command("token")(identity_cmds.token)
 app.add_typer(tenant_cmds.app, name="tenant")
 app.command("bench")(bench_cmds.bench)
 app.add_typer(eval_cmds.app, name="eval")
+app.command("demo")(demo_cmd.demo)
+app.command("schema")(schema_cmd.schema)
 
 
 def main() -> None:

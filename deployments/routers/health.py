@@ -54,5 +54,8 @@ async def ready(context: Ctx):
 
 @router.get("/metrics", response_class=Response)
 async def metrics(context: Ctx) -> Response:
-    """Prometheus text exposition of the engine's own counters."""
+    """Prometheus text exposition of the engine's own counters, and the actors' latest figures."""
+    shards, workers, vectorizers = await asyncio.gather(
+        context.probe.role(WATCHDOG_SHARD), context.probe.role(RCA_WORKER), context.probe.role(VECTORIZER))
+    context.metrics.observe_actors(shards.answers, workers.answers, vectorizers.answers)
     return Response(context.metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")

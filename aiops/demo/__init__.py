@@ -1,0 +1,1 @@
+"""``aiops demo``: a simulated microservice system, faults, and the engine finding them."""

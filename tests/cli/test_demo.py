@@ -1,0 +1,38 @@
+"""``aiops demo`` end to end against the running test engine: right root causes, the first fix
+suggested for the repeated fault, readable pictures, exit 0."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, RunningEngine
+
+pytestmark = [pytest.mark.engine, pytest.mark.cli]
+
+
+def test_demo_finds_every_injected_fault(engine: RunningEngine, tmp_path: Path) -> None:
+    settings = engine.settings
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AIOPS_")}
+    env.update(AIOPS_DATA_DIR=str(settings.data_dir), AIOPS_HTTP_PORT=str(settings.http_port),
+               AIOPS_WEBHOOK_PORT=str(settings.webhook_port), AIOPS_JWT_SECRET=settings.jwt_secret.get_secret_value(),
+               COLUMNS="160")
+    done = subprocess.run([sys.executable, "-m", "aiops.cli.main", "demo", "--output", str(tmp_path)], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=280)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f":{settings.http_port}" in done.stdout  # it used the running engine, not a new one
+    assert "every root cause right" in done.stdout
+    report = json.loads((tmp_path / "report.json").read_text())
+    rounds = report["rounds"]
+    assert [r["fault"] for r in rounds] == ["CPU saturation", "latency leak", "error burst", "CPU saturation"]
+    assert all(r["root_causes"][0]["service_id"] == r["injected"] for r in rounds)
+    assert rounds[-1]["similar"][0]["incident_id"] == rounds[0]["incident_id"]
+    assert all(r["blast_radius"] for r in rounds)
+    for number in range(1, 5):
+        picture = (tmp_path / f"blast-radius-round-{number}.svg").read_text()
+        assert picture.startswith("<svg") and "root cause" in picture and picture.rstrip().endswith("</svg>")

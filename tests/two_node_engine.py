@@ -1,0 +1,67 @@
+"""Run the engine on a simulated two-node Ray cluster and report where its actors landed.
+
+A script (``python -m tests.two_node_engine DATA_DIR``), not a test module: Ray allows one
+cluster connection per process, and the test session already holds one. Prints one JSON
+line: the node of each shard and worker, and whether a batch ingested over HTTP came back.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import ray
+from ray.cluster_utils import Cluster
+
+from actors.directory import RCA_WORKER, VECTORIZER, WATCHDOG_SHARD, actor_name
+from aiops.auth.roles import Role
+from aiops.engine import Engine
+from tests.conftest import small_engine_settings
+
+
+def node_of(name: str, namespace: str) -> str:
+    handle = ray.get_actor(name, namespace=namespace)
+    return ray.get(handle.__ray_call__.remote(lambda self: ray.get_runtime_context().get_node_id()), timeout=60)
+
+
+def main(data_dir: Path) -> None:
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
+    cluster.add_node(num_cpus=2)
+    cluster.wait_for_nodes()
+    settings = small_engine_settings(data_dir, ray_address=cluster.address, watchdog={"shards": 4},
+                                     rca={"workers": 2})
+    engine = Engine(settings)
+    try:
+        engine.start()
+        namespace = settings.ray.namespace
+        placed = {actor_name(role, i): node_of(actor_name(role, i), namespace)
+                  for role, count in ((WATCHDOG_SHARD, 4), (VECTORIZER, 4), (RCA_WORKER, 2)) for i in range(count)}
+        from aiops.auth.tokens import issue_token
+
+        def auth(tenant: str, role: Role) -> dict:
+            token = issue_token(settings.jwt_secret.get_secret_value(), tenant_id=tenant, user_id="t", role=role,
+                                ttl_seconds=600)
+            return {"Authorization": f"Bearer {token}"}
+
+        with httpx.Client(base_url=engine.http_url, timeout=60) as http:
+            http.post("/api/v1/tenants", json={"tenant_id": "spread", "name": "Spread", "plan": "pro"},
+                      headers=auth("root", Role.SUPER_ADMIN)).raise_for_status()
+            now = time.time()
+            points = [[now - 60 * k, float(k)] for k in range(10)]
+            http.post("/api/v1/ingest/metrics", headers=auth("spread", Role.OPERATOR), json={"series": [
+                {"service_id": "api", "metric_name": "cpu", "points": points}]}).raise_for_status()
+            back = http.get("/api/v1/series", params={"service_id": "api"}, headers=auth("spread", Role.VIEWER))
+            stored = sum(len(s["points"]) for s in back.json()["series"])
+        print(json.dumps({"nodes": [n["NodeID"] for n in ray.nodes() if n["Alive"]], "placed": placed,
+                          "stored": stored}))
+    finally:
+        engine.stop()
+        ray.shutdown()
+        cluster.shutdown()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
