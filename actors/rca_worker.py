@@ -48,7 +48,8 @@ class RcaWorker:
         self._narrator = LlmNarrator(settings.llm)
         self._runner = RcaRunner(
             settings, self._store.sync, narrator=self._narrator,
-            similar=lambda tenant, text: similar_incidents(settings, self._store.sync, actors, tenant, text),
+            similar=lambda tenant, texts, root: similar_incidents(settings, self._store.sync, actors, tenant, texts,
+                                                                 root),
         )
         self._started_at = datetime.now(UTC)
         self._completed = 0

@@ -111,7 +111,8 @@ class WatchdogShard:
             self._dashboard.queue.set(self._waiting)
         self._durations = (self._durations + [elapsed])[-256:]
         self._dashboard.seconds.observe(elapsed)
-        self._dashboard.points.inc(observation.fresh_points, tags={"tenant": tenant_id})
+        if observation.fresh_points > 0:  # a Ray counter refuses increments of zero
+            self._dashboard.points.inc(observation.fresh_points, tags={"tenant": tenant_id})
         return observation.fresh_points
 
     def _write(self, watch: TenantWatch, anomalies: list) -> None:

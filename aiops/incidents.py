@@ -13,6 +13,7 @@ import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import numpy as np
 import ray
 
 from actors.directory import VECTORIZER, ActorDirectory, actor_name
@@ -63,23 +64,40 @@ class IncidentMemory:
         return model, await self._store.search_knowledge(tenant_id, vectors[0].tolist(), model, limit)
 
 
-def similar_incidents(settings: Settings, store, actors: ActorDirectory, tenant_id: str, query: str) -> list[dict]:
-    """For RCA results: the best matching past resolutions, or [] when none can be looked up now."""
-    limit = settings.incidents.similar_incidents
+def similar_incidents(settings: Settings, store, actors: ActorDirectory, tenant_id: str, queries: list[str],
+                      root_service: str | None = None) -> list[dict]:
+    """For RCA results: the past resolutions closest to the mean of ``queries``' embeddings
+    (alert words and evidence together), or [] when none can be looked up now.
+
+    Ranked by cosine similarity plus ``incidents.same_service_bonus`` when the past incident
+    was on the service now ranked the root cause (the same service failing the same way is
+    the likeliest repeat); only those reaching ``incidents.min_similarity`` are suggested.
+    ``similarity`` in the answer is the plain cosine.
+    """
+    memory = settings.incidents
     vectorizer = vectorizer_of(settings, actors, tenant_id)
-    if limit == 0 or vectorizer is None:
+    if memory.similar_incidents == 0 or vectorizer is None:
         return []
     try:
-        model, _, vectors = ray.get(vectorizer.embed_for_tenant.remote(tenant_id, [query]),
-                                    timeout=settings.incidents.embed_timeout_seconds)
+        model, _, vectors = ray.get(vectorizer.embed_for_tenant.remote(tenant_id, list(queries)),
+                                    timeout=memory.embed_timeout_seconds)
     except (ray.exceptions.RayError, TimeoutError) as error:  # never block an RCA on the memory
         log.warning("similar incidents unavailable for %s: %s", tenant_id, error)
         return []
-    matches = store.search_knowledge(tenant_id, vectors[0].tolist(), model, limit)
+    mean = np.asarray(vectors, dtype=np.float64).mean(axis=0)
+    mean /= max(float(np.linalg.norm(mean)), 1e-12)
+    candidates = store.search_knowledge(tenant_id, mean.astype(np.float32).tolist(), model,
+                                        4 * memory.similar_incidents)
+
+    def rank(match: KnowledgeMatch) -> float:
+        same = root_service is not None and match.record.service_id == root_service
+        return match.similarity + (memory.same_service_bonus if same else 0.0)
+
+    chosen = sorted((m for m in candidates if rank(m) >= memory.min_similarity), key=rank, reverse=True)
     return [{"incident_id": m.record.incident_id or m.record.kb_id, "resolution": m.record.resolution,
              "similarity": round(m.similarity, 4), "service_id": m.record.service_id,
              "knowledge_base_id": m.record.kb_id}
-            for m in matches if m.similarity >= settings.incidents.min_similarity]
+            for m in chosen[:memory.similar_incidents]]
 
 
 def new_record(tenant_id: str, body, created_at: datetime | None = None) -> KnowledgeRecord:

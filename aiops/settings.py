@@ -113,7 +113,8 @@ class IncidentSettings(Section):
     embed_timeout_seconds: float = Field(5.0, gt=0)  # a resolution waits this long for its embedding
     pending_scan_seconds: float = Field(2.0, gt=0)  # vectorizers look for unembedded rows this often
     similar_incidents: int = Field(3, ge=0, le=50)  # per RCA result
-    min_similarity: float = Field(0.3, ge=-1, le=1)  # weaker matches are not shown in RCA results
+    min_similarity: float = Field(0.4, ge=-1, le=2)  # weaker matches are not suggested in RCA results
+    same_service_bonus: float = Field(0.15, ge=0, le=1)  # added when the past incident was on the root cause
 
 
 class LlmSettings(Section):

@@ -100,16 +100,20 @@ class EngineMetrics:
 
 
 def request_id_of(request: Request) -> str:
-    """The caller's ``X-Request-ID`` when it is a sane token, else a new one."""
-    given = request.headers.get("x-request-id", "")
-    if 0 < len(given) <= 64 and all(c.isalnum() or c in "-_.:" for c in given):
-        return given
-    return uuid.uuid4().hex
+    """The id Serve's proxy gave this request (the caller's ``X-Request-ID`` when it sent one;
+    the proxy echoes it in the answer), or a new one outside Serve."""
+    try:
+        from ray.serve.context import _get_serve_request_context
+
+        given = _get_serve_request_context().request_id
+    except Exception:  # not inside a Serve replica (a unit test's app)
+        given = ""
+    return given or request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
 
 
 class MetricsMiddleware(BaseHTTPMiddleware):
     """Counts every answer, including errors, by the route that matched; tags the request's
-    log lines with a request id, which the answer carries back in ``X-Request-ID``."""
+    log lines with its request id (the one Serve answers in ``X-Request-ID``)."""
 
     def __init__(self, app, metrics: EngineMetrics) -> None:
         super().__init__(app)
@@ -123,7 +127,6 @@ class MetricsMiddleware(BaseHTTPMiddleware):
         try:
             response = await call_next(request)
             status = response.status_code
-            response.headers["X-Request-ID"] = request_id
             return response
         finally:
             route = request.scope.get("route")

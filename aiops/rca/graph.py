@@ -58,19 +58,24 @@ class ServiceGraph:
         self.services |= {e.source for e in self.edges} | {e.target for e in self.edges}
 
     def graph(self) -> nx.DiGraph:
-        """Propagation view: ``u -> v`` when trouble in ``u`` reaches ``v`` (declared edges reversed)."""
+        """Propagation view: ``u -> v`` when trouble in ``u`` reaches ``v`` (declared edges reversed).
+
+        A declared call adds an edge only where no learned one already says the same: the
+        learned edge carries a measured lag and strength, the declaration only that the
+        path exists (lag 0, strength 1).
+        """
         g = nx.DiGraph()
         g.add_nodes_from(self.services)
-        for e in self.edges:
+        for e in sorted(self.edges, key=lambda e: e.kind != LEARNED):  # learned first
             if e.kind == DECLARED:
-                source, target, score, lag = e.target, e.source, 1.0, 0
-            else:
-                source, target, score, lag = e.source, e.target, e.correlation_score, e.lag_minutes
-            old = g.get_edge_data(source, target)
-            if old is None or score > old["score"]:
-                g.add_edge(source, target, score=score, lag=lag, kind=e.kind)
-            if e.kind == LEARNED and lag == 0 and not g.has_edge(target, source):
-                g.add_edge(target, source, score=score, lag=0, kind=e.kind)
+                if not g.has_edge(e.target, e.source):
+                    g.add_edge(e.target, e.source, score=1.0, lag=0, kind=DECLARED)
+                continue
+            old = g.get_edge_data(e.source, e.target)
+            if old is None or e.correlation_score > old["score"]:
+                g.add_edge(e.source, e.target, score=e.correlation_score, lag=e.lag_minutes, kind=LEARNED)
+            if e.lag_minutes == 0 and not g.has_edge(e.target, e.source):
+                g.add_edge(e.target, e.source, score=e.correlation_score, lag=0, kind=LEARNED)
         return g
 
     def related(self, origin: str, depth: int, downstream_only: bool = False) -> list[Related]:

@@ -41,23 +41,26 @@ def blast_json(blast: list[Related]) -> list[dict]:
              "correlation_score": round(r.correlation_score, 4), "depth": r.depth} for r in ordered]
 
 
-def incident_text(anomaly, alerts: list, ranking: list[RankedCause]) -> str:
-    """What the incident memory is searched with: the alert's own words plus the RCA evidence."""
-    parts = []
+def incident_queries(anomaly, alerts: list, ranking: list[RankedCause]) -> list[str]:
+    """What the incident memory is searched with: the alert's own words plus the RCA evidence,
+    and the evidence alone (an alert's wording is about symptoms; past fixes name causes)."""
+    words = []
     for alert in alerts[:3]:
-        words = [alert.annotations.get(k, "") for k in ("summary", "description", "message")]
-        parts.append(f"{alert.alertname} on {alert.service_id}: " + " ".join(w for w in words if w))
-    if not parts:
-        parts.append(f"{anomaly.metric_name} of {anomaly.service_id} is anomalous")
+        notes = [alert.annotations.get(k, "") for k in ("summary", "description", "message")]
+        words.append(f"{alert.alertname} on {alert.service_id}: " + " ".join(n for n in notes if n))
+    if not words:
+        words.append(f"{anomaly.metric_name} of {anomaly.service_id} is anomalous")
+    evidence = ""
     if ranking:
         root = ranking[0]
-        metrics = ", ".join(f"{e.metric_name} {'up' if e.z_score > 0 else 'down'}" for e in root.evidence[:3])
-        parts.append(f"root cause {root.service_id}: {metrics}")
-    return ". ".join(parts)
+        metrics = " and ".join(e.metric_name for e in root.evidence[:3])
+        moves = "rising" if root.evidence and root.evidence[0].z_score > 0 else "falling"
+        evidence = f"root cause {root.service_id}, {metrics} {moves}" if metrics else f"root cause {root.service_id}"
+    return [". ".join([*words, evidence]) if evidence else ". ".join(words)] + ([evidence] if evidence else [])
 
 
 class RcaRunner:
-    """``similar(tenant, text)`` looks up past resolutions; ``narrator`` may write the summary."""
+    """``similar(tenant, texts, root_service)`` looks up past resolutions; ``narrator`` may write the summary."""
 
     def __init__(self, settings: Settings, store, similar=None, narrator=None) -> None:
         self._settings = settings
@@ -118,7 +121,8 @@ class RcaRunner:
                          options=self.options)
         similar = []
         if self._similar is not None:
-            similar = self._similar(request.tenant_id, incident_text(anomaly, alerts, result.ranking))
+            root = result.ranking[0].service_id if result.ranking else None
+            similar = self._similar(request.tenant_id, incident_queries(anomaly, alerts, result.ranking), root)
         causes, blast = causes_json(result.ranking), blast_json(result.blast_radius)
         summary = template_summary(anomaly.service_id, anomaly.metric_name, result.ranking, result.blast_radius,
                                    similar)

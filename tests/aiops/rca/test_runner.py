@@ -57,7 +57,7 @@ def test_the_template_names_root_cause_blast_radius_and_past_fix(stored) -> None
     store, request = stored
     store.save_topology("t1", [("web", "api"), ("api", "db")], "alice", datetime.now(UTC))
     fix = [{"incident_id": "inc-7", "resolution": "Raised the db connection pool size.", "similarity": 0.81}]
-    result = RcaRunner(load_settings(), store, similar=lambda tenant, text: fix).analyse(request)
+    result = RcaRunner(load_settings(), store, similar=lambda tenant, texts, root: fix).analyse(request)
     assert result.status == "done" and result.root_causes[0]["service_id"] == "db"
     assert {b["service_id"] for b in result.blast_radius} >= {"api", "web"}
     assert result.similar_incidents == fix
