@@ -8,6 +8,7 @@ current embedder and compare only with resolutions embedded by that same model.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import replace
@@ -48,8 +49,10 @@ class IncidentMemory:
         if vectorizer is None:
             return record
         try:
-            model, version, vectors = await vectorizer.embed_for_tenant.remote(record.tenant_id, [record.resolution])
-        except (ray.exceptions.RayError, TimeoutError) as error:
+            model, version, vectors = await asyncio.wait_for(
+                vectorizer.embed_for_tenant.remote(record.tenant_id, [record.resolution]),
+                self._settings.incidents.embed_timeout_seconds)
+        except (ray.exceptions.RayError, TimeoutError) as error:  # stored: the backlog scan embeds it later
             log.warning("embedding %s later: %s", record.kb_id, error)
             return record
         embedded = replace(record, embedding=vectors[0].tolist(), embedding_model=model, embedding_version=version)

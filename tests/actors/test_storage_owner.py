@@ -1,0 +1,55 @@
+"""The storage owner killed mid-ingest: writes answer 503 (never 500) until it is back; nothing acknowledged is lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+import ray
+
+from aiops.auth.roles import Role
+from aiops.storage.gateway import STORAGE_OWNER_NAME
+from tests.conftest import RunningEngine, wait_for
+from tests.deployments.test_anomalies import new_tenant
+
+pytestmark = pytest.mark.engine
+
+
+def test_writes_fail_cleanly_then_recover_without_loss(engine: RunningEngine) -> None:
+    tenant = new_tenant(engine)
+    writer = engine.auth(tenant=tenant, role=Role.OPERATOR)
+    start = time.time() - 3600
+
+    def batch(first: int) -> dict:
+        return {"series": [{"service_id": "ledger", "metric_name": "writes",
+                            "points": [[start + first + k, float(first + k)] for k in range(20)]}]}
+
+    assert engine.http.post("/api/v1/ingest/metrics", json=batch(0), headers=writer).status_code == 200
+    owner = ray.get_actor(STORAGE_OWNER_NAME, namespace=engine.settings.ray.namespace)
+    pid = ray.get(owner.__ray_call__.remote(lambda self: os.getpid()))
+    os.kill(pid, signal.SIGKILL)
+
+    acknowledged = [0]
+    statuses = []
+    for first in range(20, 400, 20):
+        answer = engine.http.post("/api/v1/ingest/metrics", json=batch(first), headers=writer)
+        statuses.append(answer.status_code)
+        assert answer.status_code in (200, 503), answer.text
+        if answer.status_code == 503:
+            assert answer.headers.get("Retry-After")
+            # A client retries what was refused; once storage is back the retry is stored.
+            wait_for(lambda f=first: engine.http.post("/api/v1/ingest/metrics", json=batch(f),
+                                                      headers=writer).status_code == 200,
+                     timeout=120, interval=0.5, what="storage to come back")
+        acknowledged.append(first)
+    assert ray.get(owner.__ray_call__.remote(lambda self: os.getpid())) != pid
+    assert 503 in statuses, statuses  # the outage was seen, and answered as one
+
+    def stored() -> int:
+        answer = engine.http.get("/api/v1/series", params={"service_id": "ledger", "since": start - 60},
+                                 headers=engine.auth(tenant=tenant, role=Role.VIEWER))
+        return sum(len(s["points"]) for s in answer.json()["series"]) if answer.status_code == 200 else -1
+
+    assert stored() == 20 * len(acknowledged)  # every acknowledged point, once
