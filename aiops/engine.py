@@ -109,6 +109,28 @@ def vectorizer_placement(settings: Settings, resources: dict[str, float]) -> Vec
     return VectorizerPlacement({"num_cpus": round(share, 4)}, max(1, int(share)))
 
 
+def spread_over(nodes: list[str], index: int) -> Any:
+    """Round-robin placement: actor ``index`` prefers node ``index mod len(nodes)``.
+
+    Soft, so an actor whose node is gone restarts wherever Ray finds room. (Ray's own
+    ``SPREAD`` is best effort and, for zero-CPU actors created in a burst, often packs
+    them onto one node.)
+    """
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    if not nodes:
+        return "DEFAULT"
+    return NodeAffinitySchedulingStrategy(nodes[index % len(nodes)], soft=True)
+
+
+def alive_nodes(resource: str | None = None) -> list[str]:
+    """Ids of the cluster's live nodes (having ``resource`` when given), in a stable order."""
+    import ray
+
+    return sorted(n["NodeID"] for n in ray.nodes()
+                  if n.get("Alive") and (resource is None or n.get("Resources", {}).get(resource, 0) > 0))
+
+
 class Engine:
     """The engine's Ray-side parts, started and stopped as one."""
 
@@ -195,20 +217,23 @@ class Engine:
             StoreGateway.for_settings(settings).sync.migrate()
 
         placement = vectorizer_placement(settings, ray.cluster_resources())
+        nodes = alive_nodes()
+        vector_nodes = alive_nodes("GPU") if placement.options.get("num_gpus") else nodes
         actors: dict[str, Any] = {}
         for index in range(settings.watchdog.shards):
             actors[actor_name(WATCHDOG_SHARD, index)] = self._actor(
                 WatchdogShard, actor_name(WATCHDOG_SHARD, index), settings, index,
-                max_pending_calls=settings.ingest.shard_queue, max_concurrency=4, scheduling_strategy="SPREAD",
+                max_pending_calls=settings.ingest.shard_queue, max_concurrency=4,
+                scheduling_strategy=spread_over(nodes, index),
             )
             actors[actor_name(VECTORIZER, index)] = self._actor(
                 Vectorizer, actor_name(VECTORIZER, index), settings, index, placement.cpu_threads,
-                max_concurrency=16, scheduling_strategy="SPREAD", **placement.options,
+                max_concurrency=16, scheduling_strategy=spread_over(vector_nodes, index), **placement.options,
             )
         for index in range(settings.rca.workers):
             actors[actor_name(RCA_WORKER, index)] = self._actor(
                 RcaWorker, actor_name(RCA_WORKER, index), settings, index, max_concurrency=4,
-                scheduling_strategy="SPREAD",
+                scheduling_strategy=spread_over(nodes, index + 1),  # off the first shard's node first
             )
         actors[actor_name(RATE_LIMITER, 0)] = self._actor(
             RateLimiter, actor_name(RATE_LIMITER, 0), settings, max_concurrency=16, max_task_retries=0

@@ -77,7 +77,7 @@ def create_webhook_app(settings: Settings) -> FastAPI:
 
     @app.post("/api/v1/alerts/webhook", response_model=WebhookAnswer, tags=["alerts"],
               response_class=ReferenceJSONResponse,
-              responses=error_responses(400, 413, 415),
+              responses=error_responses(400, 401, 403, 413, 415, 422, 503),
               openapi_extra={"requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}})
     async def alertmanager_webhook(request: Request) -> WebhookAnswer:
         """Alertmanager's webhook (version 4). Each firing alert becomes or joins an anomaly and requests an RCA."""

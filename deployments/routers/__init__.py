@@ -6,6 +6,10 @@ from aiops.schemas.common import ErrorResponse
 
 _DESCRIPTIONS = {
     400: "Malformed body",
+    401: "Invalid credentials",
+    403: "Not allowed",
+    422: "Invalid input",
+    503: "Not ready or overloaded",
     409: "Conflict",
     413: "Body or batch too large",
     415: "Wrong Content-Type or Content-Encoding",

@@ -15,6 +15,7 @@ from aiops.schemas.anomalies import AnomalyList, AnomalyOut, AnomalyPatch
 from aiops.sharding import shard_for
 from aiops.storage.records import AnomalyRecord
 from deployments.deps import Ctx, Reader, Writer
+from deployments.timeparams import query_time
 
 router = APIRouter(prefix="/api/v1/anomalies", tags=["anomalies"])
 
@@ -27,12 +28,6 @@ def public(a: AnomalyRecord) -> AnomalyOut:
         z_score=a.z_score, detected_at=a.detected_at, rca_triggered=a.rca_triggered, resolved=a.resolved,
         source=a.source, model=a.model, last_seen_at=a.last_seen_at, labels=a.labels, feedback=a.feedback or None,
     )
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @router.get("", response_model=AnomalyList)
@@ -48,8 +43,8 @@ async def list_anomalies(
 ) -> AnomalyList:
     after = decode_position(page_token) if page_token else None
     page = await context.store.aio.list_anomalies(
-        identity.tenant_id, service_id=service_id, since=_utc(since), until=_utc(until), min_score=min_score,
-        limit=limit, after=after,
+        identity.tenant_id, service_id=service_id, since=query_time("since", since),
+        until=query_time("until", until), min_score=min_score, limit=limit, after=after,
     )
     token = encode_position(*page.next_after) if page.next_after else None
     return AnomalyList(anomalies=[public(a) for a in page.anomalies], total=page.total, page_token=token)

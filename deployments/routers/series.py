@@ -10,12 +10,9 @@ from fastapi import APIRouter, Query
 from aiops.errors import Unprocessable
 from aiops.schemas.ingest import SeriesOut, SeriesResponse
 from deployments.deps import Ctx, Reader
+from deployments.timeparams import query_time
 
 router = APIRouter(prefix="/api/v1", tags=["series"])
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @router.get("/series", response_model=SeriesResponse)
@@ -28,8 +25,8 @@ async def read_series(
     until: Annotated[datetime | None, Query(description="RFC3339 or unix seconds; default now")] = None,
     step: Annotated[int | None, Query(ge=1, le=86_400, description="seconds per averaged point")] = None,
 ) -> SeriesResponse:
-    until = _utc(until) if until else datetime.now(UTC)
-    since = _utc(since) if since else until - timedelta(hours=1)
+    until = query_time("until", until) or datetime.now(UTC)
+    since = query_time("since", since) or until - timedelta(hours=1)
     if since >= until:
         raise Unprocessable("since must be before until")
     limit = context.settings.ingest.max_points_per_read

@@ -21,6 +21,6 @@ def test_shards_spread_over_two_nodes(tmp_path: Path) -> None:
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(report["nodes"]) == 2
     shards = {node for name, node in report["placed"].items() if name.startswith("watchdog-shard")}
-    assert shards == set(report["nodes"])  # both nodes hold shards
+    assert shards == set(report["nodes"]), report  # both nodes hold shards
     assert set(report["placed"].values()) <= set(report["nodes"])
     assert report["stored"] == 10
