@@ -119,3 +119,25 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEngine]:
         webhook.close()
         running.stop()
         ray.shutdown()
+
+
+# -- RELIABILITY.md: outcomes of the tests marked ``reliability`` (see tests/reliability.py) --
+_RELIABILITY_ROWS: list[dict] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" or (report.when == "setup" and report.skipped):
+        from tests.reliability import collect
+
+        row = collect(item, report)
+        if row is not None:
+            _RELIABILITY_ROWS.append(row)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    from tests.reliability import save
+
+    save(_RELIABILITY_ROWS)

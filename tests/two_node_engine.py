@@ -29,7 +29,7 @@ def node_of(name: str, namespace: str) -> str:
 
 def main(data_dir: Path) -> None:
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
-    cluster.add_node(num_cpus=2)
+    worker = cluster.add_node(num_cpus=2)
     cluster.wait_for_nodes()
     settings = small_engine_settings(data_dir, ray_address=cluster.address, watchdog={"shards": 4},
                                      rca={"workers": 2})
@@ -50,13 +50,34 @@ def main(data_dir: Path) -> None:
             http.post("/api/v1/tenants", json={"tenant_id": "spread", "name": "Spread", "plan": "pro"},
                       headers=auth("root", Role.SUPER_ADMIN)).raise_for_status()
             now = time.time()
-            points = [[now - 60 * k, float(k)] for k in range(10)]
-            http.post("/api/v1/ingest/metrics", headers=auth("spread", Role.OPERATOR), json={"series": [
-                {"service_id": "api", "metric_name": "cpu", "points": points}]}).raise_for_status()
-            back = http.get("/api/v1/series", params={"service_id": "api"}, headers=auth("spread", Role.VIEWER))
-            stored = sum(len(s["points"]) for s in back.json()["series"])
-        print(json.dumps({"nodes": [n["NodeID"] for n in ray.nodes() if n["Alive"]], "placed": placed,
-                          "stored": stored}))
+
+            def send(first: int) -> int:
+                points = [[now - 600 + first + k, float(k)] for k in range(10)]
+                answer = http.post("/api/v1/ingest/metrics", headers=auth("spread", Role.OPERATOR), json={"series": [
+                    {"service_id": "api", "metric_name": "cpu", "points": points}]})
+                return answer.status_code
+
+            def stored() -> int:
+                back = http.get("/api/v1/series", params={"service_id": "api", "since": now - 700},
+                                headers=auth("spread", Role.VIEWER))
+                return sum(len(s["points"]) for s in back.json()["series"])
+
+            assert send(0) == 200
+            before = stored()
+            # The worker node goes away: its actors restart on the head, nothing stored is lost.
+            lost = sorted(name for name, node in placed.items() if node == worker.node_id)
+            cluster.remove_node(worker)
+            statuses, deadline = [], time.monotonic() + 120
+            while time.monotonic() < deadline:
+                statuses.append(send(10))
+                if statuses[-1] == 200 and all(node_of(name, namespace) != worker.node_id for name in lost):
+                    break
+                time.sleep(1)
+            moved = {name: node_of(name, namespace) for name in lost}
+            after = stored()
+        print(json.dumps({"nodes": sorted({*placed.values()}), "placed": placed, "stored": before,
+                          "worker": worker.node_id, "moved": moved, "after_removal": after,
+                          "statuses": sorted(set(statuses))}))
     finally:
         engine.stop()
         ray.shutdown()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -15,8 +16,10 @@ from aiops.logs import configure_logging
 def bench(
     names: list[str] = typer.Argument(None, help=f"benchmarks to run (default: all): {', '.join(BENCHES)}"),
     output: Path = typer.Option(Path("bench-results"), "--output", help="folder for the JSON results"),
+    minutes: float = typer.Option(10.0, "--minutes", min=0.5, help="how long `soak` runs"),
 ) -> None:
     """Run the benchmark suite; print a table and write JSON."""
+    os.environ["AIOPS_BENCH_SOAK_MINUTES"] = str(minutes)
     configure_logging("WARNING")
     chosen = names or list(BENCHES)
     unknown = [name for name in chosen if name not in BENCHES]

@@ -21,7 +21,11 @@ from tests.deployments.test_rca import MINUTE, get, last_minute, per_minute
 pytestmark = pytest.mark.engine
 
 
-def test_a_killed_worker_does_not_lose_its_request(engine: RunningEngine) -> None:
+@pytest.mark.reliability(
+    fault="RCA worker killed (SIGKILL) mid-analysis",
+    promise="the queued request survives and completes after the restart",
+)
+def test_a_killed_worker_does_not_lose_its_request(engine: RunningEngine, record_property) -> None:
     tenant = new_tenant(engine)
     end = last_minute()
     ingest(engine, tenant, per_minute(fault(minutes=120, fault_at=100, seed=7), end))
@@ -49,9 +53,15 @@ def test_a_killed_worker_does_not_lose_its_request(engine: RunningEngine) -> Non
     assert result["root_causes"][0]["service_id"] == "db"
     assert ray.get(worker.__ray_call__.remote(lambda self: os.getpid())) != pid
     assert store.get_rca(tenant, anomaly_id).attempts == 2  # the claim before the crash, and the one after
+    record_property("measured", f"request done after restart, attempts {store.get_rca(tenant, anomaly_id).attempts}, "
+                                f"root cause {result['root_causes'][0]['service_id']}")
 
 
-def test_a_request_that_keeps_killing_workers_fails_with_a_reason(engine: RunningEngine) -> None:
+@pytest.mark.reliability(
+    fault="an RCA request whose analysis kills workers every time",
+    promise="gives up after rca.max_attempts with the reason, instead of crash-looping",
+)
+def test_a_request_that_keeps_killing_workers_fails_with_a_reason(engine: RunningEngine, record_property) -> None:
     tenant = new_tenant(engine)
     store = StoreGateway(engine.settings, in_process=False).sync
     now = datetime.now(UTC)
@@ -65,3 +75,4 @@ def test_a_request_that_keeps_killing_workers_fails_with_a_reason(engine: Runnin
     result = wait_for(lambda: (b := get(engine, tenant, f"/api/v1/rca/{anomaly_id}").json())["status"] != "pending"
                       and b, timeout=30, interval=0.25, what="the request to be given up")
     assert result["status"] == "failed" and "attempts" in result["reason"]
+    record_property("measured", f"failed: {result['reason']}")

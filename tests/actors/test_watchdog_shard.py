@@ -18,7 +18,11 @@ from tests.deployments.test_anomalies import STEP, anomalies, ingest, new_tenant
 pytestmark = pytest.mark.engine
 
 
-def test_killed_shard_continues_from_its_checkpoint(engine: RunningEngine) -> None:
+@pytest.mark.reliability(
+    fault="watchdog shard killed (SIGKILL) mid-stream",
+    promise="restarts from its checkpoint, replays stored points once, keeps detecting",
+)
+def test_killed_shard_continues_from_its_checkpoint(engine: RunningEngine, record_property) -> None:
     tenant = new_tenant(engine)
     shard = ray.get_actor(actor_name(WATCHDOG_SHARD, shard_for(tenant, engine.settings.watchdog.shards)),
                           namespace=engine.settings.ray.namespace)
@@ -41,6 +45,8 @@ def test_killed_shard_continues_from_its_checkpoint(engine: RunningEngine) -> No
     assert status["restored_tenants"] >= 1
     # Restored state plus the points stored after the checkpoint: every point, once.
     assert status["points_by_tenant"][tenant] == len(before) + len(after)
+    record_property("measured", f"restarted; {status['restored_tenants']} tenant(s) restored; "
+                                f"{status['points_by_tenant'][tenant]} of {len(before) + len(after)} points seen once")
 
     spike = [[history[-3][0], history[-3][1] + 40], history[-2], history[-1]]
     ingest(engine, tenant, [{"service_id": "api", "metric_name": "cpu", "points": spike}])

@@ -1,0 +1,66 @@
+"""RELIABILITY.md from the tests' own output.
+
+Tests of faults and attacks carry ``@pytest.mark.reliability(fault=..., promise=...)`` and
+report what they measured with ``record_property("measured", ...)``. The hooks in
+``conftest.py`` collect each such test's outcome into ``reliability-results.json``;
+``python -m tests.reliability`` renders that into ``RELIABILITY.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "reliability-results.json"
+REPORT = REPO / "RELIABILITY.md"
+
+
+def collect(item, report) -> dict | None:
+    """One result row for a finished reliability test (None for other tests)."""
+    marker = item.get_closest_marker("reliability")
+    if marker is None:
+        return None
+    measured = "; ".join(str(value) for name, value in item.user_properties if name == "measured")
+    return {"fault": marker.kwargs["fault"], "promise": marker.kwargs["promise"], "test": item.nodeid,
+            "outcome": report.outcome, "seconds": round(report.duration, 1), "measured": measured}
+
+
+def save(rows: list[dict]) -> None:
+    if rows:
+        RESULTS.write_text(json.dumps({"at": datetime.now(UTC).isoformat(timespec="seconds"), "rows": rows},
+                                      indent=1))
+
+
+def render(results: dict) -> str:
+    rows = sorted(results["rows"], key=lambda r: (r["fault"], r["test"]))
+    lines = [
+        "# Reliability and security, measured",
+        "",
+        f"Produced by `python -m tests.reliability` from the test run of {results['at']} "
+        "(`make test`; each row is one test, its outcome and what it measured).",
+        "",
+        "| fault or attack | what the engine promises | measured | result | test (seconds) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        verdict = {"passed": "kept", "failed": "**BROKEN**", "skipped": "not run"}.get(r["outcome"], r["outcome"])
+        test = r["test"].split("::", 1)
+        lines.append(f"| {r['fault']} | {r['promise']} | {r['measured'] or '-'} | {verdict} | "
+                     f"`{test[0]}` {test[-1]} ({r['seconds']}) |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    if not RESULTS.is_file():
+        print(f"{RESULTS.name} not found: run `make test` first", file=sys.stderr)
+        return 2
+    REPORT.write_text(render(json.loads(RESULTS.read_text())))
+    print(f"wrote {REPORT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
