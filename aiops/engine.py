@@ -265,7 +265,8 @@ class Engine:
 
         from deployments.app import APP_NAME, build_app
 
-        serve.start(http_options={"host": self.settings.serve.host, "port": self.settings.http_port})
+        serve.start(http_options={"host": self.settings.serve.host, "port": self.settings.http_port,
+                                  "request_timeout_s": self.settings.serve.request_timeout_seconds})
         serve.run(build_app(self.settings), name=APP_NAME, route_prefix="/")
 
     def _wait_ready(self) -> None:

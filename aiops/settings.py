@@ -164,6 +164,9 @@ class ServeSettings(Section):
     host: str = "127.0.0.1"
     api_replicas: int = Field(1, ge=1, le=64)
     ready_timeout_seconds: float = Field(120.0, gt=0)
+    # A request (its body included) must complete within this, or Serve's proxy answers 408:
+    # a client dripping its body byte by byte cannot hold a connection forever.
+    request_timeout_seconds: float = Field(60.0, gt=0)
 
 
 class Settings(BaseSettings):

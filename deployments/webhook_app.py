@@ -31,8 +31,9 @@ from deployments.routers import error_responses
 class WebhookKeys:
     """An optional ``webhook`` key: absent is fine, present must be valid."""
 
-    def __init__(self, keys: KeyDirectory) -> None:
+    def __init__(self, keys: KeyDirectory, tenants: TenantDirectory) -> None:
         self._keys = keys
+        self._tenants = tenants
 
     async def tenant_of(self, request: Request) -> str | None:
         if not (request.headers.get("authorization") or request.headers.get("x-api-key")):
@@ -42,6 +43,8 @@ class WebhookKeys:
             raise Unauthorized("invalid API key")
         if key.revoked_at is not None or (key.expires_at is not None and datetime.now(UTC) >= key.expires_at):
             raise Unauthorized("API key revoked or expired")
+        if await self._tenants.plan_of(key.tenant_id) is None:
+            raise Unauthorized(f"tenant {key.tenant_id!r} does not exist")
         if key.scope != Scope.WEBHOOK:
             raise Forbidden(f"an API key of scope {key.scope!r} cannot post alerts (needs 'webhook')")
         return key.tenant_id
@@ -58,7 +61,7 @@ def create_webhook_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     store = StoreGateway.for_settings(settings)
     tenants = TenantDirectory(settings, store)
-    keys = WebhookKeys(KeyDirectory(settings, store))
+    keys = WebhookKeys(KeyDirectory(settings, store), tenants)
 
     async def tenant_exists(tenant_id: str) -> bool:
         return await tenants.plan_of(tenant_id) is not None

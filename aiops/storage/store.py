@@ -102,6 +102,23 @@ class Store(RcaQueries, IncidentQueries):
             )
             return True
 
+    def delete_tenant(self, tenant_id: str, at: datetime) -> bool:
+        """Mark a tenant deleted (its credentials stop working; its rows stay until their TTL).
+        False when there is no such tenant."""
+        with self._registry_lock, self._pool.borrow() as client:
+            rows = client.query(
+                "SELECT name, plan, contact_email, created_at FROM tenants FINAL "
+                "WHERE tenant_id = {tenant_id:String} AND deleted = 0",
+                parameters={"tenant_id": tenant_id},
+            ).result_rows
+            if not rows:
+                return False
+            name, plan, email, created = rows[0]
+            client.insert("tenants", [[tenant_id, name, plan, email, created, at, 1]],
+                          column_names=["tenant_id", "name", "plan", "contact_email", "created_at", "updated_at",
+                                        "deleted"])
+            return True
+
     def tenant_plan(self, tenant_id: str) -> str | None:
         """The tenant's plan name, or None when there is no such tenant (authentication's check)."""
         with self._pool.borrow() as client:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path, Response
 
-from aiops.errors import Conflict
+from aiops.errors import Conflict, NotFound
 from aiops.schemas.tenants import TenantCreate, TenantCreated, TenantList, TenantPublic
 from aiops.tenants import new_tenant
 from deployments.deps import Ctx, TenantManager
@@ -39,3 +40,15 @@ async def create_tenant(body: TenantCreate, _: TenantManager, context: Ctx) -> T
         raise Conflict(f"tenant {record.tenant_id!r} already exists")
     context.auth.tenants.forget(record.tenant_id)
     return TenantCreated(tenant_id=record.tenant_id, created_at=record.created_at)
+
+
+@router.delete("/tenants/{tenant_id}", status_code=204, response_class=Response)
+async def delete_tenant(tenant_id: Annotated[str, Path(min_length=1, max_length=64)], _: TenantManager,
+                        context: Ctx) -> Response:
+    """Offboard a tenant: its tokens and keys stop working (within ``auth.tenant_cache_seconds``);
+    its stored rows remain until their retention ends."""
+    if not await context.store.aio.delete_tenant(tenant_id, datetime.now(UTC)):
+        raise NotFound(f"tenant {tenant_id!r} not found")
+    context.auth.tenants.forget(tenant_id)
+    context.auth.keys.forget_all()
+    return Response(status_code=204)

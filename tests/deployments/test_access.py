@@ -55,6 +55,14 @@ def new_tenant_body(engine: RunningEngine) -> tuple[str, dict]:
     return "/api/v1/tenants", {"json": {"tenant_id": unique("t"), "name": "Some Tenant", "plan": "free"}}
 
 
+def fresh_tenant_path(engine: RunningEngine) -> tuple[str, dict]:
+    tenant_id = unique("gone")
+    made = engine.http.post("/api/v1/tenants", json={"tenant_id": tenant_id, "name": "Gone", "plan": "free"},
+                            headers=engine.auth(tenant="root", role=Role.SUPER_ADMIN))
+    assert made.status_code == 201, made.text
+    return f"/api/v1/tenants/{tenant_id}", {}
+
+
 def acme_key_path(engine: RunningEngine) -> tuple[str, dict]:
     key_id, _ = engine.create_key("read")
     return f"/api/v1/apikeys/{key_id}", {}
@@ -102,6 +110,7 @@ CASES = [
     RouteCase("GET", "/api/v1/status", Permission.READ, READ, False, fixed("/api/v1/status")),
     RouteCase("GET", "/api/v1/tenants", Permission.MANAGE_TENANTS, NONE, False, fixed("/api/v1/tenants")),
     RouteCase("POST", "/api/v1/tenants", Permission.MANAGE_TENANTS, NONE, False, new_tenant_body),
+    RouteCase("DELETE", "/api/v1/tenants/{tenant_id}", Permission.MANAGE_TENANTS, NONE, False, fresh_tenant_path),
     RouteCase("GET", "/api/v1/rbac/permissions", Permission.READ, READ, False, fixed("/api/v1/rbac/permissions")),
     RouteCase("POST", "/api/v1/apikeys", Permission.MANAGE_KEYS, NONE, True,
               fixed("/api/v1/apikeys", {"name": "k", "scope": "read", "rate_limit_rps": 10})),

@@ -93,3 +93,72 @@ def test_wrong_content_types_are_415(engine: RunningEngine, path: str, content_t
     response = engine.http.post(path, content=body, headers={**engine.auth(), "Content-Type": content_type})
     assert_clean_4xx(response, 415)
     record_property("measured", f"{content_type} to {path}: {response.status_code}")
+
+
+@pytest.mark.reliability(
+    fault="replayed token and keys of a deleted tenant",
+    promise="401 within auth.tenant_cache_seconds of the deletion; nothing served",
+)
+def test_credentials_of_a_deleted_tenant_stop_working(engine: RunningEngine, record_property) -> None:
+    from tests.deployments.test_anomalies import new_tenant
+
+    tenant = new_tenant(engine)
+    token = engine.token(tenant=tenant, role=Role.ADMIN)
+    _, read_key = engine.create_key("read", tenant=tenant)
+    _, webhook_key = engine.create_key("webhook", tenant=tenant)
+    assert engine.http.get("/api/v1/anomalies", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    deleted = engine.http.delete(f"/api/v1/tenants/{tenant}", headers=engine.auth(tenant="root",
+                                                                                   role=Role.SUPER_ADMIN))
+    assert deleted.status_code == 204
+    assert engine.http.delete(f"/api/v1/tenants/{tenant}", headers=engine.auth(
+        tenant="root", role=Role.SUPER_ADMIN)).status_code == 404
+    answers = [
+        engine.http.get("/api/v1/anomalies", headers={"Authorization": f"Bearer {token}"}),
+        engine.http.get("/api/v1/anomalies", headers={"X-API-Key": read_key}),
+        engine.webhook.post("/api/v1/alerts/webhook", json={"alerts": [{"status": "firing", "labels": {
+            "service_id": "x"}, "startsAt": "2026-04-10T12:00:00Z"}]}, headers={"X-API-Key": webhook_key}),
+    ]
+    for answer in answers:  # caches live auth.tenant_cache_seconds (1 s here) at most; the API answered after it
+        assert_clean_4xx(answer, 401)
+    listed = engine.http.get("/api/v1/tenants", headers=engine.auth(tenant="root", role=Role.SUPER_ADMIN)).json()
+    assert tenant not in {t["tenant_id"] for t in listed["tenants"]}
+    record_property("measured", "token, read key and webhook key: 401 after the delete; tenant no longer listed")
+
+
+@pytest.mark.reliability(
+    fault="a client dripping its request body (one byte every 0.5 s)",
+    promise="cut off with 408 at serve.request_timeout_seconds; the connection does not stay held",
+)
+def test_slow_drip_bodies_are_cut_off(engine: RunningEngine, record_property) -> None:
+    import socket
+
+    limit = engine.settings.serve.request_timeout_seconds
+    token = engine.token()
+    head = (f"POST /api/v1/ingest/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n").encode()
+    began = time.monotonic()
+    with socket.create_connection(("127.0.0.1", engine.settings.http_port), timeout=limit + 30) as sock:
+        sock.sendall(head)
+        sock.setblocking(False)
+        answer = b""
+        while time.monotonic() - began < limit + 30:
+            try:
+                sock.sendall(b" ")
+            except OSError:  # the server closed the connection
+                break
+            try:
+                chunk = sock.recv(65536)
+            except BlockingIOError:
+                chunk = None
+            if chunk == b"":
+                break
+            if chunk:
+                answer += chunk
+                if b"\r\n\r\n" in answer:
+                    break
+            time.sleep(0.5)  # the attack itself, not a wait for a result: one byte per half second
+    waited = time.monotonic() - began
+    status = answer.split(b" ", 2)[1].decode() if answer.startswith(b"HTTP/1.1") else "closed"
+    assert status in ("408", "closed"), answer[:300]
+    assert waited < limit + 15, waited
+    record_property("measured", f"{status} after {waited:.1f} s (limit {limit:g} s)")
