@@ -94,6 +94,7 @@ class RcaSettings(Section):
     claim_timeout_seconds: float = Field(120.0, gt=0)
     max_attempts: int = Field(3, ge=1, le=100)
     max_series: int = Field(5000, ge=2)
+    graph_series: int = Field(300, ge=2, le=100_000)
 
 
 class AlertSettings(Section):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from aiops.rca.frame import MetricFrame
 from aiops.rca.graph import Edge, Related, ServiceGraph, learn_edges
 from models.rankers.base import RankedCause, RootCauseRanker
@@ -18,6 +20,22 @@ class GraphOptions:
     max_lag_minutes: int = 10
     min_correlation: float = 0.6
     blast_depth: int = 3
+    graph_series: int = 300  # an analysis learns its graph from at most this many series, the most deviant
+
+
+def most_deviant(frame: MetricFrame, start: float, limit: int) -> MetricFrame:
+    """The ``limit`` series that moved most after ``start`` (all of them when there are fewer).
+
+    All-pairs correlation grows with the square of the series count; services that did not
+    move are not in a blast radius anyway, so an analysis only correlates the movers.
+    """
+    if len(frame.columns) <= limit:
+        return frame
+    from models.rankers.base import deviation  # the rankers' own measure of "moved"
+
+    moved = np.abs(deviation(frame, start, robust=True, relative_floor=0.01).z)
+    keep = np.sort(np.argsort(-moved, kind="stable")[:limit])
+    return MetricFrame(frame.times, frame.step, [frame.columns[i] for i in keep], frame.values[keep])
 
 
 @dataclass
@@ -48,7 +66,8 @@ def analyse(frame: MetricFrame, start: float, ranker: RootCauseRanker, *, declar
     options = options or GraphOptions()
     graph = ServiceGraph(list(declared or []), set(frame.services))
     if with_graph or ranker.uses_graph:
-        graph = service_graph(frame, declared or [], options)
+        graph = service_graph(most_deviant(frame, start, options.graph_series), declared or [], options)
+        graph.services |= set(frame.services)
     ranking = ranker.rank(frame, start, graph)
     blast: list[Related] = []
     if with_graph and ranking:

@@ -71,7 +71,7 @@ class RcaRunner:
     @property
     def options(self) -> GraphOptions:
         rca = self._settings.rca
-        return GraphOptions(rca.max_lag_minutes, rca.min_correlation, rca.blast_depth)
+        return GraphOptions(rca.max_lag_minutes, rca.min_correlation, rca.blast_depth, rca.graph_series)
 
     def ranker_for(self, tenant_id: str) -> RootCauseRanker:
         chosen = self._store.model_choices(tenant_id).get("ranker")
