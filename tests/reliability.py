@@ -3,7 +3,8 @@
 Tests of faults and attacks carry ``@pytest.mark.reliability(fault=..., promise=...)`` and
 report what they measured with ``record_property("measured", ...)``. The hooks in
 ``conftest.py`` collect each such test's outcome into ``reliability-results.json``;
-``python -m tests.reliability`` renders that into ``RELIABILITY.md``.
+``python -m tests.reliability [RESULTS]`` renders that into ``RELIABILITY.md``. A partial
+run updates only its own rows.
 """
 
 from __future__ import annotations
@@ -29,9 +30,15 @@ def collect(item, report) -> dict | None:
 
 
 def save(rows: list[dict]) -> None:
-    if rows:
-        RESULTS.write_text(json.dumps({"at": datetime.now(UTC).isoformat(timespec="seconds"), "rows": rows},
-                                      indent=1))
+    """Merge this run's rows into the results file (a partial run updates only its own tests)."""
+    if not rows:
+        return
+    kept = {}
+    if RESULTS.is_file():
+        kept = {row["test"]: row for row in json.loads(RESULTS.read_text()).get("rows", [])}
+    kept.update({row["test"]: row for row in rows})
+    RESULTS.write_text(json.dumps({"at": datetime.now(UTC).isoformat(timespec="seconds"),
+                                   "rows": list(kept.values())}, indent=1))
 
 
 def render(results: dict) -> str:
@@ -54,10 +61,11 @@ def render(results: dict) -> str:
 
 
 def main() -> int:
-    if not RESULTS.is_file():
-        print(f"{RESULTS.name} not found: run `make test` first", file=sys.stderr)
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS
+    if not source.is_file():
+        print(f"{source} not found: run `make test` first", file=sys.stderr)
         return 2
-    REPORT.write_text(render(json.loads(RESULTS.read_text())))
+    REPORT.write_text(render(json.loads(source.read_text())))
     print(f"wrote {REPORT}")
     return 0
 

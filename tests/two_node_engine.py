@@ -33,6 +33,14 @@ def main(data_dir: Path) -> None:
     cluster.wait_for_nodes()
     settings = small_engine_settings(data_dir, ray_address=cluster.address, watchdog={"shards": 4},
                                      rca={"workers": 2})
+    # As on a real cluster, both nodes are registered and schedulable before the engine starts
+    # (the engine reuses this connection).
+    ray.init(address=cluster.address, namespace=settings.ray.namespace, log_to_driver=False)
+    deadline = time.monotonic() + 60
+    while ray.cluster_resources().get("CPU", 0) < 4 or len([n for n in ray.nodes() if n["Alive"]]) < 2:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the second node never became schedulable: {ray.cluster_resources()}")
+        time.sleep(0.2)  # polling the cluster's state, with a deadline
     engine = Engine(settings)
     try:
         engine.start()
