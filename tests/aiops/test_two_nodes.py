@@ -31,7 +31,8 @@ def test_shards_spread_and_move_when_a_node_goes(tmp_path: Path, record_property
     # After the worker node is removed, its actors run elsewhere and nothing is lost.
     assert report["moved"] and all(node != report["worker"] for node in report["moved"].values()), report
     assert report["after_removal"] == 20, report
-    assert set(report["statuses"]) <= {200, 503}, report  # an outage is a 503, never a 500
+    # While actors move: 503 (retry), or 408 when a request outlived serve.request_timeout_seconds; never a 500.
+    assert set(report["statuses"]) <= {200, 408, 503}, report
     record_property("measured", f"{len(shards)} nodes held shards; {len(report['moved'])} actors moved off the "
                                 f"removed node; {report['after_removal']} of 20 points stored; answers "
                                 f"{report['statuses']}")
