@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -18,6 +17,7 @@ class FakeLlm:
         self.answer = answer
         self.mode = "ok"  # "ok", "error" (HTTP 500) or "slow" (answers after 3 s)
         self.requests: list[dict] = []
+        self._closing = threading.Event()  # ends a "slow" stall early when the server closes
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -43,7 +43,7 @@ class FakeLlm:
                 fake.requests.append({"path": self.path, "body": body,
                                       "authorization": self.headers.get("Authorization")})
                 if fake.mode == "slow":
-                    time.sleep(3)
+                    fake._closing.wait(3)
                 if fake.mode == "error":
                     self._send(500, {"error": {"message": "overloaded"}})
                     return
@@ -57,5 +57,6 @@ class FakeLlm:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
+        self._closing.set()
         self._server.shutdown()
         self._server.server_close()

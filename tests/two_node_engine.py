@@ -19,7 +19,7 @@ from ray.cluster_utils import Cluster
 from actors.directory import RCA_WORKER, VECTORIZER, WATCHDOG_SHARD, actor_name
 from aiops.auth.roles import Role
 from aiops.engine import Engine
-from tests.conftest import small_engine_settings
+from tests.conftest import small_engine_settings, wait_for
 
 
 def node_of(name: str, namespace: str) -> str:
@@ -36,11 +36,8 @@ def main(data_dir: Path) -> None:
     # As on a real cluster, both nodes are registered and schedulable before the engine starts
     # (the engine reuses this connection).
     ray.init(address=cluster.address, namespace=settings.ray.namespace, log_to_driver=False)
-    deadline = time.monotonic() + 60
-    while ray.cluster_resources().get("CPU", 0) < 4 or len([n for n in ray.nodes() if n["Alive"]]) < 2:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the second node never became schedulable: {ray.cluster_resources()}")
-        time.sleep(0.2)  # polling the cluster's state, with a deadline
+    wait_for(lambda: ray.cluster_resources().get("CPU", 0) >= 4 and len([n for n in ray.nodes() if n["Alive"]]) >= 2,
+             timeout=60, what="the second node to become schedulable")
     engine = Engine(settings)
     try:
         engine.start()
@@ -75,12 +72,13 @@ def main(data_dir: Path) -> None:
             # The worker node goes away: its actors restart on the head, nothing stored is lost.
             lost = sorted(name for name, node in placed.items() if node == worker.node_id)
             cluster.remove_node(worker)
-            statuses, deadline = [], time.monotonic() + 120
-            while time.monotonic() < deadline:
-                statuses.append(send(10))
-                if statuses[-1] == 200 and all(node_of(name, namespace) != worker.node_id for name in lost):
-                    break
-                time.sleep(1)
+            statuses: list[int] = []
+
+            def moved_and_accepted() -> bool:
+                statuses.append(send(10))  # a client retrying until its batch is accepted
+                return statuses[-1] == 200 and all(node_of(name, namespace) != worker.node_id for name in lost)
+
+            wait_for(moved_and_accepted, timeout=120, interval=1.0, what="the removed node's actors to move")
             moved = {name: node_of(name, namespace) for name in lost}
             after = stored()
         print(json.dumps({"nodes": sorted({*placed.values()}), "placed": placed, "stored": before,
