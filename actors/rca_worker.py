@@ -2,7 +2,9 @@
 
 The queue is durable: requests are ``rca_results`` rows (``pending``), written by the
 watchdog shards, the alert intake and ``GET /api/v1/rca/{id}``, which then ``wake`` the
-owning worker (a lost wake-up costs one ``rca.poll_seconds``). Every worker polls it;
+owning worker. Every worker polls it, every ``rca.poll_seconds`` while it holds requests
+of its own and backing off to ``rca.idle_poll_seconds`` while it has none (a lost wake-up
+costs at most that; a wake-up or a restart looks at once);
 a request belongs to the worker its anomaly id hashes to (rendezvous over the pool), which
 marks it ``running`` (with its index and an attempt count) before analysing and ``done`` or
 ``failed`` after. Nothing is lost when a worker dies: its restarted self retakes its own
@@ -145,19 +147,25 @@ class RcaWorker:
 
     # -- lifecycle -------------------------------------------------------------------------
     def _forever(self) -> None:
-        poll = self._settings.rca.poll_seconds
+        poll, idle_poll = self._settings.rca.poll_seconds, self._settings.rca.idle_poll_seconds
         next_graphs = time.monotonic() + min(30.0, self._settings.rca.graph_refresh_seconds)
+        wait = 0.0  # the first look is immediate: a restarted worker retakes its own claims
         while not self._stopping.is_set():
-            self._wake.wait(poll)
+            woken = self._wake.wait(wait)
             self._wake.clear()
             if self._stopping.is_set():
                 break
             try:
                 self.drain()
+                # Work of mine was queued (or a wake-up): keep looking every poll. Otherwise back
+                # off, doubling: new requests wake their owner, and others' claims only become
+                # mine after rca.claim_timeout_seconds.
+                wait = poll if woken or self._queue_depth else min(max(poll, idle_poll), max(wait, poll) * 2)
                 if time.monotonic() >= next_graphs:
                     next_graphs = time.monotonic() + min(30.0, self._settings.rca.graph_refresh_seconds)
                     self.refresh_graphs()
             except Exception as error:  # storage restarting: keep polling, say why
+                wait = poll
                 self._last_error = f"{type(error).__name__}: {error}"
                 log.warning("rca worker %d: %s", self._index, self._last_error)
 

@@ -15,6 +15,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
 from actors.directory import ActorDirectory, wake_rca_workers
@@ -27,6 +28,8 @@ from aiops.storage.gateway import StoreGateway
 from aiops.watchdog import TenantWatch
 
 log = logging.getLogger(__name__)
+
+REQUESTED_MEMORY = 10_000  # anomaly ids whose RCA this shard has already queued (an episode asks once)
 
 
 class WatchdogShard:
@@ -42,6 +45,7 @@ class WatchdogShard:
         self._tenants: dict[str, TenantWatch] = {}
         self._lock = threading.RLock()
         self._last_run: datetime | None = None
+        self._requested: OrderedDict[str, None] = OrderedDict()
         self._restored = 0
         self._restore()
         self._stopping = threading.Event()
@@ -119,10 +123,16 @@ class WatchdogShard:
         if not anomalies:
             return
         self._store.sync.upsert_anomalies(anomalies)
-        wanting = [a.anomaly_id for a in anomalies if a.rca_triggered]
+        # An open episode is rewritten with every batch that grows it; its RCA is queued once.
+        # (After a restart the memory is empty: the queue's own check keeps the request single.)
+        wanting = [a.anomaly_id for a in anomalies if a.rca_triggered and a.anomaly_id not in self._requested]
         if wanting:
             if self._store.sync.request_rcas(watch.tenant_id, wanting, datetime.now(UTC)):
                 wake_rca_workers(self._actors, self._settings.rca.workers, wanting)
+            for anomaly_id in wanting:
+                self._requested[anomaly_id] = None
+            while len(self._requested) > REQUESTED_MEMORY:
+                self._requested.popitem(last=False)
 
     def feedback(self, tenant_id: str, series_id: int, verdict: str) -> float | None:
         with self._lock:

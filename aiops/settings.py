@@ -91,6 +91,7 @@ class RcaSettings(Section):
     blast_depth: int = Field(3, ge=1, le=10)
     graph_refresh_seconds: float = Field(300.0, gt=0)
     poll_seconds: float = Field(0.5, gt=0)
+    idle_poll_seconds: float = Field(5.0, gt=0)
     claim_timeout_seconds: float = Field(120.0, gt=0)
     max_attempts: int = Field(3, ge=1, le=100)
     max_series: int = Field(5000, ge=2)

@@ -114,21 +114,29 @@ class TenantWatch:
         keep = np.r_[(rows[1:] != rows[:-1]) | (ts[1:] != ts[:-1]), True]
         rows, ts, values = rows[keep], ts[keep], values[keep]
         starts = np.r_[0, np.flatnonzero(np.diff(rows)) + 1]
-        rank = np.arange(rows.size) - np.repeat(starts, np.diff(np.r_[starts, rows.size]))
+        counts = np.diff(np.r_[starts, rows.size])
+        rank = np.arange(rows.size) - np.repeat(starts, counts)
+        # The detector steps over the batch's own series only (their state rows gathered, then
+        # written back): a batch costs its points, not its points times the tenant's series.
+        present = rows[starts]
+        local = np.repeat(np.arange(present.size), counts)
+        state = {key: array[present] for key, array in self.state.items()}
+        threshold = self.threshold[present]
         touched: dict[str, tuple[int, Episode]] = {}
-        size = self.size
         for step in range(int(rank.max()) + 1):
             at = rank == step
-            step_rows = rows[at]
-            active = np.zeros(size, dtype=bool)
-            active[step_rows] = True
-            full_values = np.zeros(size)
-            full_values[step_rows] = values[at]
-            full_ts = np.zeros(size)
-            full_ts[step_rows] = ts[at] / 1000.0
-            scores = self.detector.step(self.state, full_values, full_ts, active)
-            anomalous = active & (scores.score >= self.threshold)
-            self._fold(step_rows, ts[at], anomalous, scores.score, scores.z_score, touched)
+            step_local = local[at]
+            active = np.zeros(present.size, dtype=bool)
+            active[step_local] = True
+            step_values = np.zeros(present.size)
+            step_values[step_local] = values[at]
+            step_ts = np.zeros(present.size)
+            step_ts[step_local] = ts[at] / 1000.0
+            scores = self.detector.step(state, step_values, step_ts, active)
+            anomalous = scores.score[step_local] >= threshold[step_local]
+            self._fold(rows[at], ts[at], anomalous, scores.score[step_local], scores.z_score[step_local], touched)
+        for key, array in state.items():
+            self.state[key][present] = array
         self.last_ms[rows[np.r_[starts[1:] - 1, rows.size - 1]]] = ts[np.r_[starts[1:] - 1, rows.size - 1]]
         self.points_seen += int(rows.size)
         self.dirty = True
@@ -138,17 +146,18 @@ class TenantWatch:
 
     def _fold(self, step_rows: np.ndarray, step_ts: np.ndarray, anomalous: np.ndarray, score: np.ndarray,
               z: np.ndarray, touched: dict[str, tuple[int, Episode]]) -> None:
-        hot = set(np.flatnonzero(anomalous).tolist())
-        for row, at in zip(step_rows.tolist(), step_ts.tolist(), strict=True):
+        """Grow, open or quiet each row's episode; the arrays run parallel to ``step_rows``."""
+        for row, at, hot, row_score, row_z in zip(step_rows.tolist(), step_ts.tolist(), anomalous.tolist(),
+                                                  score.tolist(), z.tolist(), strict=True):
             episode = self.episodes.get(row)
-            if row in hot:
+            if hot:
                 if episode is None or episode.quiet >= self.close_after:
                     episode = self.episodes[row] = Episode(
-                        anomaly_id(self.tenant_id, self.series_ids[row], at), at, at, float(score[row]), float(z[row]))
+                        anomaly_id(self.tenant_id, self.series_ids[row], at), at, at, row_score, row_z)
                 else:
                     episode.last_ms, episode.quiet = at, 0
-                    if score[row] > episode.score:
-                        episode.score, episode.z = float(score[row]), float(z[row])
+                    if row_score > episode.score:
+                        episode.score, episode.z = row_score, row_z
                 touched[episode.anomaly_id] = (row, episode)
             elif episode is not None:
                 episode.quiet += 1

@@ -10,6 +10,7 @@ spends one of its own ``rate_limit_rps`` bucket.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -30,17 +31,45 @@ _MISSING = object()
 
 
 class CachedLookup:
-    """Answers (including "none") kept for ``ttl`` seconds; no cache at all when ``ttl`` is 0."""
+    """Answers (including "none") kept for ``ttl`` seconds; no cache at all when ``ttl`` is 0.
+
+    Concurrent misses of one key share a single fetch: when an entry expires under load,
+    the storage owner sees one lookup per replica, not one per request in flight.
+    """
 
     def __init__(self, ttl: float, maxsize: int) -> None:
         self._cache: TTLCache | None = TTLCache(maxsize=maxsize, ttl=ttl) if ttl else None
+        self._inflight: dict[str, asyncio.Future] = {}
 
     async def get(self, key: str, fetch: Callable[[str], Awaitable[Any]]) -> Any:
-        value = self._cache.get(key, _MISSING) if self._cache is not None else _MISSING
-        if value is _MISSING:
+        if self._cache is None:
+            return await fetch(key)
+        value = self._cache.get(key, _MISSING)
+        if value is not _MISSING:
+            return value
+        pending = self._inflight.get(key)
+        if pending is not None:
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this request itself was cancelled
+                return await fetch(key)  # the leading request was cancelled: fetch alone
+        pending = asyncio.get_running_loop().create_future()
+        self._inflight[key] = pending
+        try:
             value = await fetch(key)
-            if self._cache is not None:
-                self._cache[key] = value
+        except Exception as error:
+            pending.set_exception(error)
+            pending.exception()  # marked retrieved: there may be no one else waiting
+            raise
+        except BaseException:
+            pending.cancel()
+            raise
+        finally:
+            self._inflight.pop(key, None)
+        self._cache[key] = value
+        pending.set_result(value)
         return value
 
     def forget(self, key: str) -> None:

@@ -14,9 +14,12 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from aiops.bench.report import Figure
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "reliability-results.json"
 REPORT = REPO / "RELIABILITY.md"
+BENCH_RESULTS = REPO / "bench-results"
 
 
 def collect(item, report) -> dict | None:
@@ -57,7 +60,28 @@ def render(results: dict) -> str:
         test = r["test"].split("::", 1)
         lines.append(f"| {r['fault']} | {r['promise']} | {r['measured'] or '-'} | {verdict} | "
                      f"`{test[0]}` {test[-1]} ({r['seconds']}) |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + soak_section()) + "\n"
+
+
+def soak_section() -> list[str]:
+    """The latest ``aiops bench soak`` figures (load is a benchmark, not a timed test)."""
+    latest = None
+    for path in sorted(BENCH_RESULTS.glob("bench-*.json")):
+        for result in json.loads(path.read_text()).get("results", []):
+            if result.get("bench") == "soak":
+                latest = (path.name, result)
+    lines = ["", "## Load and soak", ""]
+    if latest is None:
+        return lines + ["No `aiops bench soak` result on this machine yet; run `aiops bench soak --minutes 10`."]
+    name, result = latest
+    lines += [f"`aiops bench soak` ({name}): mixed traffic (ingest, queries, alerts) at half the measured "
+              "ingest maximum.", "", "| figure | value | target | met |", "|---|---|---|---|"]
+    for figure in result["figures"]:
+        met = {None: "", True: "yes", False: "**no**"}[Figure(**figure).meets_target()]
+        note = f" ({figure['note']})" if figure.get("note") and len(figure["note"]) < 200 else ""
+        lines.append(f"| {figure['name']}{note} | {figure['value']:,.1f} {figure['unit']} | "
+                     f"{figure.get('target', '')} | {met} |")
+    return lines
 
 
 def main() -> int:

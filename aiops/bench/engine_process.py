@@ -60,6 +60,25 @@ class BenchEngine:
         root = psutil.Process(json.loads(state)["pid"])
         return [root, *root.children(recursive=True)]
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far per kind of engine process (``StorageOwner``, ``raylet``, ...)."""
+        used: dict[str, float] = {}
+        for process in self.processes():
+            try:
+                command = process.cmdline()
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            title = command[0] if command else process.name()
+            if title.startswith("ray::"):  # Ray titles actors "ray::Class.method" while they run one
+                title = title[5:].split(".")[0].split(":")[0]
+            elif Path(title).name.startswith("python") and len(command) > 1:
+                title = command[2] if command[1] == "-m" and len(command) > 2 else Path(command[1]).name
+            else:
+                title = Path(title).name
+            used[title] = used.get(title, 0.0) + times.user + times.system
+        return used
+
     def rss_bytes(self) -> int:
         total = 0
         for process in self.processes():

@@ -54,6 +54,8 @@ def cluster_statements(cluster: str, retention: RetentionSettings | None = None)
                 name, target, select, source, rest = view.groups()
                 out.append(f"CREATE MATERIALIZED VIEW IF NOT EXISTS {name} {on} TO {target}_local AS{select}"
                            f"FROM {source}_local{rest}")
+            elif statement.lstrip().startswith("INSERT INTO "):  # a backfill: runs through the Distributed tables
+                out.append(statement)
             elif _ALTER.match(statement):
                 out.append(_ALTER.sub(lambda m: f"ALTER TABLE {m.group(1)}_local {on} ", statement, count=1))
             else:

@@ -45,6 +45,7 @@ class ExpiringTable:
 
 EXPIRING_TABLES = (
     ExpiringTable("metric_points", "ts", "metric_points_days"),
+    ExpiringTable("metric_minutes", "minute", "metric_points_days"),
     ExpiringTable("anomalies", "detected_at", "anomalies_days"),
     ExpiringTable("rca_results", "requested_at", "rca_results_days"),
     ExpiringTable("correlation_edges", "computed_at", "correlation_edges_days"),
@@ -197,6 +198,30 @@ MIGRATIONS: tuple[Migration, ...] = (
         (
             "ALTER TABLE alerts ADD COLUMN IF NOT EXISTS linked_anomalies Array(String)",
             "ALTER TABLE knowledge_base ADD COLUMN IF NOT EXISTS embedding_version String",
+        ),
+    ),
+    Migration(
+        7,
+        "per-minute rollup of every (service, metric) for RCA frames",
+        (
+            # An RCA averages each (service, metric) per minute over its lookback window; read
+            # from raw points that is a FINAL scan of every point of the window. The rollup keeps
+            # a sum and a count per minute, filled at insert time. (A retried batch is never
+            # inserted twice, so it is not counted twice.)
+            f"""CREATE TABLE IF NOT EXISTS metric_minutes (
+                tenant_id String, service_id LowCardinality(String), metric_name LowCardinality(String),
+                minute DateTime('UTC'), total Float64, points UInt64
+            ) ENGINE = SummingMergeTree PARTITION BY toYYYYMM(minute)
+            ORDER BY (tenant_id, service_id, metric_name, minute) {_ttl("metric_minutes")}""",
+            """CREATE MATERIALIZED VIEW IF NOT EXISTS metric_minutes_mv TO metric_minutes AS
+               SELECT tenant_id, service_id, metric_name, toStartOfMinute(ts) AS minute,
+                      sum(value) AS total, count() AS points
+               FROM metric_points GROUP BY tenant_id, service_id, metric_name, minute""",
+            # Points stored before this migration (the engine migrates before it serves).
+            """INSERT INTO metric_minutes
+               SELECT tenant_id, service_id, metric_name, toStartOfMinute(ts) AS minute,
+                      sum(value) AS total, count() AS points
+               FROM metric_points FINAL GROUP BY tenant_id, service_id, metric_name, minute""",
         ),
     ),
 )

@@ -77,9 +77,13 @@ class RcaQueries:
 
     def rca_queue_all_tenants(self, limit: int) -> list[RcaRecord]:
         """Requests not yet done or failed, oldest first, across tenants (for the RCA pool)."""
+        # FINAL only over the keys that have an open row: a FINAL over the whole table would
+        # merge every RCA ever kept, twice a second per worker.
         with self._pool.borrow() as client:
             rows = client.query(
-                f"SELECT {', '.join(_RCA_COLUMNS)} FROM rca_results FINAL WHERE status IN ('pending', 'running') "
+                f"SELECT {', '.join(_RCA_COLUMNS)} FROM rca_results FINAL "
+                "WHERE (tenant_id, anomaly_id) IN (SELECT tenant_id, anomaly_id FROM rca_results "
+                "WHERE status IN ('pending', 'running')) AND status IN ('pending', 'running') "
                 "ORDER BY requested_at LIMIT {limit:UInt32}",
                 parameters={"limit": limit},
             ).result_rows
@@ -91,11 +95,26 @@ class RcaQueries:
         """Every service's metrics in ``[since, until)`` averaged per step (over label sets) in SQL.
 
         Returns long arrays ``(unix_seconds, service_ids, metric_names, values)``; at most
-        ``max_series`` (service, metric) pairs, those with the most points first.
+        ``max_series`` (service, metric) pairs, those with the most points first. Steps of whole
+        minutes read the ``metric_minutes`` rollup (the minutes that start in the window), a
+        few rows per minute instead of every point; other steps read the points.
         """
         parameters = {"tenant_id": tenant_id, "since": since, "until": until, "step": step_seconds,
                       "max_series": max_series}
+        minutes = "minute >= {since:DateTime64(3, 'UTC')} AND minute < {until:DateTime64(3, 'UTC')}"
         sql = f"""
+            SELECT service_id, metric_name,
+                   toUnixTimestamp(toStartOfInterval(minute, toIntervalSecond({{step:UInt32}}))) AS at,
+                   sum(total) / sum(points) AS v
+            FROM metric_minutes
+            WHERE tenant_id = {{tenant_id:String}} AND {minutes}
+              AND (service_id, metric_name) IN (
+                  SELECT service_id, metric_name FROM metric_minutes
+                  WHERE tenant_id = {{tenant_id:String}} AND {minutes}
+                  GROUP BY service_id, metric_name ORDER BY sum(points) DESC, service_id, metric_name
+                  LIMIT {{max_series:UInt32}})
+            GROUP BY service_id, metric_name, at
+            HAVING isFinite(v)""" if step_seconds % 60 == 0 else f"""
             SELECT service_id, metric_name,
                    toUnixTimestamp(toStartOfInterval(ts, toIntervalSecond({{step:UInt32}}))) AS at, avg(value) AS v
             FROM metric_points FINAL

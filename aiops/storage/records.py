@@ -58,7 +58,7 @@ class StoredSeries:
     service_id: str
     metric_name: str
     labels: dict[str, str]
-    points: list[tuple[float, float]]
+    points: list[list[float]]  # [unix_seconds, value] pairs
 
 
 @dataclass(frozen=True)

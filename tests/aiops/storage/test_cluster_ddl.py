@@ -21,6 +21,9 @@ def client(tmp_path_factory):
 def test_every_statement_parses(client) -> None:
     for statement in STATEMENTS:
         formatted = client.query("SELECT formatQuery({q:String})", parameters={"q": statement}).result_rows[0][0]
+        if formatted.startswith("INSERT INTO"):  # backfills run once, through the Distributed tables
+            assert "_local" not in formatted, statement[:80]
+            continue
         assert "ON CLUSTER aiops" in formatted.replace("'", ""), statement[:80]
 
 
