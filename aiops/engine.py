@@ -105,30 +105,17 @@ def vectorizer_placement(settings: Settings, resources: dict[str, float]) -> Vec
     if gpus > 0:
         fraction = min(settings.vectorizer.gpu_fraction, gpus / count)
         return VectorizerPlacement({"num_gpus": round(fraction, 4), "num_cpus": 0}, 1)
-    share = min(1.0, resources.get("CPU", 1.0) / (2 * count))
+    # Half the CPUs, less a tenth: the spread actors' token shares must still fit when a
+    # node is lost and everything restarts on fewer CPUs.
+    share = min(1.0, 0.9 * resources.get("CPU", 1.0) / (2 * count))
     return VectorizerPlacement({"num_cpus": round(share, 4)}, max(1, int(share)))
 
 
-def spread_over(nodes: list[str], index: int) -> Any:
-    """Round-robin placement: actor ``index`` prefers node ``index mod len(nodes)``.
-
-    Soft, so an actor whose node is gone restarts wherever Ray finds room. (Ray's own
-    ``SPREAD`` is best effort and, for zero-CPU actors created in a burst, often packs
-    them onto one node.)
-    """
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    if not nodes:
-        return "DEFAULT"
-    return NodeAffinitySchedulingStrategy(nodes[index % len(nodes)], soft=True)
-
-
-def alive_nodes(resource: str | None = None) -> list[str]:
-    """Ids of the cluster's live nodes (having ``resource`` when given), in a stable order."""
-    import ray
-
-    return sorted(n["NodeID"] for n in ray.nodes()
-                  if n.get("Alive") and (resource is None or n.get("Resources", {}).get(resource, 0) > 0))
+SPREAD_CPUS = 0.01
+"""The token CPU share of each spread actor. Ray's ``SPREAD`` only spreads actors that ask
+for some resource (zero-CPU ones pile up on one node), and soft node affinity is a mere hint
+in Ray 2.x (measured: about half the actors land elsewhere). With a token share, consecutive
+``SPREAD`` actors alternate over the nodes, and one whose node is gone restarts elsewhere."""
 
 
 class Engine:
@@ -217,23 +204,23 @@ class Engine:
             StoreGateway.for_settings(settings).sync.migrate()
 
         placement = vectorizer_placement(settings, ray.cluster_resources())
-        nodes = alive_nodes()
-        vector_nodes = alive_nodes("GPU") if placement.options.get("num_gpus") else nodes
+        spread = {"scheduling_strategy": "SPREAD", "num_cpus": SPREAD_CPUS}
         actors: dict[str, Any] = {}
+        # One role after another: SPREAD alternates over the nodes per request, so each
+        # role's actors take turns (interleaved roles would put every shard on one node).
         for index in range(settings.watchdog.shards):
             actors[actor_name(WATCHDOG_SHARD, index)] = self._actor(
                 WatchdogShard, actor_name(WATCHDOG_SHARD, index), settings, index,
-                max_pending_calls=settings.ingest.shard_queue, max_concurrency=4,
-                scheduling_strategy=spread_over(nodes, index),
+                max_pending_calls=settings.ingest.shard_queue, max_concurrency=4, **spread,
             )
+        for index in range(settings.watchdog.shards):
             actors[actor_name(VECTORIZER, index)] = self._actor(
                 Vectorizer, actor_name(VECTORIZER, index), settings, index, placement.cpu_threads,
-                max_concurrency=16, scheduling_strategy=spread_over(vector_nodes, index), **placement.options,
+                max_concurrency=16, **{**spread, **placement.options},
             )
         for index in range(settings.rca.workers):
             actors[actor_name(RCA_WORKER, index)] = self._actor(
-                RcaWorker, actor_name(RCA_WORKER, index), settings, index, max_concurrency=4,
-                scheduling_strategy=spread_over(nodes, index + 1),  # off the first shard's node first
+                RcaWorker, actor_name(RCA_WORKER, index), settings, index, max_concurrency=4, **spread,
             )
         actors[actor_name(RATE_LIMITER, 0)] = self._actor(
             RateLimiter, actor_name(RATE_LIMITER, 0), settings, max_concurrency=16, max_task_retries=0
