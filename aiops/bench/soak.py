@@ -171,8 +171,8 @@ def run() -> BenchResult:
     result.add("soak RSS at the end", last / 2**20, "MiB")
     result.add("soak RSS growth after warm-up", 100 * (last - first) / first, "%", "< 10",
                note="per 30 s window: " + ", ".join(f"{w['rss'] / 2**20:.0f}" for w in windows))
-    result.add("soak anomalies stored", anomalies, "", note="watchdog episodes and alerts, each above "
-               "watchdog.rca_threshold with an RCA")
+    result.add("soak anomalies stored", anomalies, "", note="watchdog episodes and alerts; alerts and episodes "
+               "above watchdog.rca_threshold each start an RCA")
     busiest = sorted(cpu.items(), key=lambda item: -item[1])
     cores = os.cpu_count() or 1
     result.add(f"soak engine CPU (share of {cores} cores)", 100 * sum(cpu.values()) / (cores * total), "%",

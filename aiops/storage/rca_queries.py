@@ -19,7 +19,6 @@ _RCA_COLUMNS = ("tenant_id", "anomaly_id", "status", "ranker", "root_causes", "b
                 "summary", "error", "requested_at", "updated_at", "attempts", "worker")
 _EDGE_COLUMNS = ("tenant_id", "source_service", "target_service", "kind", "correlation_score", "lag_minutes",
                  "direction", "metrics", "computed_at")
-_WINDOW = "ts >= {since:DateTime64(3, 'UTC')} AND ts < {until:DateTime64(3, 'UTC')}"
 
 
 def _utc(value: datetime) -> datetime:
@@ -77,13 +76,9 @@ class RcaQueries:
 
     def rca_queue_all_tenants(self, limit: int) -> list[RcaRecord]:
         """Requests not yet done or failed, oldest first, across tenants (for the RCA pool)."""
-        # FINAL only over the keys that have an open row: a FINAL over the whole table would
-        # merge every RCA ever kept, twice a second per worker.
         with self._pool.borrow() as client:
             rows = client.query(
-                f"SELECT {', '.join(_RCA_COLUMNS)} FROM rca_results FINAL "
-                "WHERE (tenant_id, anomaly_id) IN (SELECT tenant_id, anomaly_id FROM rca_results "
-                "WHERE status IN ('pending', 'running')) AND status IN ('pending', 'running') "
+                f"SELECT {', '.join(_RCA_COLUMNS)} FROM rca_results FINAL WHERE status IN ('pending', 'running') "
                 "ORDER BY requested_at LIMIT {limit:UInt32}",
                 parameters={"limit": limit},
             ).result_rows
@@ -101,28 +96,22 @@ class RcaQueries:
         """
         parameters = {"tenant_id": tenant_id, "since": since, "until": until, "step": step_seconds,
                       "max_series": max_series}
-        minutes = "minute >= {since:DateTime64(3, 'UTC')} AND minute < {until:DateTime64(3, 'UTC')}"
+        if step_seconds % 60 == 0:  # the rollup: a sum and a count per minute
+            source = picked = "metric_minutes"
+            clock, mean, weight = "minute", "sum(total) / sum(points)", "sum(points)"
+        else:
+            source, picked = "metric_points FINAL", "metric_points"
+            clock, mean, weight = "ts", "avg(value)", "count()"
+        window = f"{clock} >= {{since:DateTime64(3, 'UTC')}} AND {clock} < {{until:DateTime64(3, 'UTC')}}"
         sql = f"""
             SELECT service_id, metric_name,
-                   toUnixTimestamp(toStartOfInterval(minute, toIntervalSecond({{step:UInt32}}))) AS at,
-                   sum(total) / sum(points) AS v
-            FROM metric_minutes
-            WHERE tenant_id = {{tenant_id:String}} AND {minutes}
+                   toUnixTimestamp(toStartOfInterval({clock}, toIntervalSecond({{step:UInt32}}))) AS at, {mean} AS v
+            FROM {source}
+            WHERE tenant_id = {{tenant_id:String}} AND {window}
               AND (service_id, metric_name) IN (
-                  SELECT service_id, metric_name FROM metric_minutes
-                  WHERE tenant_id = {{tenant_id:String}} AND {minutes}
-                  GROUP BY service_id, metric_name ORDER BY sum(points) DESC, service_id, metric_name
-                  LIMIT {{max_series:UInt32}})
-            GROUP BY service_id, metric_name, at
-            HAVING isFinite(v)""" if step_seconds % 60 == 0 else f"""
-            SELECT service_id, metric_name,
-                   toUnixTimestamp(toStartOfInterval(ts, toIntervalSecond({{step:UInt32}}))) AS at, avg(value) AS v
-            FROM metric_points FINAL
-            WHERE tenant_id = {{tenant_id:String}} AND {_WINDOW}
-              AND (service_id, metric_name) IN (
-                  SELECT service_id, metric_name FROM metric_points
-                  WHERE tenant_id = {{tenant_id:String}} AND {_WINDOW}
-                  GROUP BY service_id, metric_name ORDER BY count() DESC, service_id, metric_name
+                  SELECT service_id, metric_name FROM {picked}
+                  WHERE tenant_id = {{tenant_id:String}} AND {window}
+                  GROUP BY service_id, metric_name ORDER BY {weight} DESC, service_id, metric_name
                   LIMIT {{max_series:UInt32}})
             GROUP BY service_id, metric_name, at
             HAVING isFinite(v)"""
