@@ -105,6 +105,8 @@ class AlertSettings(Section):
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     max_alerts: int = Field(1000, ge=1)  # per payload
     link_window_minutes: int = Field(30, ge=0, le=1440)  # watchdog anomalies this close are linked
+    # A linked episode moves the RCA start earlier only if it was still anomalous this close to the alert.
+    onset_gap_minutes: int = Field(10, ge=0, le=1440)
     severity_scores: dict[str, float] = Field(
         default_factory=lambda: {"critical": 1.0, "error": 0.95, "warning": 0.8, "info": 0.5})
 

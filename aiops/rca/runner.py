@@ -92,14 +92,19 @@ class RcaRunner:
     # -- analyses --------------------------------------------------------------------------
     def start_of(self, anomaly) -> tuple[datetime, list]:
         """When the trouble began, and the anomaly's alerts. An alert fires after its rule's
-        ``for`` window, so a watchdog anomaly of the same service linked to it is the earlier, truer start."""
+        ``for`` window, so a linked watchdog episode of the same service that led up to it is
+        the earlier, truer start. An episode that had already ended ``alerts.onset_gap_minutes``
+        before the alert started is an earlier, separate incident and is passed over: taking
+        it would aim the analysis window at the wrong trouble."""
         if anomaly.source != "alertmanager":
             return anomaly.detected_at, []
         alerts = self._store.list_alerts(anomaly.tenant_id, anomaly.anomaly_id)
-        starts = [anomaly.detected_at]
+        fired = anomaly.detected_at
+        still_on = fired - timedelta(minutes=self._settings.alerts.onset_gap_minutes)
+        starts = [fired]
         for linked in {i for a in alerts for i in a.linked_anomalies}:
             found = self._store.get_anomaly(anomaly.tenant_id, linked)
-            if found is not None and found.detected_at <= anomaly.detected_at:
+            if found is not None and found.detected_at <= fired and found.last_seen_at >= still_on:
                 starts.append(found.detected_at)
         return min(starts), alerts
 

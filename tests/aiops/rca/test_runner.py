@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,7 @@ from aiops.ingest.builder import BatchBuilder
 from aiops.rca.narrator import LlmNarrator
 from aiops.rca.runner import RcaRunner
 from aiops.settings import load_settings
-from aiops.storage.records import AnomalyRecord, RcaRecord
+from aiops.storage.records import AlertRecord, AnomalyRecord, RcaRecord
 from aiops.storage.store import Store
 from deployments.components import ComponentProbe
 from tests.aiops.rca.synthetic import fault
@@ -64,6 +64,27 @@ def test_the_template_names_root_cause_blast_radius_and_past_fix(stored) -> None
     summary = result.summary
     assert "db" in summary and "api" in summary and "web" in summary and "inc-7" in summary
     assert "Raised the db connection pool size." in summary
+
+
+def test_an_alert_starts_its_rca_at_the_episode_that_led_up_to_it(stored) -> None:
+    """A linked episode that ended long before the alert is an earlier incident, not this one's onset."""
+    store, _ = stored
+    onset = store.get_anomaly("t1", "anom-1").detected_at
+    earlier = onset - timedelta(minutes=40)
+    fired = onset + timedelta(minutes=3)
+    now = datetime.now(UTC)
+    store.upsert_anomalies([
+        AnomalyRecord("t1", "anom-old", "db", "latency_ms", 1, {}, "watchdog", "ewma", 0.9, 5.0, earlier,
+                      earlier + timedelta(minutes=4)),
+        AnomalyRecord("t1", "anom-alert", "db", "DbSlow", 0, {}, "alertmanager", "alertmanager", 1.0, 0.0, fired,
+                      fired, rca_triggered=True)])
+    store.save_alerts([AlertRecord("t1", "fp-1", fired, None, "firing", "DbSlow", "db", {}, {}, "", "anom-alert",
+                                   ["anom-old", "anom-1"], now)])
+    runner = RcaRunner(load_settings(), store)
+    start, alerts = runner.start_of(store.get_anomaly("t1", "anom-alert"))
+    assert start == onset and [a.fingerprint for a in alerts] == ["fp-1"]
+    result = runner.analyse(RcaRecord("t1", "anom-alert", "running", requested_at=now, updated_at=now, attempts=1))
+    assert result.status == "done" and result.root_causes[0]["service_id"] == "db"
 
 
 def test_the_llm_writes_the_summary_from_the_facts(stored, llm: FakeLlm) -> None:
