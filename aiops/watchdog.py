@@ -123,21 +123,29 @@ class TenantWatch:
         state = {key: array[present] for key, array in self.state.items()}
         threshold = self.threshold[present]
         touched: dict[str, tuple[int, Episode]] = {}
-        # Points ordered by step (each series' n-th new point is in step n): a step is a slice.
-        by_step = np.argsort(rank, kind="stable")
-        bounds = np.r_[0, np.cumsum(np.bincount(rank))]
-        step_rows, step_stamps, step_points, step_locals = rows[by_step], ts[by_step], values[by_step], local[by_step]
-        for begin, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-            step_local = step_locals[begin:end]
-            active = np.zeros(present.size, dtype=bool)
-            active[step_local] = True
-            step_values = np.zeros(present.size)
-            step_values[step_local] = step_points[begin:end]
-            step_ts = np.zeros(present.size)
-            step_ts[step_local] = step_stamps[begin:end] / 1000.0
-            scores = self.detector.step(state, step_values, step_ts, active)
-            score, z = scores.score[step_local], scores.z_score[step_local]
-            self._fold(step_rows[begin:end], step_stamps[begin:end], score >= threshold[step_local], score, z, touched)
+        # Every step at once: (step, series) matrices, each series' n-th new point in row n.
+        shape = (int(rank.max()) + 1, present.size)
+        active = np.zeros(shape, dtype=bool)
+        active[rank, local] = True
+        step_values, step_ts = np.zeros(shape), np.zeros(shape)
+        step_values[rank, local] = values
+        step_ts[rank, local] = ts / 1000.0
+        scores = self.detector.run(state, step_values, step_ts, active)
+        score, z = scores.score[rank, local], scores.z_score[rank, local]
+        anomalous = score >= threshold[local]
+        # Episodes concern only series with an anomalous point or an open episode: fold
+        # those series' points, step after step, so each episode grows in time order.
+        busy = np.zeros(present.size, dtype=bool)
+        busy[local[anomalous]] = True
+        if self.episodes:
+            busy |= np.isin(present, np.fromiter(self.episodes, dtype=np.int64, count=len(self.episodes)))
+        if busy.any():
+            picked = np.flatnonzero(busy[local])
+            picked = picked[np.argsort(rank[picked], kind="stable")]
+            bounds = np.r_[0, np.cumsum(np.bincount(rank[picked]))]
+            for begin, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+                pick = picked[begin:end]
+                self._fold(rows[pick], ts[pick], anomalous[pick], score[pick], z[pick], touched)
         for key, array in state.items():
             self.state[key][present] = array
         self.last_ms[rows[np.r_[starts[1:] - 1, rows.size - 1]]] = ts[np.r_[starts[1:] - 1, rows.size - 1]]

@@ -53,6 +53,19 @@ class Detector(ABC):
         score 0.
         """
 
+    def run(self, state: State, values: np.ndarray, timestamps: np.ndarray, active: np.ndarray) -> Scores:
+        """Many steps at once: ``(steps, series)`` arrays, row ``t`` being step ``t``.
+
+        Exactly ``steps`` calls of :meth:`step` (which is what this default does); a model
+        whose step is cheap per point but costly per call (numpy's overhead on a few series)
+        overrides it with a compiled loop over time.
+        """
+        score, z = np.zeros(values.shape), np.zeros(values.shape)
+        for t in range(values.shape[0]):
+            result = self.step(state, values[t], timestamps[t], active[t])
+            score[t], z[t] = result.score, result.z_score
+        return Scores(score, z)
+
     def is_anomaly(self, scores: Scores) -> np.ndarray:
         return scores.score >= self.config.threshold
 
@@ -66,11 +79,7 @@ class Detector(ABC):
 
     def score_series(self, values: np.ndarray, timestamps: np.ndarray) -> Scores:
         """One whole series, point by point, exactly as streaming would see it."""
-        state = self.init_state(1)
-        scores = np.zeros(values.size)
-        z = np.zeros(values.size)
-        on = np.ones(1, dtype=bool)
-        for i in range(values.size):
-            result = self.step(state, values[i:i + 1], timestamps[i:i + 1], on)
-            scores[i], z[i] = result.score[0], result.z_score[0]
-        return Scores(scores, z)
+        column = (values.size, 1)
+        result = self.run(self.init_state(1), np.asarray(values, dtype=np.float64).reshape(column),
+                          np.asarray(timestamps, dtype=np.float64).reshape(column), np.ones(column, dtype=bool))
+        return Scores(result.score[:, 0], result.z_score[:, 0])

@@ -25,6 +25,7 @@ from pydantic import Field
 
 from models.detectors.base import Detector, DetectorConfig, Scores, State
 from models.detectors.ewma import z_to_score
+from models.detectors.seasonal_kernel import seasonal_run
 
 
 class SeasonalConfig(DetectorConfig):
@@ -111,3 +112,15 @@ class SeasonalDetector(Detector):
         score = np.zeros(values.shape[0])
         score[rows] = z_to_score(z_rows, self.config.score_scale)
         return Scores(score, z)
+
+    def run(self, state: State, values: np.ndarray, timestamps: np.ndarray, active: np.ndarray) -> Scores:
+        """Many steps in one compiled pass (see :mod:`models.detectors.seasonal_kernel`)."""
+        arrays = {key: np.ascontiguousarray(state[key], dtype=np.float64) for key in state}
+        config = self.config
+        z = seasonal_run(arrays["level"], arrays["spread"], arrays["seen"], arrays["offset"], arrays["visits"],
+                         np.ascontiguousarray(values, dtype=np.float64),
+                         np.ascontiguousarray(timestamps, dtype=np.float64), np.ascontiguousarray(active, dtype=bool),
+                         float(7 * 86400 if config.weekly else 86400), float(config.slot_seconds), self._slots,
+                         self._a_level, self._a_slot, self._a_spread, float(config.warmup), config.clip)
+        state.update(arrays)
+        return Scores(np.where(active, z_to_score(z, config.score_scale), 0.0), z)

@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
+from models.detectors.base import Detector
 from models.registry import build, entries
 
 DETECTORS = [entry.name for entry in entries("detector")]
@@ -52,6 +53,27 @@ def test_state_pickles_grows_and_series_are_independent(name: str) -> None:
     assert result.score[1] == 0
     for key in state:
         np.testing.assert_array_equal(state[key][1], before[key])  # an inactive series is untouched
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+def test_many_steps_at_once_equal_the_steps_one_by_one(name: str) -> None:
+    """``run`` (a model's fast path, e.g. a compiled loop) must be ``step`` repeated, exactly."""
+    detector = build("detector", name, {"warmup": 20})
+    rng = np.random.default_rng(3)
+    steps, width = 400, 23
+    stamps = 1.7e9 + np.cumsum(rng.integers(1, 900, size=(steps, width)), axis=0).astype(float)
+    values = 10 + 5 * np.sin(2 * np.pi * stamps / 86400) + rng.normal(0, 1, (steps, width))
+    values[250, 4] += 40
+    active = rng.random((steps, width)) > 0.15  # gaps: a series sits out some steps
+    active[250, 4] = True
+    fast, reference = detector.init_state(width), detector.init_state(width)
+    got = detector.run(fast, values, stamps, active)
+    want = Detector.run(detector, reference, values, stamps, active)
+    np.testing.assert_array_equal(got.score, want.score)
+    np.testing.assert_array_equal(got.z_score, want.z_score)
+    assert got.score[~active].max() == 0 and got.score[250, 4] >= detector.config.threshold
+    for key in reference:
+        np.testing.assert_array_equal(fast[key], reference[key])
 
 
 @pytest.mark.parametrize("name", DETECTORS)
