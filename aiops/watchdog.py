@@ -55,6 +55,8 @@ class Observation:
 
 
 class TenantWatch:
+    RUN_CELLS = 1 << 20  # (step x series) cells per detector.run call: ~8 MiB per matrix
+
     def __init__(self, tenant_id: str, model: str, config: dict | None = None, *, close_after: int = 3,
                  rca_threshold: float = 0.95) -> None:
         self.tenant_id = tenant_id
@@ -123,15 +125,7 @@ class TenantWatch:
         state = {key: array[present] for key, array in self.state.items()}
         threshold = self.threshold[present]
         touched: dict[str, tuple[int, Episode]] = {}
-        # Every step at once: (step, series) matrices, each series' n-th new point in row n.
-        shape = (int(rank.max()) + 1, present.size)
-        active = np.zeros(shape, dtype=bool)
-        active[rank, local] = True
-        step_values, step_ts = np.zeros(shape), np.zeros(shape)
-        step_values[rank, local] = values
-        step_ts[rank, local] = ts / 1000.0
-        scores = self.detector.run(state, step_values, step_ts, active)
-        score, z = scores.score[rank, local], scores.z_score[rank, local]
+        score, z = self._run(state, rank, local, values, ts)
         anomalous = score >= threshold[local]
         # Episodes concern only series with an anomalous point or an open episode: fold
         # those series' points, step after step, so each episode grows in time order.
@@ -154,6 +148,43 @@ class TenantWatch:
         if emit:
             result.anomalies = [self._record(row, episode) for row, episode in touched.values()]
         return result
+
+    def _run(self, state: dict[str, np.ndarray], rank: np.ndarray, local: np.ndarray, values: np.ndarray,
+             ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Score every point through ``detector.run`` on (step, series) matrices; (score, z) per point.
+
+        A series' n-th new point is in step n, so the series still stepping at step n are a
+        subset of those at step n - 1. Steps are taken in chunks of at most ``RUN_CELLS``
+        cells, each over the series still stepping at its first step: a batch with one long
+        series and many short ones never builds a (long x many) matrix.
+        """
+        per_step = np.bincount(rank)
+        by_step = np.argsort(rank, kind="stable")  # within a step, series stay in ascending order
+        bounds = np.r_[0, np.cumsum(per_step)]
+        score, z = np.zeros(rank.size), np.zeros(rank.size)
+        column_of = np.empty(len(next(iter(state.values()))) if state else 0, dtype=np.int64)
+        first = 0
+        while first < per_step.size:
+            width = int(per_step[first])
+            last = min(per_step.size, first + max(1, self.RUN_CELLS // width))
+            columns = local[by_step[bounds[first]:bounds[first + 1]]]
+            points = by_step[bounds[first]:bounds[last]]
+            column_of[columns] = np.arange(width)
+            r, c = rank[points] - first, column_of[local[points]]
+            active = np.zeros((last - first, width), dtype=bool)
+            active[r, c] = True
+            step_values, step_ts = np.zeros(active.shape), np.zeros(active.shape)
+            step_values[r, c] = values[points]
+            step_ts[r, c] = ts[points] / 1000.0
+            whole = width == column_of.size  # every series: columns are 0..width-1 in order
+            part = state if whole else {key: array[columns] for key, array in state.items()}
+            scores = self.detector.run(part, step_values, step_ts, active)
+            if not whole:
+                for key, array in part.items():
+                    state[key][columns] = array
+            score[points], z[points] = scores.score[r, c], scores.z_score[r, c]
+            first = last
+        return score, z
 
     def _fold(self, step_rows: np.ndarray, step_ts: np.ndarray, anomalous: np.ndarray, score: np.ndarray,
               z: np.ndarray, touched: dict[str, tuple[int, Episode]]) -> None:

@@ -68,6 +68,29 @@ def test_batches_in_pieces_equal_one_batch_and_replays_are_skipped() -> None:
     assert pieces.points_seen == whole.points_seen == 3 * 288
 
 
+def test_a_long_series_among_many_short_ones_is_scored_in_bounded_chunks() -> None:
+    """One series of 1,152 points and 300 of 1-3 points: chunked runs equal one big run."""
+    long = seasonal_batch(4 * 288, spike_at=3 * 288 + 100)
+    shorts = 300
+    lengths = np.arange(shorts) % 3 + 1
+    short_index = np.repeat(np.arange(1, shorts + 1), lengths).astype(np.int32)
+    short_ts = START_MS + 4 * 288 * 300_000 - np.concatenate([np.arange(n)[::-1] for n in lengths]) * 300_000
+    batch = PointBatch(
+        service_ids=["svc-long"] + [f"svc-{s}" for s in range(shorts)], metric_names=["cpu"] * (shorts + 1),
+        labels=[{}] * (shorts + 1), series_ids=np.arange(1, shorts + 2, dtype=np.uint64),
+        series_index=np.concatenate([long.series_index, short_index]),
+        timestamps_ms=np.concatenate([long.timestamps_ms, short_ts]).astype(np.int64),
+        values=np.concatenate([long.values, np.full(short_index.size, 7.0)]))
+    roomy, tight = TenantWatch("acme", DEFAULT), TenantWatch("acme", DEFAULT)
+    tight.RUN_CELLS = 64  # forces one-step chunks while 301 series step, then chunks of the long one
+    expected, got = roomy.observe(batch).anomalies, tight.observe(batch).anomalies
+    assert [(a.anomaly_id, a.anomaly_score) for a in got] == [(a.anomaly_id, a.anomaly_score) for a in expected]
+    assert any(a.service_id == "svc-long" for a in got)
+    assert tight.points_seen == roomy.points_seen == 4 * 288 + int(lengths.sum())
+    for key in roomy.state:
+        np.testing.assert_array_equal(tight.state[key], roomy.state[key])
+
+
 def test_checkpoint_restores_the_same_future() -> None:
     live = TenantWatch("acme", DEFAULT)
     live.observe(seasonal_batch(3 * 288))
