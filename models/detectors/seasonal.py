@@ -25,7 +25,6 @@ from pydantic import Field
 
 from models.detectors.base import Detector, DetectorConfig, Scores, State
 from models.detectors.ewma import z_to_score
-from models.detectors.seasonal_kernel import seasonal_run
 
 
 class SeasonalConfig(DetectorConfig):
@@ -115,6 +114,10 @@ class SeasonalDetector(Detector):
 
     def run(self, state: State, values: np.ndarray, timestamps: np.ndarray, active: np.ndarray) -> Scores:
         """Many steps in one compiled pass (see :mod:`models.detectors.seasonal_kernel`)."""
+        # Imported here: numba costs ~120 MiB per process, and only the watchdog needs it
+        # (the API builds detectors to validate configs, never to run them).
+        from models.detectors.seasonal_kernel import seasonal_run
+
         arrays = {key: np.ascontiguousarray(state[key], dtype=np.float64) for key in state}
         config = self.config
         z = seasonal_run(arrays["level"], arrays["spread"], arrays["seen"], arrays["offset"], arrays["visits"],
