@@ -127,19 +127,15 @@ class TenantWatch:
         touched: dict[str, tuple[int, Episode]] = {}
         score, z = self._run(state, rank, local, values, ts)
         anomalous = score >= threshold[local]
-        # Episodes concern only series with an anomalous point or an open episode: fold
-        # those series' points, step after step, so each episode grows in time order.
+        # Episodes concern only series with an anomalous point or an open episode; the points
+        # are already ordered by series, then time, which is the order each episode grows in.
         busy = np.zeros(present.size, dtype=bool)
         busy[local[anomalous]] = True
         if self.episodes:
             busy |= np.isin(present, np.fromiter(self.episodes, dtype=np.int64, count=len(self.episodes)))
         if busy.any():
-            picked = np.flatnonzero(busy[local])
-            picked = picked[np.argsort(rank[picked], kind="stable")]
-            bounds = np.r_[0, np.cumsum(np.bincount(rank[picked]))]
-            for begin, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-                pick = picked[begin:end]
-                self._fold(rows[pick], ts[pick], anomalous[pick], score[pick], z[pick], touched)
+            pick = np.flatnonzero(busy[local])
+            self._fold(rows[pick], ts[pick], anomalous[pick], score[pick], z[pick], touched)
         for key, array in state.items():
             self.state[key][present] = array
         self.last_ms[rows[np.r_[starts[1:] - 1, rows.size - 1]]] = ts[np.r_[starts[1:] - 1, rows.size - 1]]
@@ -162,7 +158,7 @@ class TenantWatch:
         by_step = np.argsort(rank, kind="stable")  # within a step, series stay in ascending order
         bounds = np.r_[0, np.cumsum(per_step)]
         score, z = np.zeros(rank.size), np.zeros(rank.size)
-        column_of = np.empty(len(next(iter(state.values()))) if state else 0, dtype=np.int64)
+        column_of = np.empty(int(per_step[0]), dtype=np.int64)  # step 0 has every series of the batch
         first = 0
         while first < per_step.size:
             width = int(per_step[first])
@@ -176,7 +172,7 @@ class TenantWatch:
             step_values, step_ts = np.zeros(active.shape), np.zeros(active.shape)
             step_values[r, c] = values[points]
             step_ts[r, c] = ts[points] / 1000.0
-            whole = width == column_of.size  # every series: columns are 0..width-1 in order
+            whole = width == column_of.size  # every series: the columns are 0..width-1 in order
             part = state if whole else {key: array[columns] for key, array in state.items()}
             scores = self.detector.run(part, step_values, step_ts, active)
             if not whole:
@@ -186,22 +182,15 @@ class TenantWatch:
             first = last
         return score, z
 
-    def _fold(self, step_rows: np.ndarray, step_ts: np.ndarray, anomalous: np.ndarray, score: np.ndarray,
+    def _fold(self, rows: np.ndarray, stamps: np.ndarray, anomalous: np.ndarray, score: np.ndarray,
               z: np.ndarray, touched: dict[str, tuple[int, Episode]]) -> None:
-        """Grow, open or quiet each row's episode; the arrays run parallel to ``step_rows``.
+        """Grow, open or quiet each row's episode, point by point (each row's points in time order).
 
-        Only anomalous rows and rows with an open episode have anything to do: the others
-        (nearly every point) are skipped without a Python step each.
+        The caller passes only the points of rows with an anomalous point or an open
+        episode: the others (nearly every point) have nothing to do here.
         """
-        busy = anomalous
-        if self.episodes:
-            busy = busy | np.isin(step_rows, np.fromiter(self.episodes, dtype=np.int64, count=len(self.episodes)))
-        pick = np.flatnonzero(busy)
-        if pick.size == 0:
-            return
-        for row, at, hot, row_score, row_z in zip(step_rows[pick].tolist(), step_ts[pick].tolist(),
-                                                  anomalous[pick].tolist(), score[pick].tolist(), z[pick].tolist(),
-                                                  strict=True):
+        for row, at, hot, row_score, row_z in zip(rows.tolist(), stamps.tolist(), anomalous.tolist(),
+                                                  score.tolist(), z.tolist(), strict=True):
             episode = self.episodes.get(row)
             if hot:
                 if episode is None or episode.quiet >= self.close_after:
