@@ -56,6 +56,11 @@ def nab(
         f"false positives {result.false_positives}; raw {result.raw:.2f} (null {result.null:.0f}, "
         f"perfect {result.perfect:.0f})"
     )
+    deployed = report.as_deployed
+    typer.echo(
+        f"  at the model's own threshold {deployed.threshold:.4f} (as deployed; the sweep above is NAB's own method): "
+        f"{deployed.score:.1f}; detected {deployed.true_positives}, false positives {deployed.false_positives}"
+    )
 
 
 @app.command("rca")

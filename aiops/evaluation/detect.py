@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aiops.evaluation.nab import STANDARD, NabResult, Profile, best_threshold, score_rows
+from aiops.evaluation.nab import STANDARD, NabResult, Profile, best_threshold, score_at, score_rows
 from aiops.evaluation.nab_data import Series, read_labels, read_tree
 from models.detectors.base import Detector
 from models.registry import build
@@ -50,7 +50,8 @@ def detect(input_dir: Path, output_dir: Path, model: str) -> list[Path]:
 
 @dataclass
 class NabReport:
-    result: NabResult
+    result: NabResult  # NAB's own method: the one corpus threshold that scores best
+    as_deployed: NabResult  # at the model's configured threshold, what `eval detect` flags
     per_file: dict[str, float]  # each file's own normalised score at the corpus threshold
 
 
@@ -68,7 +69,7 @@ def nab(data_dir: Path, labels_file: Path, model: str, profile: Profile = STANDA
     for s, scored in zip(series, rows, strict=True):
         detections = scored.anomaly_scores >= result.threshold
         per_file[s.name] = _file_score(scored, detections, profile)
-    return NabReport(result, per_file)
+    return NabReport(result, score_at(rows, detector.config.threshold, profile), per_file)
 
 
 def _file_score(scored, detections: np.ndarray, profile: Profile) -> float:

@@ -144,3 +144,21 @@ def best_threshold(files: list[ScoredRows], profile: Profile = STANDARD) -> NabR
     raw, threshold, true_positives, fps = best
     score = 100.0 * (raw - null) / (perfect - null) if perfect != null else 0.0
     return NabResult(score, threshold, raw, null, perfect, windows, true_positives, fps)
+
+
+def score_at(files: list[ScoredRows], threshold: float, profile: Profile = STANDARD) -> NabResult:
+    """The corpus score at one fixed threshold (e.g. the model's own, chosen without labels)."""
+    windows = sum(f.windows for f in files)
+    null = -profile.fn_weight * windows
+    perfect = profile.tp_weight * windows
+    raw, detected, false_positives = null, 0, 0
+    for scored in files:
+        hits = scored.anomaly_scores >= threshold
+        outside = hits & (scored.window_ids < 0)
+        raw += float(scored.sweep_scores[outside].sum())
+        false_positives += int(outside.sum())
+        for window in np.unique(scored.window_ids[hits & (scored.window_ids >= 0)]):
+            raw += float(scored.sweep_scores[hits & (scored.window_ids == window)].max()) + profile.fn_weight
+            detected += 1
+    score = 100.0 * (raw - null) / (perfect - null) if perfect != null else 0.0
+    return NabResult(score, float(threshold), raw, null, perfect, windows, detected, false_positives)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from aiops.evaluation.nab import best_threshold, probation_length, scaled_sigmoid, score_rows
+from aiops.evaluation.nab import best_threshold, probation_length, scaled_sigmoid, score_at, score_rows
 
 T0 = np.datetime64("2020-01-01T00:00")
 
@@ -93,3 +93,15 @@ def test_one_threshold_is_swept_over_the_whole_corpus() -> None:
     assert (result.windows, result.true_positives, result.false_positives) == (2, 2, 0)
     assert result.null == -2 and result.perfect == 2
     assert math.isclose(result.raw, 2.0)
+
+
+def test_a_fixed_threshold_scores_what_the_sweep_scores_there() -> None:
+    rng = np.random.default_rng(7)
+    files = [score_rows(stamps(300), rng.random(300), [window(100, 119), window(200, 219)]),
+             score_rows(stamps(300), rng.random(300), [])]
+    best = best_threshold(files)
+    at_best = score_at(files, best.threshold)
+    assert (at_best.score, at_best.true_positives, at_best.false_positives) == pytest.approx(
+        (best.score, best.true_positives, best.false_positives))
+    assert score_at(files, 1.5).score == 0.0  # nothing detected: the null score
+    assert score_at(files, 0.0).score < best.score
