@@ -101,7 +101,7 @@ def _spawn_detached(settings: Settings) -> None:
             tail = log_path.read_text(errors="replace")[-3000:]
             raise fail(f"the engine exited with code {child.returncode} while starting; {log_path} ends:\n{tail}")
         state = EngineState.read(settings)
-        if state is not None and state.pid == child.pid and _answers(state.http_url + "/-/healthy"):
+        if state is not None and state.pid == child.pid and _status_answers(state.http_url):
             typer.echo(
                 f"AIOps Engine running in the background (pid {child.pid})\n"
                 f"  REST API      {state.http_url}/api/v1\n"
@@ -116,9 +116,13 @@ def _spawn_detached(settings: Settings) -> None:
     raise fail(f"the engine did not become ready in time; see {log_path}")
 
 
-def _answers(url: str) -> bool:
+def _status_answers(http_url: str) -> bool:
+    """``GET /api/v1/status`` answers from the API itself: 200, or 401 without credentials.
+
+    (Serve's proxy answers 404 or 503 for a route whose app is not running yet.)
+    """
     try:
-        return httpx.get(url, timeout=2).status_code == 200
+        return httpx.get(http_url + "/api/v1/status", timeout=2).status_code in (200, 401)
     except httpx.HTTPError:
         return False
 

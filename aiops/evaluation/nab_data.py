@@ -27,9 +27,27 @@ def read_series(path: Path, name: str) -> Series:
         if reader.fieldnames is None or not {"timestamp", "value"} <= set(reader.fieldnames):
             raise ValueError(f"{path}: needs the columns timestamp,value")
         rows = list(reader)
-    stamps = np.array([np.datetime64(row["timestamp"].replace(" ", "T")) for row in rows], dtype="datetime64[s]")
-    values = np.array([float(row["value"]) for row in rows], dtype=np.float64)
-    return Series(name, stamps, values)
+    try:
+        stamps = np.array([_instant(row["timestamp"]) for row in rows], dtype="datetime64[s]")
+        values = np.array([float(row["value"]) for row in rows], dtype=np.float64)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+    # Scored in time order, as a stream would deliver it, whatever order the file lists.
+    order = np.argsort(stamps, kind="stable")
+    return Series(name, stamps[order], values[order])
+
+
+def _instant(text: str) -> np.datetime64:
+    """NAB's ``2014-04-01 00:00:00`` (or ISO 8601), or unix seconds."""
+    text = text.strip()
+    try:
+        return np.datetime64(int(float(text)), "s")
+    except ValueError:
+        pass
+    try:
+        return np.datetime64(text.replace(" ", "T").removesuffix("Z"), "s")
+    except ValueError:
+        raise ValueError(f"timestamp {text!r} is neither a date-time nor unix seconds") from None
 
 
 def read_tree(data_dir: Path) -> list[Series]:

@@ -62,6 +62,33 @@ def test_nab_prints_a_score(tmp_path: Path) -> None:
     assert "NAB standard profile, seasonal:" in result.stdout
     score = float(result.stdout.split("seasonal:")[1].split()[0])
     assert score > 50  # the one window is found
+    assert "at the model's own threshold 0.9000" in result.stdout  # what eval detect flags
+
+
+def test_detect_scores_in_time_order_whatever_the_file_order(tmp_path: Path) -> None:
+    values = 50 + np.random.default_rng(2).normal(0, 1, 600)
+    values[500] += 40
+    write_series(tmp_path / "in" / "sorted.csv", values)
+    lines = (tmp_path / "in" / "sorted.csv").read_text().splitlines()
+    shuffled = [lines[0], *np.random.default_rng(3).permutation(lines[1:]).tolist()]
+    (tmp_path / "in" / "shuffled.csv").write_text("\n".join(shuffled) + "\n")
+    start = int(np.datetime64("2020-01-01T00:00", "s").astype(np.int64))
+    (tmp_path / "in" / "unix.csv").write_text("timestamp,value\n" + "".join(
+        f"{start + 300 * i},{value}\n" for i, value in enumerate(values)))
+    result = run("eval", "detect", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    expected = read_scores(tmp_path / "out" / "sorted.csv")
+    assert read_scores(tmp_path / "out" / "shuffled.csv") == expected
+    assert read_scores(tmp_path / "out" / "unix.csv") == expected
+    assert expected[500]["is_anomaly"] == "1"
+
+
+def test_unreadable_timestamps_are_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "bad.csv").write_text("timestamp,value\nyesterday,1\n")
+    result = run("eval", "detect", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert "bad.csv" in result.stderr and "'yesterday'" in result.stderr
 
 
 def test_unknown_model_is_a_clear_error(tmp_path: Path) -> None:
