@@ -17,3 +17,11 @@ class StorageOwner(Store):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
+        # Migrate before anything else: Ray delivers no call until the constructor returns,
+        # so actors started beside this one never query the schema before it is current.
+        self._applied_at_start = super().migrate()
+
+    def migrate(self) -> list[int]:
+        """The versions applied since this process started (the constructor applied them)."""
+        applied, self._applied_at_start = self._applied_at_start, []
+        return applied + super().migrate()

@@ -2,7 +2,8 @@
 
 ``aiops up`` (and ``make run``) use :class:`Engine`; so do the tests, on their own Ray.
 Start order matters only where data flows: the storage owner first (it migrates the
-schema), then every other actor, then Serve; readiness is the API's own ``/-/ready``.
+schema in its constructor, so no call reaches it earlier), then every other actor, then
+Serve; readiness is the API's own ``/-/ready``.
 """
 
 from __future__ import annotations

@@ -59,3 +59,21 @@ def test_writes_fail_cleanly_then_recover_without_loss(engine: RunningEngine, re
     assert stored() == 20 * len(acknowledged)  # every acknowledged point, once
     record_property("measured", f"{statuses.count(503)} of {len(statuses)} writes answered 503, the rest 200; "
                                 f"{stored()} of {20 * len(acknowledged)} acknowledged points stored once")
+
+
+def test_a_new_owner_answers_its_first_call_on_the_current_schema(engine: RunningEngine, tmp_path) -> None:
+    """The owner migrates in its constructor: actors started beside it never see an old schema."""
+    from actors.storage_owner import StorageOwner
+    from aiops.settings import load_settings
+
+    owner = ray.remote(StorageOwner).options(num_cpus=0, max_concurrency=4).remote(
+        load_settings(data_dir=tmp_path / "fresh"))
+    try:
+        # No migrate() call first: the very first call already finds every table.
+        assert ray.get(owner.list_all_tenants.remote(), timeout=120) == []
+        assert ray.get(owner.rca_queue_all_tenants.remote(10), timeout=60) == []
+        applied = ray.get(owner.migrate.remote(), timeout=60)
+        assert applied and applied == sorted(applied)  # what the constructor applied, reported once
+        assert ray.get(owner.migrate.remote(), timeout=60) == []
+    finally:
+        ray.kill(owner)
