@@ -147,7 +147,7 @@ def best_threshold(files: list[ScoredRows], profile: Profile = STANDARD) -> NabR
 
 
 def score_at(files: list[ScoredRows], threshold: float, profile: Profile = STANDARD) -> NabResult:
-    """The corpus score at one fixed threshold (e.g. the model's own, chosen without labels)."""
+    """The corpus score at one fixed threshold (e.g. the model's own configured one)."""
     windows = sum(f.windows for f in files)
     null = -profile.fn_weight * windows
     perfect = profile.tp_weight * windows

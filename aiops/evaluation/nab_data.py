@@ -42,7 +42,7 @@ def _instant(text: str) -> np.datetime64:
     text = text.strip()
     try:
         return np.datetime64(int(float(text)), "s")
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, or nan / inf
         pass
     try:
         return np.datetime64(text.replace(" ", "T").removesuffix("Z"), "s")
