@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from actors.directory import ActorDirectory, wake_rca_workers
 from aiops import __version__
 from aiops.alerts.intake import AlertIntake
-from aiops.auth.api_keys import Scope, hash_key
+from aiops.auth.api_keys import Scope, hash_key, looks_like_key
 from aiops.errors import Forbidden, Unauthorized
 from aiops.schemas.alerts import AlertmanagerPayload, WebhookAnswer
 from aiops.schemas.status import HealthResponse
@@ -38,7 +38,11 @@ class WebhookKeys:
     async def tenant_of(self, request: Request) -> str | None:
         if not (request.headers.get("authorization") or request.headers.get("x-api-key")):
             return None
-        key = await self._keys.find(hash_key(presented_credential(request)))
+        credential = presented_credential(request)
+        if not looks_like_key(credential):
+            raise Unauthorized("this port takes a webhook-scoped API key (isage_...) or no credential at all; "
+                               "JWTs are for the REST API")
+        key = await self._keys.find(hash_key(credential))
         if key is None:
             raise Unauthorized("invalid API key")
         if key.revoked_at is not None or (key.expires_at is not None and datetime.now(UTC) >= key.expires_at):

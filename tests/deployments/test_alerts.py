@@ -112,6 +112,9 @@ def test_tenant_mapping_and_keys(engine: RunningEngine) -> None:
     assert engine.webhook.post(WEBHOOK, json=REFERENCE, headers={"X-API-Key": read_key}).status_code == 403
     assert engine.webhook.post(WEBHOOK, json=REFERENCE,
                                headers={"Authorization": "Bearer isage_nope"}).status_code == 401
+    token = engine.auth(tenant=tenant, role=Role.ADMIN)  # a JWT, which this port does not take
+    response = engine.webhook.post(WEBHOOK, json=REFERENCE, headers=token)
+    assert response.status_code == 401 and "webhook-scoped API key" in response.json()["error"]["message"]
     assert alerts_of(engine, "globex") == []
 
 
