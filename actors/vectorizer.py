@@ -145,7 +145,7 @@ class Vectorizer:
         shards = self._settings.watchdog.shards
         while not self._stopping.wait(self._settings.incidents.pending_scan_seconds):
             try:
-                for tenant_id in self._store.sync.knowledge_tenants_all():
+                for tenant_id in self._store.sync.knowledge_backlog_tenants(self._settings.vectorizer.model):
                     if shard_for(tenant_id, shards) == self._index:
                         self.embed_backlog(tenant_id)
             except Exception as error:  # storage restarting: try again next round

@@ -87,10 +87,20 @@ class IncidentQueries:
             ).result_rows
         return self._knowledge(rows[0]) if rows else None
 
-    def knowledge_tenants_all(self) -> list[str]:
-        """Tenants with any resolution stored (across tenants: for the vectorizers' backlog scan)."""
+    def knowledge_backlog_tenants(self, default_model: str) -> list[str]:
+        """Tenants with a resolution lacking an embedding of their embedder in force (the chosen
+        one, else ``default_model``): across tenants, for the vectorizers' backlog scan, one
+        query however many tenants there are."""
         with self._pool.borrow() as client:
-            return [row[0] for row in client.query("SELECT DISTINCT tenant_id FROM knowledge_base").result_rows]
+            return [row[0] for row in client.query(
+                """SELECT DISTINCT k.tenant_id
+                   FROM (SELECT tenant_id, embedding_model FROM knowledge_base FINAL) AS k
+                   LEFT JOIN (SELECT tenant_id, argMax(name, chosen_at) AS model FROM model_choices
+                              WHERE kind = 'embedder' GROUP BY tenant_id) AS c ON c.tenant_id = k.tenant_id
+                   WHERE k.embedding_model != if(c.model = '', {default_model:String}, c.model)
+                   ORDER BY k.tenant_id""",
+                parameters={"default_model": default_model},
+            ).result_rows]
 
     def knowledge_to_embed(self, tenant_id: str, model: str, limit: int) -> list[KnowledgeRecord]:
         """A tenant's resolutions without an embedding of ``model`` (new, or made by another model)."""

@@ -124,3 +124,25 @@ def test_anomaly_count_is_per_tenant(store: Store) -> None:
 
 def test_ping_reports_clickhouse_version(store: Store) -> None:
     assert store.ping().split(".")[0].isdigit()
+
+
+def test_the_backlog_names_only_tenants_with_something_to_embed(store: Store) -> None:
+    from aiops.storage.records import KnowledgeRecord
+
+    now = datetime.now(UTC)
+
+    def resolution(tenant_id: str, kb_id: str, model: str) -> KnowledgeRecord:
+        return KnowledgeRecord(tenant_id=tenant_id, kb_id=kb_id, incident_id=kb_id, service_id="db",
+                               resolution="restarted the pool", resolved_by="ops", time_to_recovery_minutes=5.0,
+                               tags=[], created_at=now, embedding=[0.1] * 3 if model else [], embedding_model=model)
+
+    assert store.knowledge_backlog_tenants("minilm") == []
+    store.save_knowledge(resolution("done", "kb-1", "minilm"))  # embedded by the default model
+    store.save_knowledge(resolution("fresh", "kb-2", ""))  # not embedded yet
+    store.save_knowledge(resolution("swapped", "kb-3", "minilm"))  # embedded, then the tenant chose another
+    store.choose_model("swapped", "embedder", "hashed_ngrams", "{}", "admin", now)
+    store.save_knowledge(resolution("chose", "kb-4", "hashed_ngrams"))  # embedded by its chosen model
+    store.choose_model("chose", "embedder", "hashed_ngrams", "{}", "admin", now)
+    assert store.knowledge_backlog_tenants("minilm") == ["fresh", "swapped"]
+    store.save_knowledge(resolution("fresh", "kb-2", "minilm"))  # a new version, now embedded
+    assert store.knowledge_backlog_tenants("minilm") == ["swapped"]
