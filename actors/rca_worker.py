@@ -88,6 +88,8 @@ class RcaWorker:
                 break
             if self._takes(request, now):
                 finished += self._run(request)
+                if self._wake.is_set():
+                    break  # new requests came in: re-read the queue, someone may be waiting on them
         return finished
 
     def _run(self, request: RcaRecord) -> int:

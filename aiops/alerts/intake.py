@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from aiops.errors import Unprocessable
 from aiops.schemas.alerts import AlertIn, AlertmanagerPayload, WebhookAnswer
 from aiops.settings import Settings
-from aiops.storage.records import AlertRecord, AnomalyRecord
+from aiops.storage.records import WAITED_FOR, AlertRecord, AnomalyRecord
 
 SERVICE_LABELS = ("service_id", "service", "job", "app")
 NEVER = datetime(1, 1, 1, tzinfo=UTC)  # Alertmanager's "no end yet"
@@ -108,7 +108,7 @@ class AlertIntake:
         await self._store.save_alerts(alerts)
         await self._store.upsert_anomalies(anomalies)
         for tenant_id, ids in wanting.items():
-            await self._store.request_rcas(tenant_id, ids, now)
+            await self._store.request_rcas(tenant_id, ids, now, WAITED_FOR)  # on-call waits on these
             if self._queued is not None:
                 self._queued(ids)
         first_firing = next((m.anomaly_id for m in mapped if m.alert.status == "firing"), None)

@@ -224,6 +224,11 @@ MIGRATIONS: tuple[Migration, ...] = (
                FROM metric_points FINAL GROUP BY tenant_id, service_id, metric_name, minute""",
         ),
     ),
+    Migration(
+        8,
+        "RCA requests someone waits for (an alert, an on-demand GET) are taken first",
+        ("ALTER TABLE rca_results ADD COLUMN IF NOT EXISTS priority UInt8 DEFAULT 0",),
+    ),
 )
 
 _PLACEHOLDER = re.compile(r"\{ttl:(\w+)\}")

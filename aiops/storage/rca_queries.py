@@ -16,7 +16,7 @@ from aiops.rca.graph import DECLARED, Edge
 from aiops.storage.records import GraphSnapshot, RcaRecord
 
 _RCA_COLUMNS = ("tenant_id", "anomaly_id", "status", "ranker", "root_causes", "blast_radius", "similar_incidents",
-                "summary", "error", "requested_at", "updated_at", "attempts", "worker")
+                "summary", "error", "requested_at", "updated_at", "attempts", "worker", "priority")
 _EDGE_COLUMNS = ("tenant_id", "source_service", "target_service", "kind", "correlation_score", "lag_minutes",
                  "direction", "metrics", "computed_at")
 
@@ -36,11 +36,13 @@ class RcaQueries:
             tenant_id=row[0], anomaly_id=row[1], status=row[2], ranker=row[3], root_causes=json.loads(row[4] or "[]"),
             blast_radius=json.loads(row[5] or "[]"), similar_incidents=json.loads(row[6] or "[]"), summary=row[7],
             error=row[8], requested_at=_utc(row[9]), updated_at=_utc(row[10]), attempts=int(row[11]),
-            worker=int(row[12]),
+            worker=int(row[12]), priority=int(row[13]),
         )
 
-    def request_rcas(self, tenant_id: str, anomaly_ids: list[str], at: datetime) -> int:
-        """Queue a root-cause analysis for each anomaly that has none yet; returns how many."""
+    def request_rcas(self, tenant_id: str, anomaly_ids: list[str], at: datetime, priority: int = 0) -> int:
+        """Queue a root-cause analysis for each anomaly that has none yet; returns how many.
+
+        ``priority`` :data:`WAITED_FOR` puts them ahead of the watchdog's own requests."""
         if not anomaly_ids:
             return 0
         with self._pool.borrow() as client:
@@ -50,18 +52,18 @@ class RcaQueries:
             ).result_rows}
             new = [i for i in dict.fromkeys(anomaly_ids) if i not in existing]
             if new:
-                client.insert("rca_results", [[tenant_id, i, "pending", "", "[]", "[]", "[]", "", "", at, at]
-                                              for i in new],
+                client.insert("rca_results", [[tenant_id, i, "pending", "", "[]", "[]", "[]", "", "", at, at,
+                                               priority] for i in new],
                               column_names=["tenant_id", "anomaly_id", "status", "ranker", "root_causes",
                                             "blast_radius", "similar_incidents", "summary", "error",
-                                            "requested_at", "updated_at"])
+                                            "requested_at", "updated_at", "priority"])
         return len(new)
 
     def save_rca(self, record: RcaRecord) -> None:
         """Write a new version of an RCA row (the latest ``updated_at`` wins)."""
         row = [record.tenant_id, record.anomaly_id, record.status, record.ranker, json.dumps(record.root_causes),
                json.dumps(record.blast_radius), json.dumps(record.similar_incidents), record.summary, record.error,
-               record.requested_at, record.updated_at, record.attempts, record.worker]
+               record.requested_at, record.updated_at, record.attempts, record.worker, record.priority]
         with self._pool.borrow() as client:
             client.insert("rca_results", [row], column_names=list(_RCA_COLUMNS))
 
@@ -75,11 +77,12 @@ class RcaQueries:
         return self._rca(rows[0]) if rows else None
 
     def rca_queue_all_tenants(self, limit: int) -> list[RcaRecord]:
-        """Requests not yet done or failed, oldest first, across tenants (for the RCA pool)."""
+        """Requests not yet done or failed across tenants (for the RCA pool): those someone waits
+        for first, then oldest first."""
         with self._pool.borrow() as client:
             rows = client.query(
                 f"SELECT {', '.join(_RCA_COLUMNS)} FROM rca_results FINAL WHERE status IN ('pending', 'running') "
-                "ORDER BY requested_at LIMIT {limit:UInt32}",
+                "ORDER BY priority DESC, requested_at LIMIT {limit:UInt32}",
                 parameters={"limit": limit},
             ).result_rows
         return [self._rca(row) for row in rows]

@@ -90,6 +90,9 @@ class AnomalyPage:
     next_after: tuple[datetime, str] | None  # keyset position of the last row, when more follow
 
 
+WAITED_FOR = 1  # the RcaRecord.priority of a request someone is waiting on
+
+
 @dataclass(frozen=True)
 class RcaRecord:
     """One root-cause analysis request and, once done, its result (JSON-ready lists)."""
@@ -107,6 +110,7 @@ class RcaRecord:
     error: str = ""
     attempts: int = 0
     worker: int = -1
+    priority: int = 0  # WAITED_FOR: someone waits on it (an alert, an on-demand GET); taken first
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from actors.directory import RCA_WORKER, actor_name, wake_rca_workers
 from aiops.errors import NotFound, Unavailable
 from aiops.schemas.rca import Correlations, RcaResult
 from aiops.sharding import shard_for
-from aiops.storage.records import RcaRecord
+from aiops.storage.records import WAITED_FOR, RcaRecord
 from deployments.deps import Ctx, Reader
 
 router = APIRouter(prefix="/api/v1/rca", tags=["rca"])
@@ -67,7 +67,7 @@ async def rca_result(anomaly_id: AnomalyId, identity: Reader, context: Ctx) -> R
     if record is None:
         if await context.store.aio.get_anomaly(identity.tenant_id, anomaly_id) is None:
             raise NotFound(f"anomaly {anomaly_id!r} not found")
-        await context.store.aio.request_rcas(identity.tenant_id, [anomaly_id], datetime.now(UTC))
+        await context.store.aio.request_rcas(identity.tenant_id, [anomaly_id], datetime.now(UTC), WAITED_FOR)
         wake_rca_workers(context.actors, context.settings.rca.workers, [anomaly_id])
         record = await context.store.aio.get_rca(identity.tenant_id, anomaly_id)
         if record is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -146,3 +147,23 @@ def test_the_backlog_names_only_tenants_with_something_to_embed(store: Store) ->
     assert store.knowledge_backlog_tenants("minilm") == ["fresh", "swapped"]
     store.save_knowledge(resolution("fresh", "kb-2", "minilm"))  # a new version, now embedded
     assert store.knowledge_backlog_tenants("minilm") == ["swapped"]
+
+
+def test_the_rca_queue_takes_waited_for_requests_first(store: Store) -> None:
+    from aiops.storage.records import WAITED_FOR
+
+    at = datetime.now(UTC) - timedelta(minutes=5)
+    store.request_rcas("t1", ["watchdog-old", "watchdog-older"], at - timedelta(seconds=1))
+    store.request_rcas("t1", ["watchdog-new"], at + timedelta(seconds=1))
+    store.request_rcas("t2", ["alert"], at, WAITED_FOR)
+    queue = store.rca_queue_all_tenants(10)
+    ids = [r.anomaly_id for r in queue]
+    # The waited-for one first though it is not the oldest; then oldest first.
+    assert ids[0] == "alert" and set(ids[1:3]) == {"watchdog-old", "watchdog-older"} and ids[3] == "watchdog-new"
+    # Claiming and finishing keep the priority (a whole-row update).
+    claimed = next(r for r in queue if r.anomaly_id == "alert")
+    store.save_rca(replace(claimed, status="running", attempts=1, updated_at=datetime.now(UTC)))
+    assert store.get_rca("t2", "alert").priority == WAITED_FOR
+    assert store.rca_queue_all_tenants(10)[0].anomaly_id == "alert"
+    # Asking again never re-queues nor changes what is there.
+    assert store.request_rcas("t2", ["alert"], datetime.now(UTC)) == 0
