@@ -157,7 +157,11 @@ def test_down_when_nothing_runs(cli: Cli) -> None:
     assert "not running" in cli("down").stdout
 
 
-def test_production_mode_refuses_generated_or_short_secrets(cli: Cli) -> None:
+@pytest.mark.reliability(
+    fault="aiops up in production mode with a generated, then a short JWT secret",
+    promise="refuses to start (exit 2, saying why); nothing runs",
+)
+def test_production_mode_refuses_generated_or_short_secrets(cli: Cli, record_property) -> None:
     generated = cli("up", "--detach", check=False, AIOPS_MODE="production")
     assert generated.returncode == 2
     assert "refuses a generated secret" in generated.stderr
@@ -165,6 +169,8 @@ def test_production_mode_refuses_generated_or_short_secrets(cli: Cli) -> None:
     assert short.returncode == 2
     assert "at least 32" in short.stderr
     assert not (cli.data_dir / "engine.json").exists()
+    record_property("measured", f"generated secret: exit {generated.returncode}; 5-character secret: exit "
+                                f"{short.returncode}; no engine started")
 
 
 def test_tenant_plan_must_be_configured(cli: Cli) -> None:
