@@ -81,6 +81,8 @@ def similar_incidents(settings: Settings, store, actors: ActorDirectory, tenant_
     vectorizer = vectorizer_of(settings, actors, tenant_id)
     if memory.similar_incidents == 0 or vectorizer is None:
         return []
+    if not store.has_knowledge(tenant_id):  # nothing to find: spare the embedding (~100 ms of CPU)
+        return []
     try:
         model, _, vectors = ray.get(vectorizer.embed_for_tenant.remote(tenant_id, list(queries)),
                                     timeout=memory.embed_timeout_seconds)

@@ -87,6 +87,13 @@ class IncidentQueries:
             ).result_rows
         return self._knowledge(rows[0]) if rows else None
 
+    def has_knowledge(self, tenant_id: str) -> bool:
+        """Whether the tenant has any resolution stored (else an RCA skips embedding its query)."""
+        with self._pool.borrow() as client:
+            return bool(client.query(
+                "SELECT count() > 0 FROM (SELECT 1 FROM knowledge_base WHERE tenant_id = {tenant_id:String} LIMIT 1)",
+                parameters={"tenant_id": tenant_id}).result_rows[0][0])
+
     def knowledge_backlog_tenants(self, default_model: str) -> list[str]:
         """Tenants with a resolution lacking an embedding of their embedder in force (the chosen
         one, else ``default_model``): across tenants, for the vectorizers' backlog scan, at most

@@ -138,7 +138,9 @@ def test_the_backlog_names_only_tenants_with_something_to_embed(store: Store) ->
                                tags=[], created_at=now, embedding=[0.1] * 3 if model else [], embedding_model=model)
 
     assert store.knowledge_backlog_tenants("minilm") == []
+    assert not store.has_knowledge("done")
     store.save_knowledge(resolution("done", "kb-1", "minilm"))  # embedded by the default model
+    assert store.has_knowledge("done") and not store.has_knowledge("fresh")
     store.save_knowledge(resolution("fresh", "kb-2", ""))  # not embedded yet
     store.save_knowledge(resolution("swapped", "kb-3", "minilm"))  # embedded, then the tenant chose another
     store.choose_model("swapped", "embedder", "hashed_ngrams", "{}", "admin", now)
