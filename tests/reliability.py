@@ -63,6 +63,12 @@ def render(results: dict) -> str:
     return "\n".join(lines + soak_section()) + "\n"
 
 
+def _shown(value: float) -> str:
+    """One decimal, or two where one would round a near miss up to a round figure (99.95 -> 100.0)."""
+    one = f"{value:,.1f}"
+    return one if float(one.replace(",", "")) == round(value, 2) or abs(value) >= 1000 else f"{value:,.2f}"
+
+
 def soak_section() -> list[str]:
     """The latest ``aiops bench soak`` figures (load is a benchmark, not a timed test)."""
     latest = None
@@ -79,7 +85,7 @@ def soak_section() -> list[str]:
     for figure in result["figures"]:
         met = {None: "", True: "yes", False: "**no**"}[Figure(**figure).meets_target()]
         note = f" ({figure['note']})" if figure.get("note") and len(figure["note"]) < 200 else ""
-        lines.append(f"| {figure['name']}{note} | {figure['value']:,.1f} {figure['unit']} | "
+        lines.append(f"| {figure['name']}{note} | {_shown(figure['value'])} {figure['unit']} | "
                      f"{figure.get('target', '')} | {met} |")
     return lines
 
@@ -96,3 +102,4 @@ def main() -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
