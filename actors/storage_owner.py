@@ -19,9 +19,12 @@ class StorageOwner(Store):
         super().__init__(settings)
         # Migrate before anything else: Ray delivers no call until the constructor returns,
         # so actors started beside this one never query the schema before it is current.
-        self._applied_at_start = super().migrate()
+        self._applied_at_start: list[int] | None = super().migrate()
 
     def migrate(self) -> list[int]:
-        """The versions applied since this process started (the constructor applied them)."""
-        applied, self._applied_at_start = self._applied_at_start, []
-        return applied + super().migrate()
+        """The first call answers what the constructor applied (without migrating twice at
+        start); later calls migrate as usual."""
+        if self._applied_at_start is not None:
+            applied, self._applied_at_start = self._applied_at_start, None
+            return applied
+        return super().migrate()

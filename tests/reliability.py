@@ -66,7 +66,7 @@ def render(results: dict) -> str:
 def _shown(value: float) -> str:
     """One decimal, or two where one would round a near miss up to a round figure (99.95 -> 100.0)."""
     one = f"{value:,.1f}"
-    return one if float(one.replace(",", "")) == round(value, 2) or abs(value) >= 1000 else f"{value:,.2f}"
+    return f"{value:,.2f}" if one.endswith(".0") and round(value, 2) != round(value) else one
 
 
 def soak_section() -> list[str]:
