@@ -11,10 +11,11 @@ the kind has one (latency and errors up, success rate down).
 Each metric is standardised against its own past before the start (median and IQR, as
 BARO does, with a scale floor of ``relative_floor`` times its level: with a few minutes of
 history the IQR of three points is no scale at all). Then, per kind, services are ranked by
-their strongest move, and a service's score is the sum over kinds of ``1 / rank`` among the
-services that moved at least ``min_z``: a service that leads in CPU and in latency beats one
-that leads in one kind only, and a kind with huge values (latency spikes in the thousands of
-sigmas) cannot drown the others.
+their strongest move, and a service's score is the mean over its kinds of ``1 / rank`` (among
+the services that moved at least ``min_z``): a service that leads in CPU and in latency beats
+one that leads in one kind only, a kind with huge values (latency spikes in the thousands of
+sigmas) cannot drown the others, and a service exporting more kinds of metric gains no
+votes for it (the mean, not the sum).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def metric_signal(frame: MetricFrame, start: float, *, relative_floor: float = 0
     per_kind = own.groupby(["kind", "service"]).strength.max()
     if len(per_kind):
         rank = per_kind.groupby(level="kind").rank(ascending=False, method="min")
-        score = (1.0 / rank).groupby(level="service").sum()
+        score = (1.0 / rank).groupby(level="service").mean()
         signal.score = {str(s): float(v) for s, v in score.items()}
     for service, rows in own.sort_values("strength", ascending=False).groupby("service", sort=False):
         picked = rows.row.to_numpy()[:evidence]
