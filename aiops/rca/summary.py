@@ -1,24 +1,48 @@
 """The plain-language RCA summary written without an LLM: deterministic, names what matters.
 
-It states the most likely root cause and why (its most deviant metrics), what else was
+It states the most likely root cause and why (its strongest evidence: metrics that moved,
+spans that slowed or stopped calling, log lines that appeared or went missing), what else was
 considered, the blast radius in order of arrival, and the best matching past fix when
 there is one, so an on-call engineer can act on it without opening anything else.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 from aiops.rca.graph import Related
-from models.rankers.base import RankedCause
+from models.rankers.base import METRIC, Evidence, RankedCause
 
 
 def _clock(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%H:%M UTC")
 
 
+def describe(e: Evidence) -> str:
+    """One evidence item in words: what moved, where, by how much, when."""
+    when = f" at {_clock(e.at)}" if math.isfinite(e.at) else ""
+    if e.kind == METRIC:
+        return f"{e.metric_name} moved {e.z_score:+.1f} sigma{when}"
+    seen = f"{e.observed:g} against {e.expected:g} expected" if e.observed is not None and e.expected is not None \
+        else f"{e.z_score:+.1f}"
+    if e.metric_name == "span_self_time":
+        return f"the own time of its {e.operation} spans went to {seen} ms{when}"
+    if e.metric_name == "call_latency":
+        return f"calls {e.calls} took {seen} ms outside either side{when}"
+    if e.metric_name == "missing_calls":
+        return f"its {e.operation} spans stopped calling ({e.calls}): {seen}{when}"
+    if e.metric_name == "missing_logs":
+        return f"its {e.operation} spans stopped logging '{e.template}': {seen}{when}"
+    if e.metric_name == "error_logs":
+        return f"it logged '{e.template}' {seen}{when}"
+    if e.metric_name == "error_spans":
+        return f"its {e.operation} spans failed {seen}{when}"
+    return f"{e.kind} {e.metric_name} moved {seen}{when}"
+
+
 def _evidence(cause: RankedCause) -> str:
-    parts = [f"{e.metric_name} moved {e.z_score:+.1f} sigma at {_clock(e.at)}" for e in cause.evidence[:2]]
+    parts = [describe(e) for e in cause.evidence[:2]]
     return " and ".join(parts) if parts else "no metric moved clearly"
 
 

@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # annotations only
     from aiops.rca.graph import ServiceGraph
 
 Modality = Literal["metric", "trace", "log"]
+MIN_EVIDENCE_Z = 2.0  # evidence items that moved less than this (in their own units) are not listed
 
 
 class MultimodalConfig(RankerConfig):
@@ -109,7 +110,9 @@ class MultimodalRanker(RootCauseRanker):
         out = []
         for s in ranked:
             out += s.evidence[service][: max(1, self.config.evidence // 2 + 1)]
-        return out[: self.config.evidence * 3]
+        # Moves within the noise are not evidence; the strongest item stays so a cause is never bare.
+        telling = [e for e in out if abs(e.z_score) >= MIN_EVIDENCE_Z]
+        return (telling or out[:1])[: self.config.evidence * 3]
 
     def rank(self, frame: MetricFrame, start: float, graph: ServiceGraph | None = None, *,
              spans: SpanTable | None = None, logs: LogTable | None = None) -> list[RankedCause]:

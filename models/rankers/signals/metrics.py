@@ -85,11 +85,13 @@ def metric_signal(frame: MetricFrame, start: float, *, relative_floor: float = 0
     table = pd.DataFrame({"service": services, "kind": kinds, "strength": strength, "row": np.arange(len(metrics))})
     own = table[(table.kind != CLIENT_LATENCY) & (table.strength >= min_z)]
     per_kind = own.groupby(["kind", "service"]).strength.max()
-    if len(per_kind):
+    if len(per_kind) and (per_kind > 0).any():
+        # A kind in which a service did not move at all ranks it last there (ties share the rank).
         rank = per_kind.groupby(level="kind").rank(ascending=False, method="min")
         score = (1.0 / rank).groupby(level="service").mean()
         signal.score = {str(s): float(v) for s, v in score.items()}
-    for service, rows in own.sort_values("strength", ascending=False).groupby("service", sort=False):
+    moved = own[own.strength > 0]
+    for service, rows in moved.sort_values("strength", ascending=False).groupby("service", sort=False):
         picked = rows.row.to_numpy()[:evidence]
         signal.evidence[str(service)] = [
             Evidence(metrics[r], round(float(dev.z[r]), 3), float(dev.at[r]), METRIC) for r in picked]

@@ -5,7 +5,7 @@ Log lines that differ only in their variables (ids, numbers, names) share a temp
 mining runs per analysis over that window's records; nothing is persisted. Before mining,
 what every line carries but no template should (a leading clock time and level, trace and
 span ids) is cut, UUIDs, long hex ids and numbers are masked, and the service name leads the
-line so two services' lines never share a template.
+line so two services' lines never share a template (it is left out of the template's text).
 """
 
 from __future__ import annotations
@@ -15,15 +15,19 @@ import re
 import numpy as np
 
 _PREFIX = re.compile(
-    r"^\s*(?:\d{4}-\d\d-\d\d[T ])?\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\s+"
-    r"(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|SEVERE|CRITICAL|FATAL)?\s*", re.IGNORECASE)
+    r"^\s*(?:(?:\d{4}-\d\d-\d\d[T ])?\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\s+)?"
+    r"(?:(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|SEVERE|CRITICAL|FATAL)(?=[\s:\]])[\s:]*)?")
 _IDS = re.compile(r"(?i)\b(?:trace_?id|span_?id)[:=]\s*\S+\s*")
+_MASKS = [
+    (re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"), "<UUID>"),
+    (re.compile(r"\b(?:0x)?[0-9a-fA-F]{16,}\b"), "<HEX>"),
+    (re.compile(r"(?<![A-Za-z<])[-+]?\d+(?:[.:]\d+)*"), "<NUM>"),
+]
 EXCEPTION = re.compile(r"\b((?:[a-z_][\w$]*\.)*[A-Z][\w$]*(?:Exception|Error|Throwable))\b")
 
 
 def _miner(similarity: float, depth: int):
     from drain3 import TemplateMiner  # imported only by processes that analyse logs
-    from drain3.masking import MaskingInstruction
     from drain3.template_miner_config import TemplateMinerConfig
 
     config = TemplateMinerConfig()
@@ -31,11 +35,7 @@ def _miner(similarity: float, depth: int):
     config.drain_sim_th = similarity
     config.drain_depth = depth
     config.drain_extra_delimiters = ["[", "]", ",", "=", "(", ")", "{", "}"]
-    config.masking_instructions = [
-        MaskingInstruction(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "UUID"),
-        MaskingInstruction(r"\b(?:0x)?[0-9a-fA-F]{16,}\b", "HEX"),
-        MaskingInstruction(r"(?<![A-Za-z])[-+]?\d+(?:[.:]\d+)*", "NUM"),
-    ]
+    config.masking_instructions = []  # lines come masked (:func:`mask`): repeated lines are then mined once
     return TemplateMiner(config=config)
 
 
@@ -44,18 +44,28 @@ def clean(body: str) -> str:
     return _IDS.sub("", _PREFIX.sub("", body, count=1))
 
 
+def mask(text: str) -> str:
+    """Variables replaced by their type: ``<UUID>``, ``<HEX>`` (long hex ids), ``<NUM>``."""
+    for pattern, token in _MASKS:
+        text = pattern.sub(token, text)
+    return text
+
+
 def mine_templates(services: np.ndarray, bodies: np.ndarray, *, similarity: float = 0.5,
                    depth: int = 5) -> tuple[np.ndarray, dict[int, str]]:
     """Template id of every line and each template's text (variables shown as ``<*>``, ``<NUM>`` ...).
 
-    ``services`` and ``bodies``: (N,) strings. Repeated lines are mined once.
+    ``services`` and ``bodies``: (N,) strings. Lines are cleaned and masked first, so the
+    distinct lines left (often a few hundred of thousands) are all Drain has to see.
     """
     miner = _miner(similarity, depth)
-    lines = np.char.add(np.char.add(services.astype(str), " "),
-                        np.array([clean(b) for b in bodies.astype(str)], dtype=object).astype(str))
-    distinct, inverse = np.unique(lines, return_inverse=True)
+    service_text = services.astype(str)
+    lines = np.array([f"{service} {mask(clean(body))}" for service, body in zip(service_text, bodies.astype(str),
+                                                                                  strict=True)], dtype=object)
+    distinct, inverse = np.unique(lines.astype(str), return_inverse=True)
     ids = np.array([miner.add_log_message(str(line))["cluster_id"] for line in distinct], dtype=np.int64)
-    texts = {c.cluster_id: c.get_template() for c in miner.drain.clusters}
+    # Templates are shown without the service name each line was prefixed with.
+    texts = {c.cluster_id: c.get_template().split(" ", 1)[-1] for c in miner.drain.clusters}
     return ids[inverse], texts
 
 
