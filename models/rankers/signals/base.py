@@ -16,6 +16,7 @@ class Signal:
     score: dict[str, float]  # per service, >= 0; services without evidence may be absent
     evidence: dict[str, list[Evidence]] = field(default_factory=dict)  # per service, strongest first
     onset: dict[str, float] = field(default_factory=dict)  # per service, unix seconds it began to move
+    confidence: float = 1.0  # in [0, 1]: how far the leader's change is beyond noise, where the signal can tell
 
     def normalised(self, services: list[str]) -> np.ndarray:
         """Scores of ``services`` divided by the strongest one (all zero when none moved)."""
@@ -37,7 +38,7 @@ class Signal:
         A signal whose leader stands far above the rest speaks loudly; one that spreads the
         same change over many services (noise, or a symptom everyone shares) barely speaks.
         """
-        return self.normalised(services) * self.margin()
+        return self.normalised(services) * self.margin() * self.confidence
 
 
 def count_surprise(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:

@@ -72,7 +72,7 @@ def harmful(z: np.ndarray, kinds: np.ndarray) -> np.ndarray:
 
 
 def metric_signal(frame: MetricFrame, start: float, *, relative_floor: float = 0.1, min_z: float = 0.0,
-                  onset_z: float = 3.0, evidence: int = 3) -> Signal:
+                  significant_z: float = 3.0, onset_z: float = 3.0, evidence: int = 3) -> Signal:
     """Score every service of ``frame`` by its kind-ranked own-metric moves after ``start``."""
     signal = Signal("metric.deviation", METRIC, {})
     if not frame.columns:
@@ -99,4 +99,10 @@ def metric_signal(frame: MetricFrame, start: float, *, relative_floor: float = 0
         signal.onset[str(service)] = float(onsets.min()) if onsets.size else float("inf")
     for service in set(services.tolist()):
         signal.score.setdefault(service, 0.0)
+    if signal.score:
+        # Ranks ignore size, so the leader's own strongest move says whether there is anything
+        # at all: below ``significant_z`` sigmas it is noise (no vote), from twice that it is not.
+        leader = max(signal.score, key=lambda s: (signal.score[s], s))
+        strongest = float(own.strength[own.service == leader].max()) if (own.service == leader).any() else 0.0
+        signal.confidence = float(np.clip(strongest / significant_z - 1.0, 0.0, 1.0))
     return signal
