@@ -22,23 +22,18 @@ def _clock(seconds: float) -> str:
 def describe(e: Evidence) -> str:
     """One evidence item in words: what moved, where, by how much, when."""
     when = f" at {_clock(e.at)}" if math.isfinite(e.at) else ""
-    if e.kind == METRIC:
+    if e.kind == METRIC or e.observed is None or e.expected is None:
         return f"{e.metric_name} moved {e.z_score:+.1f} sigma{when}"
-    seen = f"{e.observed:g} against {e.expected:g} expected" if e.observed is not None and e.expected is not None \
-        else f"{e.z_score:+.1f}"
-    if e.metric_name == "span_self_time":
-        return f"the own time of its {e.operation} spans went to {seen} ms{when}"
-    if e.metric_name == "call_latency":
-        return f"calls {e.calls} took {seen} ms outside either side{when}"
-    if e.metric_name == "missing_calls":
-        return f"its {e.operation} spans stopped calling ({e.calls}): {seen}{when}"
-    if e.metric_name == "missing_logs":
-        return f"its {e.operation} spans stopped logging '{e.template}': {seen}{when}"
-    if e.metric_name == "error_logs":
-        return f"it logged '{e.template}' {seen}{when}"
-    if e.metric_name == "error_spans":
-        return f"its {e.operation} spans failed {seen}{when}"
-    return f"{e.kind} {e.metric_name} moved {seen}{when}"
+    seen, due = f"{e.observed:.3g}", f"{e.expected:.3g}"
+    phrases = {
+        "span_self_time": f"its {e.operation} spans took {seen} ms of their own (normally {due})",
+        "call_latency": f"calls {e.calls} spent {seen} ms between the two sides (normally {due})",
+        "missing_calls": f"its {e.operation} spans made {seen} of {due} expected calls ({e.calls})",
+        "missing_logs": f"its {e.operation} spans wrote '{e.template}' {seen} times of {due} expected",
+        "error_logs": f"it logged '{e.template}' {seen} times ({due} expected)",
+        "error_spans": f"{seen} of its {e.operation} spans failed ({due} expected)",
+    }
+    return phrases.get(e.metric_name, f"{e.metric_name} was {seen} ({due} expected)") + when
 
 
 def _evidence(cause: RankedCause) -> str:
