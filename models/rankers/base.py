@@ -67,6 +67,19 @@ class Deviation:
     onset: np.ndarray  # (M,) unix seconds of the first point past half its peak and ``onset_z`` (inf if none)
 
 
+def _median_and_quartiles(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row-wise median, 75th and 25th percentiles ignoring NaN (numpy's nan-versions loop over
+    rows in Python, so rows without NaN, usually nearly all, take the vectorised path)."""
+    m = values.shape[0]
+    out = np.full((3, m), np.nan)
+    whole = np.isfinite(values).all(axis=1)
+    if values.shape[1] and whole.any():
+        out[:, whole] = np.percentile(values[whole], [50, 75, 25], axis=1)
+    if (~whole).any():
+        out[:, ~whole] = np.nanpercentile(values[~whole], [50, 75, 25], axis=1)
+    return out[0], out[1], out[2]
+
+
 MAX_Z = 1e12  # standardised moves are capped here so every aggregate stays finite
 
 
@@ -92,8 +105,7 @@ def deviation(frame: MetricFrame, start: float, *, robust: bool, relative_floor:
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         if robust:
-            centre = np.nanmedian(before, axis=1)
-            q75, q25 = np.nanpercentile(before, [75, 25], axis=1)
+            centre, q75, q25 = _median_and_quartiles(before)
             scale = (q75 - q25) / 1.349  # IQR of a normal distribution, in sigmas
         else:
             centre = np.nanmean(before, axis=1)

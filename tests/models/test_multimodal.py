@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from aiops.bench.traced_tenant import traced_tenant
@@ -11,7 +12,7 @@ from models.rankers.multimodal import MultimodalConfig, MultimodalRanker
 from models.rankers.signals.base import Signal, count_surprise
 from models.rankers.signals.metrics import metric_kind
 from models.rankers.signals.templates import clean, mask, mine_templates
-from models.rankers.signals.traces import span_frame
+from models.rankers.signals.traces import SpanFrame
 from models.registry import build
 from models.telemetry import MetricFrame
 from tests.aiops.rca.synthetic import fault, frame_of
@@ -60,9 +61,11 @@ def test_an_error_is_blamed_where_it_starts_not_on_the_callers_it_travels_throug
 
 def test_a_caller_waiting_on_a_slow_callee_keeps_its_own_time() -> None:
     tenant = traced_tenant(4, fault="slow", faulty=3, seed=4)  # svc-00 -> svc-01 -> svc-03
-    frame = span_frame(tenant.spans, tenant.start)
-    own = frame[~frame.client].groupby(["service", "after"]).own_ms.median().unstack()
-    total = frame[~frame.client].groupby(["service", "after"]).duration_ms.median().unstack()
+    frame = SpanFrame(tenant.spans, tenant.start)
+    table = pd.DataFrame({"service": frame.services[frame.svc], "after": frame.after, "own": frame.own_ms,
+                          "total": frame.duration_ms})[~frame.client]
+    own = table.groupby(["service", "after"]).own.median().unstack()
+    total = table.groupby(["service", "after"]).total.median().unstack()
     assert own.loc["svc-03", True] > 4 * own.loc["svc-03", False]
     assert own.loc["svc-01", True] < 1.5 * own.loc["svc-01", False]  # its duration grew, its own time did not
     assert total.loc["svc-01", True] > 2 * total.loc["svc-01", False]

@@ -22,14 +22,14 @@ import pandas as pd
 from models.rankers.base import LOG, Evidence
 from models.rankers.signals.base import Signal, count_surprise
 from models.rankers.signals.templates import exception_names, mine_templates
-from models.rankers.signals.traces import expected_events, missing_share
+from models.rankers.signals.traces import SpanFrame, expected_events, joined, missing_events_signal
 from models.telemetry import LogTable
 
 NS = 1e9
 
 
-def log_frame(logs: LogTable, start: float, spans: pd.DataFrame | None) -> tuple[pd.DataFrame, dict[int, str]]:
-    """One row per record: ``service, template, text, problem, at, after, row`` (its span's row or -1)."""
+def log_frame(logs: LogTable, start: float, spans: SpanFrame | None) -> tuple[pd.DataFrame, dict[int, str]]:
+    """One row per record: ``service, template, problem, exception, at, after, row`` (its span's row or -1)."""
     templates, texts = mine_templates(logs.service, logs.body)
     exceptions = exception_names(logs.body)
     frame = pd.DataFrame({"service": logs.service, "template": templates, "at": logs.timestamp_unix_nano / NS,
@@ -37,13 +37,11 @@ def log_frame(logs: LogTable, start: float, spans: pd.DataFrame | None) -> tuple
     frame["after"] = frame["at"] >= start
     frame["row"] = -1
     if spans is not None and len(spans):
-        lookup = pd.Series(np.arange(len(spans)), index=pd.MultiIndex.from_arrays(
-            [spans.trace.to_numpy(), spans.span.to_numpy()]))
-        row = lookup.reindex(pd.MultiIndex.from_arrays([logs.trace_id, logs.span_id])).to_numpy()
-        found = ~np.isnan(row)
-        frame.loc[found, "row"] = row[found].astype(np.int64)
+        row = spans.rows.get_indexer(joined(logs.trace_id, logs.span_id))
+        found = row >= 0
+        frame.loc[found, "row"] = row[found]
         # A record written in a request that began before the start is normal behaviour.
-        frame.loc[found, "after"] = spans.after.to_numpy()[row[found].astype(np.int64)]
+        frame.loc[found, "after"] = spans.after[row[found]]
     return frame, texts
 
 
@@ -69,33 +67,20 @@ def error_logs_signal(frame: pd.DataFrame, texts: dict[int, str], *, evidence: i
     return signal
 
 
-def missing_logs_signal(frame: pd.DataFrame, texts: dict[int, str], spans: pd.DataFrame, *, pseudo: float = 5.0,
-                        evidence: int = 3) -> Signal:
-    signal = Signal("log.missing_logs", LOG, {})
+def missing_logs_signal(frame: pd.DataFrame, texts: dict[int, str], spans: SpanFrame, *, evidence: int = 3) -> Signal:
     tied = frame[frame.row >= 0]
-    if tied.empty:
-        return signal
-    events = pd.DataFrame({"row": tied.row.to_numpy(), "event": tied.template.to_numpy()})
-    counts = expected_events(spans, events)
-    if counts.empty:
-        return signal
-    share = missing_share(counts, pseudo)
-    gone = counts.assign(missing=(counts.due - counts.after).clip(lower=0)).sort_values("missing", ascending=False)
-    after_start = spans[spans.after].groupby("key").start.min()
-    for service, value in share.items():
-        if value <= 0:
-            continue
-        signal.score[str(service)] = float(value)
-        rows = gone[(gone.service == service) & (gone.missing > 0)].head(evidence)
-        signal.evidence[str(service)] = [
-            Evidence("missing_logs", round(float(count_surprise([r.after], [r.due])[0]), 3),
-                     float(after_start.get(key, np.nan)), LOG, operation=r.operation,
-                     template=texts.get(int(template), ""), observed=float(r.after), expected=round(float(r.due), 3))
-            for (key, template), r in rows.iterrows()]
-    return signal
+    counts = expected_events(spans, tied.row.to_numpy(), tied.template.to_numpy()) if len(tied) else pd.DataFrame()
+    first = pd.Series(spans.start[spans.after]).groupby(spans.op[spans.after]).min()
+
+    def describe(op: int, template: int, r) -> Evidence:
+        return Evidence("missing_logs", round(float(count_surprise([r.after], [r.due])[0]), 3),
+                        float(first.get(op, np.nan)), LOG, operation=str(spans.op_operation[op]),
+                        template=texts.get(template, ""), observed=float(r.after), expected=round(float(r.due), 3))
+
+    return missing_events_signal("log.missing_logs", LOG, spans, counts, describe, evidence=evidence)
 
 
-def log_signals(logs: LogTable | None, start: float, spans: pd.DataFrame | None, *,
+def log_signals(logs: LogTable | None, start: float, spans: SpanFrame | None, *,
                 evidence: int = 3) -> list[Signal]:
     """Every log signal of the window (none when no record falls on one side of the start)."""
     if logs is None or len(logs) == 0:

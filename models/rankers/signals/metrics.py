@@ -91,18 +91,18 @@ def metric_signal(frame: MetricFrame, start: float, *, relative_floor: float = 0
         score = (1.0 / rank).groupby(level="service").mean()
         signal.score = {str(s): float(v) for s, v in score.items()}
     moved = own[own.strength > 0]
-    for service, rows in moved.sort_values("strength", ascending=False).groupby("service", sort=False):
-        picked = rows.row.to_numpy()[:evidence]
-        signal.evidence[str(service)] = [
-            Evidence(metrics[r], round(float(dev.z[r]), 3), float(dev.at[r]), METRIC) for r in picked]
-        onsets = dev.onset[rows.row.to_numpy()]
-        signal.onset[str(service)] = float(onsets.min()) if onsets.size else float("inf")
+    onset = pd.Series(dev.onset[moved.row.to_numpy()]).groupby(moved.service.to_numpy()).min()
+    signal.onset = {str(s): float(v) for s, v in onset.items()}
+    top = moved.sort_values("strength", ascending=False, kind="stable").groupby("service", sort=False).head(evidence)
+    for service, r in zip(top.service.to_numpy(), top.row.to_numpy(), strict=True):
+        signal.evidence.setdefault(str(service), []).append(
+            Evidence(metrics[r], round(float(dev.z[r]), 3), float(dev.at[r]), METRIC))
     for service in set(services.tolist()):
         signal.score.setdefault(service, 0.0)
     if signal.score:
         # Ranks ignore size, so the leader's own strongest move says whether there is anything
         # at all: below ``significant_z`` sigmas it is noise (no vote), from twice that it is not.
         leader = max(signal.score, key=lambda s: (signal.score[s], s))
-        strongest = float(own.strength[own.service == leader].max()) if (own.service == leader).any() else 0.0
+        strongest = float(np.max(strength[(services == leader) & (kinds != CLIENT_LATENCY)], initial=0.0))
         signal.confidence = float(np.clip(strongest / significant_z - 1.0, 0.0, 1.0))
     return signal

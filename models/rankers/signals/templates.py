@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 
 _PREFIX = re.compile(
     r"^\s*(?:(?:\d{4}-\d\d-\d\d[T ])?\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\s+)?"
@@ -23,6 +24,7 @@ _MASKS = [
     (re.compile(r"\b(?:0x)?[0-9a-fA-F]{16,}\b"), "<HEX>"),
     (re.compile(r"(?<![A-Za-z<])[-+]?\d+(?:[.:]\d+)*"), "<NUM>"),
 ]
+_NO_DIGITS = str.maketrans("", "", "0123456789")
 EXCEPTION = re.compile(r"\b((?:[a-z_][\w$]*\.)*[A-Z][\w$]*(?:Exception|Error|Throwable))\b")
 
 
@@ -56,17 +58,26 @@ def mine_templates(services: np.ndarray, bodies: np.ndarray, *, similarity: floa
     """Template id of every line and each template's text (variables shown as ``<*>``, ``<NUM>`` ...).
 
     ``services`` and ``bodies``: (N,) strings. Lines are cleaned and masked first, so the
-    distinct lines left (often a few hundred of thousands) are all Drain has to see.
+    distinct lines left (often a few hundred of thousands) are all Drain has to see; lines
+    that differ only in their digits are masked once (digits are variables either way).
     """
     miner = _miner(similarity, depth)
-    service_text = services.astype(str)
-    lines = np.array([f"{service} {mask(clean(body))}" for service, body in zip(service_text, bodies.astype(str),
-                                                                                  strict=True)], dtype=object)
-    distinct, inverse = np.unique(lines.astype(str), return_inverse=True)
+    # Lines that differ only in their digits are one event: clean and mask one of each.
+    raw = pd.Series(services, dtype=object).astype(str) + " " + pd.Series(bodies, dtype=object).astype(str)
+    shape_codes, shapes = pd.factorize(raw.str.translate(_NO_DIGITS))
+    first = np.zeros(len(shapes), dtype=np.int64)
+    first[shape_codes[::-1]] = np.arange(len(raw))[::-1]  # each shape's first line
+    lines = [_masked(services[i], bodies[i]) for i in first]
+    line_codes, distinct = pd.factorize(pd.Index(lines))
     ids = np.array([miner.add_log_message(str(line))["cluster_id"] for line in distinct], dtype=np.int64)
+    ids = ids[line_codes][shape_codes]
     # Templates are shown without the service name each line was prefixed with.
     texts = {c.cluster_id: c.get_template().split(" ", 1)[-1] for c in miner.drain.clusters}
-    return ids[inverse], texts
+    return ids, texts
+
+
+def _masked(service: str, body: str) -> str:
+    return f"{service} {mask(clean(str(body)))}"
 
 
 def exception_names(bodies: np.ndarray) -> np.ndarray:
