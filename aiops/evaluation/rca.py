@@ -231,7 +231,8 @@ class Fold:
 def choose(evidence: list[CaseEvidence], labels: dict[str, str], name: str, base: dict,
            grid: list[dict]) -> tuple[dict, RcaScore]:
     """The grid setting with the best Avg@5 on ``labels`` (then AC@1; then the one nearest the defaults)."""
-    default = {k: base.get(k, 1.0) for k in grid[0]}
+    configured = ranker_named(name, base).config
+    default = {k: float(getattr(configured, k)) for k in grid[0]}
     best = None
     for setting in grid:
         scored = score(fused_rankings(evidence, name, {**base, **setting}), labels)
