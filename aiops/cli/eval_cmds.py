@@ -117,7 +117,8 @@ def rca(
             rankings[c.name] = evaluation.ranking_json(evaluation.rank_case(case, ranker))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(rankings, indent=1))
-    typer.echo(f"ranked {len(rankings)} cases with {name} ({', '.join(chosen)}) into {output}")
+    reads = ", ".join(chosen) if evidence is not None else "metric (it reads no traces or logs)"
+    typer.echo(f"ranked {len(rankings)} cases with {name} ({reads}) into {output}")
     if truth is None:
         if cross_validate:
             raise fail("--cross-validate needs --labels", 2)
