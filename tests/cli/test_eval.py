@@ -228,3 +228,18 @@ def test_sockshop_meets_the_bar(tmp_path: Path) -> None:
     ac1 = float(line.split("AC@1")[1].split()[0])
     avg5 = float(line.split("Avg@5")[1].split()[0])
     assert ac1 >= 0.80 and avg5 >= 0.95, line
+
+
+@pytest.mark.skipif(not (SOCKSHOP / "nezha").is_dir(), reason="the Nezha cases live in ../shared/data")
+def test_nezha_with_traces_and_logs_beats_metrics_alone(tmp_path: Path) -> None:
+    done = run("eval", "rca", "--cases", str(SOCKSHOP / "nezha"), "--output", str(tmp_path / "r.json"),
+               "--labels", str(SOCKSHOP / "nezha.labels.json"), "--model", "multimodal")
+    assert done.returncode == 0, done.stderr
+
+    def avg5(prefix: str) -> tuple[float, float]:
+        line = next(x for x in done.stdout.splitlines() if x.strip().startswith(prefix))
+        both, alone = line.split("| metrics only:")
+        return float(both.split("Avg@5")[1].split()[0]), float(alone.split("Avg@5")[1].split()[0])
+
+    boutique, overall = avg5("nezha-ob,"), avg5("multimodal on 52 cases")
+    assert boutique[0] >= 0.80 and overall[0] > overall[1] + 0.1, done.stdout
