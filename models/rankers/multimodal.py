@@ -10,7 +10,8 @@ each (``metric_weight``, ``trace_weight``, ``log_weight``). A modality the tenan
 send, or that saw no change, adds nothing, so the same ranker serves metrics-only tenants.
 
 Services tied on the fused score are ordered by the earliest metric onset (a callee's
-fault reaches its callers later), then by name. Scores are shares of the total, as the
+fault reaches its callers later), then by name. The declared topology is not needed: the
+calls that matter are the observed ones, in the spans. Scores are shares of the total, as the
 other rankers' are. The settings are few on purpose: the weights are chosen by
 cross-validation across systems (``aiops eval rca --cross-validate``), not per dataset.
 
@@ -102,10 +103,10 @@ class MultimodalRanker(RootCauseRanker):
         order = sorted(range(len(services)), key=lambda i: (-round(total[i], 12), onset.get(services[i], np.inf),
                                                             services[i]))
         share = shares({services[i]: float(total[i]) for i in order})
-        return [RankedCause(services[i], round(share[services[i]], 4), self._evidence(signals, services[i], total[i]))
+        return [RankedCause(services[i], round(share[services[i]], 4), self._evidence(signals, services[i]))
                 for i in order]
 
-    def _evidence(self, signals: list[Signal], service: str, total: float) -> list:
+    def _evidence(self, signals: list[Signal], service: str) -> list:
         """The service's evidence, strongest signal first, a few items each, at most ``evidence`` x modalities."""
         ranked = sorted((s for s in signals if s.score.get(service, 0) > 0 and s.evidence.get(service)),
                         key=lambda s: -s.score[service] / max(max(s.score.values()), 1e-12))
