@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -97,6 +98,10 @@ def rca(
     if unknown or not chosen:
         raise fail(f"--modalities: unknown {', '.join(unknown) or 'empty list'} (use metric, trace, log)", 2)
     pattern = evaluation.DEFAULT_GROUPS if groups == DEFAULT_GROUPS_HELP else groups
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise fail(f"--groups: not a regular expression ({error})", 2) from None
     try:
         ranker = evaluation.ranker_named(name)
         loaded = evaluation.read_cases(cases)
