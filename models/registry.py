@@ -105,3 +105,10 @@ register(
     "models.embedders.hashed:HashedNgramEmbedder",
     "hashed character trigrams (lexical, no model files), for fallback and tests",
 )
+register(
+    "ranker",
+    "multimodal",
+    "models.rankers.multimodal:MultimodalRanker",
+    "metric, trace and log evidence (kind-ranked metric moves, span own time, call latency, missing calls "
+    "and log lines, error logs) fused into one ranking",
+)

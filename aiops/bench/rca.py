@@ -9,6 +9,11 @@
    anomaly answers ``done``, and whether the root cause was ranked first.
 3. The sock-shop fault-injection cases (RCAEval metrics) when ``../shared/data/rca`` is
    present, or ``AIOPS_BENCH_RCA_CASES`` names a case folder with a ``.labels.json`` beside.
+4. One analysis with traces (``multimodal``): a simulated 50-service tenant
+   (:mod:`aiops.bench.traced_tenant`) with an hour and a quarter of per-minute metrics, 60
+   traced requests a minute and their log lines, through the same ``analyse`` the RCA workers
+   and ``aiops eval rca`` run (graph learning included); p50 and p95 over repeated runs, with
+   spans and metrics, and with logs as well.
 """
 
 from __future__ import annotations
@@ -103,6 +108,35 @@ def alert_to_done() -> tuple[list[float], int]:
     return latencies, right
 
 
+TRACED_SERVICES = 50
+TRACED_REPEATS = 12
+
+
+def traced_analysis_seconds(services: int = TRACED_SERVICES, repeats: int = TRACED_REPEATS,
+                            with_logs: bool = False) -> tuple[list[float], bool]:
+    """Wall seconds of ``repeats`` analyses of one simulated traced tenant, and whether its root came first."""
+    from aiops.bench.traced_tenant import traced_tenant
+    from aiops.rca.analysis import analyse
+    from models.registry import build
+
+    tenant = traced_tenant(services, fault="slow", minutes=75, fault_minute=60, requests_per_minute=60, fanout=3)
+    ranker = build("ranker", "multimodal")
+    logs = tenant.logs if with_logs else None
+    analyse(tenant.frame, tenant.start, ranker, spans=tenant.spans, logs=logs)  # warm-up: imports, FFT plans
+    times, right = [], True
+    for _ in range(repeats):
+        began = time.perf_counter()
+        result = analyse(tenant.frame, tenant.start, ranker, spans=tenant.spans, logs=logs)
+        times.append(time.perf_counter() - began)
+        right = right and result.root is not None and result.root.service_id == tenant.root_cause
+    return times, right
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+
 def _cases() -> tuple[Path, Path] | None:
     named = os.environ.get("AIOPS_BENCH_RCA_CASES")
     folder = Path(named) if named else Path(__file__).resolve().parents[3] / "shared" / "data" / "rca" / "sockshop"
@@ -122,6 +156,13 @@ def run() -> BenchResult:
                "< 250")
     result.add(f"correlation graph, 2000 services x 60 min x lags +-10 ({device})", graph_seconds(2000, 2) * 1000,
                "ms")
+    for with_logs, label in ((False, "spans + metrics"), (True, "spans + logs + metrics")):
+        times, right = traced_analysis_seconds(with_logs=with_logs)
+        note = (f"{TRACED_SERVICES} services, 75 min, 60 traced requests/min; root cause first: "
+                f"{'yes' if right else 'NO'}")
+        result.add(f"analysis with traces p50 ({label})", statistics.median(times), "s", note=note)
+        result.add(f"analysis with traces p95 ({label})", _p95(times), "s", "< 2" if not with_logs else "",
+                   note=note)
     cases = _cases()
     if cases is not None:
         ranker = load_settings().rca.ranker

@@ -1,7 +1,8 @@
-"""``aiops eval detect|nab``: offline evaluation with the live model code."""
+"""``aiops eval detect|nab|rca``: offline evaluation with the live model code."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -9,6 +10,7 @@ import typer
 from aiops.cli.common import fail, settings_or_exit
 
 app = typer.Typer(help="Offline evaluation.", no_args_is_help=True)
+DEFAULT_GROUPS_HELP = "Nezha's case names"
 
 
 def _model(model: str | None) -> str:
@@ -63,6 +65,11 @@ def nab(
     )
 
 
+def _figures(result) -> str:
+    ac = result.ac
+    return f"AC@1 {ac[0]:.2f}  AC@3 {ac[2]:.2f}  Avg@5 {result.avg5:.3f}"
+
+
 @app.command("rca")
 def rca(
     cases: Path = typer.Option(..., "--cases", exists=True, file_okay=False, help="folder of case folders"),
@@ -70,27 +77,97 @@ def rca(
     model: str | None = typer.Option(None, "--model", help="ranker name (default: rca.ranker)"),
     labels: Path | None = typer.Option(None, "--labels", exists=True, dir_okay=False,
                                        help="case -> root-cause service JSON; prints AC@1, AC@3, Avg@5"),
+    modalities: str = typer.Option("metric,trace,log", "--modalities",
+                                   help="telemetry the ranker may read: metric, trace, log (comma-separated)"),
+    groups: str = typer.Option(DEFAULT_GROUPS_HELP, "--groups",
+                               help="regex on case names with named groups 'system' and 'fault', for the "
+                                    "per-system and per-fault figures (read after ranking, never by the ranker)"),
+    cross_validate: bool = typer.Option(False, "--cross-validate",
+                                        help="choose the combined ranker's weights on each system and score "
+                                             "them on the others (needs --labels)"),
+    per_case: bool = typer.Option(False, "--per-case", help="also list every case whose root cause was not first"),
 ) -> None:
     """Rank every service of every case with the live ranker code, write the rankings, score them."""
     import json
 
-    from aiops.evaluation.rca import rank_cases, ranker_named, score
+    from aiops.evaluation import rca as evaluation
 
     name = model or settings_or_exit().rca.ranker
+    chosen = tuple(m.strip() for m in modalities.split(",") if m.strip())
+    unknown = sorted(set(chosen) - {"metric", "trace", "log"})
+    if unknown or not chosen:
+        raise fail(f"--modalities: unknown {', '.join(unknown) or 'empty list'} (use metric, trace, log)", 2)
+    pattern = evaluation.DEFAULT_GROUPS if groups == DEFAULT_GROUPS_HELP else groups
     try:
-        ranker = ranker_named(name)
-        rankings = rank_cases(cases, ranker)
+        re.compile(pattern)
+    except re.error as error:
+        raise fail(f"--groups: not a regular expression ({error})", 2) from None
+    try:
+        ranker = evaluation.ranker_named(name)
+        loaded = evaluation.read_cases(cases)
+        truth = json.loads(labels.read_text()) if labels is not None else None
     except (KeyError, ValueError) as error:
         raise fail(str(error.args[0] if isinstance(error, KeyError) else error), 2) from None
+    except json.JSONDecodeError as error:
+        raise fail(f"{labels}: {error}", 2) from None
+    evidence = None
+    if evaluation.fusable(ranker):
+        evidence = evaluation.case_evidence(loaded, ranker)
+        rankings = evaluation.fused_rankings(evidence, name, ranker.config.model_dump(), chosen)
+    else:  # rankers that read metrics only ignore spans and logs; hand them over as chosen all the same
+        rankings = {}
+        for c in loaded:
+            spans = c.spans if {"trace", "log"} & set(chosen) else None  # logs are tied to their spans
+            case = evaluation.Case(c.name, c.frame, c.anomaly_start, spans, c.logs if "log" in chosen else None)
+            rankings[c.name] = evaluation.ranking_json(evaluation.rank_case(case, ranker))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(rankings, indent=1))
-    typer.echo(f"ranked {len(rankings)} cases with {name} into {output}")
-    if labels is not None:
-        try:
-            result = score(rankings, json.loads(labels.read_text()))
-        except (ValueError, json.JSONDecodeError) as error:
-            raise fail(f"{labels}: {error}", 2) from None
-        ac = result.ac
-        typer.echo(f"{name} on {result.cases} cases: AC@1 {ac[0]:.2f}  AC@3 {ac[2]:.2f}  Avg@5 {result.avg5:.3f}")
+    reads = ", ".join(chosen) if evidence is not None else "metric (it reads no traces or logs)"
+    typer.echo(f"ranked {len(rankings)} cases with {name} ({reads}) into {output}")
+    if truth is None:
+        if cross_validate:
+            raise fail("--cross-validate needs --labels", 2)
+        return
+    try:
+        result = evaluation.score(rankings, truth)
+    except ValueError as error:
+        raise fail(f"{labels}: {error}", 2) from None
+    metrics_only = None
+    if evidence is not None and chosen != ("metric",):
+        metrics_only = evaluation.fused_rankings(evidence, name, ranker.config.model_dump(), ("metric",))
+
+    def line(label: str, subset: dict[str, str]) -> str:
+        text = f"{label}, {len(subset)} cases: {_figures(evaluation.score(rankings, subset))}"
+        if metrics_only is not None:
+            text += f"  | metrics only: {_figures(evaluation.score(metrics_only, subset))}"
+        return text
+
+    typer.echo(line(f"{name} on all", truth).replace(f"{name} on all, {len(truth)} cases:",
+                                                     f"{name} on {result.cases} cases:"))
+    for system, subset in sorted(evaluation.by_group(truth, pattern, "system").items()):
+        typer.echo("  " + line(system, subset))
+        for fault, inner in sorted(evaluation.by_group(subset, pattern, "fault").items()):
+            typer.echo("    " + line(fault, inner))
+    for fault, subset in sorted(evaluation.by_group(truth, pattern, "fault").items()):
+        typer.echo("  " + line(f"all {fault}", subset))
+    if per_case:
         for case, position in sorted(result.misses.items()):
             typer.echo(f"  {case}: root cause ranked {position or 'not at all'}")
+    if cross_validate:
+        systems = evaluation.by_group(truth, pattern, "system")
+        if evidence is None or len(systems) < 2:
+            raise fail("--cross-validate needs the multimodal ranker and cases of at least two systems "
+                       "(named by --groups)", 2)
+        folds = evaluation.cross_validate(evidence, truth, systems, name, ranker.config.model_dump())
+        typer.echo("cross-validated (weights chosen on one system, scored on the other):")
+        held = {}
+        for fold in folds:
+            weights = ", ".join(f"{k} {v:g}" for k, v in fold.chosen.items())
+            typer.echo(f"  tuned on {fold.tuned_on} ({weights}; Avg@5 there {fold.tuned.avg5:.3f}) -> "
+                       f"{fold.scored_on}: {_figures(fold.held_out)}")
+            held.update(fold.rankings)
+        scored = {c: t for c, t in truth.items() if c in held}
+        typer.echo(f"  all held-out cases, {len(scored)}: {_figures(evaluation.score(held, scored))}")
+        for system, subset in sorted(evaluation.by_group(scored, pattern, "system").items()):
+            for fault, inner in sorted(evaluation.by_group(subset, pattern, "fault").items()):
+                typer.echo(f"    {system} {fault}, {len(inner)} cases: {_figures(evaluation.score(held, inner))}")

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aiops.rca.frame import MetricFrame
 from aiops.rca.graph import Edge, Related, ServiceGraph, learn_edges
 from models.rankers.base import RankedCause, RootCauseRanker
+from models.telemetry import LogTable, MetricFrame, SpanTable
 
 
 @dataclass(frozen=True)
@@ -55,20 +55,23 @@ def service_graph(frame: MetricFrame, declared: list[Edge], options: GraphOption
 
 
 def analyse(frame: MetricFrame, start: float, ranker: RootCauseRanker, *, declared: list[Edge] | None = None,
-            options: GraphOptions | None = None, with_graph: bool = True) -> Analysis:
+            options: GraphOptions | None = None, with_graph: bool = True, spans: SpanTable | None = None,
+            logs: LogTable | None = None) -> Analysis:
     """Rank every service of ``frame`` for an anomaly that began at ``start`` (unix seconds).
 
     With ``with_graph`` (the live path) the service graph is learned from the same frame
     (plus declared call edges) and the blast radius is what the top root cause reaches
     downstream within ``blast_depth`` hops. Offline evaluation skips learning unless the
-    ranker uses learned edges; rankers always see the declared ones.
+    ranker uses learned edges; rankers always see the declared ones. ``spans`` and ``logs``
+    are the window's traces and log records when there are any (offline: the case's
+    ``traces.csv`` / ``logs.csv``; live: the stored spans and records), handed to the ranker.
     """
     options = options or GraphOptions()
     graph = ServiceGraph(list(declared or []), set(frame.services))
     if with_graph or ranker.uses_graph:
         graph = service_graph(most_deviant(frame, start, options.graph_series), declared or [], options)
         graph.services |= set(frame.services)
-    ranking = ranker.rank(frame, start, graph)
+    ranking = ranker.rank(frame, start, graph, spans=spans, logs=logs)
     blast: list[Related] = []
     if with_graph and ranking:
         blast = graph.related(ranking[0].service_id, options.blast_depth, downstream_only=True)

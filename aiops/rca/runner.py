@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -18,8 +19,9 @@ from aiops.rca.graph import DECLARED, Edge, Related, ServiceGraph
 from aiops.rca.summary import template_summary
 from aiops.settings import Settings
 from aiops.storage.records import GraphSnapshot, RcaRecord
-from models.rankers.base import RankedCause, RootCauseRanker
+from models.rankers.base import Evidence, RankedCause, RootCauseRanker
 from models.registry import build
+from models.telemetry import LogTable, SpanTable
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +30,20 @@ def rfc3339(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
-def causes_json(ranking: list[RankedCause], limit: int = 5) -> list[dict]:
-    return [{"service_id": c.service_id, "score": c.score,
-             "evidence": [{"metric_name": e.metric_name, "z_score": e.z_score, "at": rfc3339(e.at)}
-                          for e in c.evidence]}
+OPTIONAL_EVIDENCE = ("operation", "calls", "template", "observed", "expected")
+
+
+def evidence_json(e: Evidence, fallback_at: float) -> dict:
+    """One evidence item as stored and answered: the reference's fields, ``kind``, and what applies."""
+    at = e.at if math.isfinite(e.at) else fallback_at
+    item = {"metric_name": e.metric_name, "z_score": e.z_score, "at": rfc3339(at), "kind": e.kind}
+    item.update({k: getattr(e, k) for k in OPTIONAL_EVIDENCE if getattr(e, k) is not None})
+    return item
+
+
+def causes_json(ranking: list[RankedCause], limit: int = 5, start: float = 0.0) -> list[dict]:
+    """The top ``limit`` causes; evidence without a time of its own is dated at ``start``."""
+    return [{"service_id": c.service_id, "score": c.score, "evidence": [evidence_json(e, start) for e in c.evidence]}
             for c in ranking[:limit]]
 
 
@@ -53,7 +65,7 @@ def incident_queries(anomaly, alerts: list, ranking: list[RankedCause]) -> list[
     evidence = ""
     if ranking:
         root = ranking[0]
-        metrics = " and ".join(e.metric_name for e in root.evidence[:3])
+        metrics = " and ".join(dict.fromkeys(e.metric_name for e in root.evidence[:3]))
         moves = "rising" if root.evidence and root.evidence[0].z_score > 0 else "falling"
         evidence = f"root cause {root.service_id}, {metrics} {moves}" if metrics else f"root cause {root.service_id}"
     return [". ".join([*words, evidence]) if evidence else ". ".join(words)] + ([evidence] if evidence else [])
@@ -89,6 +101,16 @@ class RcaRunner:
                                                                   rca.max_series)
         return MetricFrame.from_long(at, services, metrics, values, step=rca.step_seconds)
 
+    def telemetry(self, tenant_id: str, since: datetime, until: datetime) -> tuple[SpanTable | None, LogTable | None]:
+        """The window's spans and log records, for rankers that read them (``multimodal``).
+
+        The engine stores no spans or log records yet: the OTLP receivers that will (issue
+        #16) read them here into the same :class:`SpanTable` / :class:`LogTable` that
+        ``aiops eval rca`` builds from a case's ``traces.csv`` / ``logs.csv``, so the analysis
+        below is the one measured offline. Until then every analysis runs on metrics alone.
+        """
+        return None, None
+
     # -- analyses --------------------------------------------------------------------------
     def start_of(self, anomaly) -> tuple[datetime, list]:
         """When the trouble began, and the anomaly's alerts. An alert fires after its rule's
@@ -116,19 +138,20 @@ class RcaRunner:
             return replace(request, status="failed", error="the anomaly no longer exists", updated_at=now)
         rca = self._settings.rca
         start, alerts = self.start_of(anomaly)
-        frame = self.frame(request.tenant_id, start - timedelta(minutes=rca.lookback_minutes),
-                           start + timedelta(minutes=rca.after_minutes))
+        since, until = start - timedelta(minutes=rca.lookback_minutes), start + timedelta(minutes=rca.after_minutes)
+        frame = self.frame(request.tenant_id, since, until)
+        spans, logs = self.telemetry(request.tenant_id, since, until)
         ranker = self.ranker_for(request.tenant_id)
-        if len(frame.columns) == 0:
+        if len(frame.columns) == 0 and not spans and not logs:
             return replace(request, status="failed", ranker=ranker.name, updated_at=now,
                            error="no metrics stored in the analysis window")
         result = analyse(frame, start.timestamp(), ranker, declared=self.declared_edges(request.tenant_id),
-                         options=self.options)
+                         options=self.options, spans=spans, logs=logs)
         similar = []
         if self._similar is not None:
             root = result.ranking[0].service_id if result.ranking else None
             similar = self._similar(request.tenant_id, incident_queries(anomaly, alerts, result.ranking), root)
-        causes, blast = causes_json(result.ranking), blast_json(result.blast_radius)
+        causes, blast = causes_json(result.ranking, start=start.timestamp()), blast_json(result.blast_radius)
         summary = template_summary(anomaly.service_id, anomaly.metric_name, result.ranking, result.blast_radius,
                                    similar)
         if self._narrator is not None and self._narrator.enabled:

@@ -1,24 +1,43 @@
 """The plain-language RCA summary written without an LLM: deterministic, names what matters.
 
-It states the most likely root cause and why (its most deviant metrics), what else was
+It states the most likely root cause and why (its strongest evidence: metrics that moved,
+spans that slowed or stopped calling, log lines that appeared or went missing), what else was
 considered, the blast radius in order of arrival, and the best matching past fix when
 there is one, so an on-call engineer can act on it without opening anything else.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 from aiops.rca.graph import Related
-from models.rankers.base import RankedCause
+from models.rankers.base import METRIC, Evidence, RankedCause
 
 
 def _clock(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%H:%M UTC")
 
 
+def describe(e: Evidence) -> str:
+    """One evidence item in words: what moved, where, by how much, when."""
+    when = f" at {_clock(e.at)}" if math.isfinite(e.at) else ""
+    if e.kind == METRIC or e.observed is None or e.expected is None:
+        return f"{e.metric_name} moved {e.z_score:+.1f} sigma{when}"
+    seen, due = f"{e.observed:.3g}", f"{e.expected:.3g}"
+    phrases = {
+        "span_self_time": f"its {e.operation} spans took {seen} ms of their own (normally {due})",
+        "call_latency": f"calls {e.calls} spent {seen} ms between the two sides (normally {due})",
+        "missing_calls": f"its {e.operation} spans made {seen} of {due} expected calls ({e.calls})",
+        "missing_logs": f"its {e.operation} spans wrote '{e.template}' {seen} times of {due} expected",
+        "error_logs": f"it logged '{e.template}' {seen} times ({due} expected)",
+        "error_spans": f"{seen} of its {e.operation} spans failed ({due} expected)",
+    }
+    return phrases.get(e.metric_name, f"{e.metric_name} was {seen} ({due} expected)") + when
+
+
 def _evidence(cause: RankedCause) -> str:
-    parts = [f"{e.metric_name} moved {e.z_score:+.1f} sigma at {_clock(e.at)}" for e in cause.evidence[:2]]
+    parts = [describe(e) for e in cause.evidence[:2]]
     return " and ".join(parts) if parts else "no metric moved clearly"
 
 

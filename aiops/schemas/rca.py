@@ -24,9 +24,21 @@ class Correlations(BaseModel):
 
 
 class RcaEvidence(BaseModel):
-    metric_name: str
-    z_score: float
-    at: datetime
+    """What moved. The reference's three fields always come; ``kind`` and the rest are beyond it."""
+
+    metric_name: str = Field(description="the metric that moved (kind metric), or the measure that did "
+                                         "(trace: span_self_time, call_latency, missing_calls, error_spans; "
+                                         "log: error_logs, missing_logs)")
+    z_score: float = Field(description="how far it moved, signed: sigmas of its own past for metrics and span "
+                                       "times; for counts, the Poisson log-likelihood ratio of what came against "
+                                       "what was due")
+    at: datetime = Field(description="when it was first seen after the anomaly began")
+    kind: Literal["metric", "trace", "log"] = Field("metric", description="the telemetry it comes from")
+    operation: str | None = Field(None, description="the span operation involved (trace and log evidence)")
+    calls: str | None = Field(None, description="the call involved, 'caller -> callee' (trace evidence)")
+    template: str | None = Field(None, description="the log template involved, variables as <*> (log evidence)")
+    observed: float | None = Field(None, description="after the start: the median (ms) or the count")
+    expected: float | None = Field(None, description="what the normal part of the window predicted for it")
 
 
 class RootCause(BaseModel):

@@ -8,14 +8,18 @@ is given (no labels, no lookups): the same code runs live and in ``aiops eval rc
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from aiops.rca.frame import MetricFrame
-from aiops.rca.graph import ServiceGraph
+from models.telemetry import LogTable, MetricFrame, SpanTable
+
+if TYPE_CHECKING:  # only for annotations: models/ does not import aiops/ at run time
+    from aiops.rca.graph import ServiceGraph
 
 
 class RankerConfig(BaseModel):
@@ -24,11 +28,27 @@ class RankerConfig(BaseModel):
     evidence: int = Field(3, ge=1, le=20, description="metrics listed as evidence per service")
 
 
+METRIC, TRACE, LOG = "metric", "trace", "log"  # the evidence kinds (modalities)
+
+
 @dataclass(frozen=True)
 class Evidence:
+    """One thing that moved. ``metric_name`` names the series (metric evidence) or the measure
+    (``span_self_time``, ``call_latency``, ``missing_log``, ``error_logs`` ...) for trace and log
+    evidence; ``z_score`` is how far it moved, signed, in that measure's standard units
+    (sigmas of its own past for metrics; see the signal for the others); ``at`` is when (unix
+    seconds). Trace and log evidence name the ``operation`` (span name), the ``calls``
+    (``caller -> callee``) or the log ``template`` involved, and counts where they apply."""
+
     metric_name: str
     z_score: float  # signed, at the most deviant point after the start
     at: float  # unix seconds of that point
+    kind: str = METRIC
+    operation: str | None = None
+    calls: str | None = None
+    template: str | None = None
+    observed: float | None = None  # count or value seen after the start (trace and log evidence)
+    expected: float | None = None  # what the normal part of the window predicted
 
 
 @dataclass
@@ -45,6 +65,22 @@ class Deviation:
     z: np.ndarray  # (M,) signed z at the most deviant point (0 where unknowable)
     at: np.ndarray  # (M,) unix seconds of that point (NaN where unknowable)
     onset: np.ndarray  # (M,) unix seconds of the first point past half its peak and ``onset_z`` (inf if none)
+
+
+def _median_and_quartiles(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row-wise median, 75th and 25th percentiles ignoring NaN (numpy's nan-versions loop over
+    rows in Python, so rows without NaN, usually nearly all, take the vectorised path)."""
+    m = values.shape[0]
+    out = np.full((3, m), np.nan)
+    whole = np.isfinite(values).all(axis=1)
+    if values.shape[1] and whole.any():
+        out[:, whole] = np.percentile(values[whole], [50, 75, 25], axis=1)
+    if (~whole).any():
+        out[:, ~whole] = np.nanpercentile(values[~whole], [50, 75, 25], axis=1)
+    return out[0], out[1], out[2]
+
+
+MAX_Z = 1e12  # standardised moves are capped here so every aggregate stays finite
 
 
 def deviation(frame: MetricFrame, start: float, *, robust: bool, relative_floor: float,
@@ -64,10 +100,12 @@ def deviation(frame: MetricFrame, start: float, *, robust: bool, relative_floor:
     onset = np.full(m, np.inf)
     if after.shape[1] == 0:
         return Deviation(z, at, onset)
-    with np.errstate(all="ignore"):
+    # A series with no point before the start (or none at all) is unknowable, not an error:
+    # numpy's all-NaN warnings would only be noise here, one per empty series.
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         if robust:
-            centre = np.nanmedian(before, axis=1)
-            q75, q25 = np.nanpercentile(before, [75, 25], axis=1)
+            centre, q75, q25 = _median_and_quartiles(before)
             scale = (q75 - q25) / 1.349  # IQR of a normal distribution, in sigmas
         else:
             centre = np.nanmean(before, axis=1)
@@ -76,7 +114,10 @@ def deviation(frame: MetricFrame, start: float, *, robust: bool, relative_floor:
         level = np.nanmean(np.abs(before), axis=1)
         scale = np.fmax(np.fmax(scale, relative_floor * np.fmax(np.abs(centre), level)), 1e-9)
         standard = (after - centre[:, None]) / scale[:, None]
-    standard = np.where(np.isfinite(standard) & known[:, None], standard, 0.0)
+    # Readings near the float limit (1e308) overflow the standardisation to inf: that is the
+    # largest move there is, so it is capped rather than dropped (a dropped one ranked last).
+    standard = np.clip(np.nan_to_num(standard, nan=0.0, posinf=MAX_Z, neginf=-MAX_Z), -MAX_Z, MAX_Z)
+    standard = np.where(known[:, None], standard, 0.0)
     peak = np.abs(standard).argmax(axis=1)
     rows = np.arange(m)
     z = standard[rows, peak]
@@ -117,5 +158,10 @@ class RootCauseRanker(ABC):
         self.config = config
 
     @abstractmethod
-    def rank(self, frame: MetricFrame, start: float, graph: ServiceGraph | None = None) -> list[RankedCause]:
-        """Every service of ``frame``, most likely root cause first."""
+    def rank(self, frame: MetricFrame, start: float, graph: ServiceGraph | None = None, *,
+             spans: SpanTable | None = None, logs: LogTable | None = None) -> list[RankedCause]:
+        """Every service of ``frame`` (and of ``spans`` / ``logs``), most likely root cause first.
+
+        ``spans`` and ``logs`` are the window's traces and log records when the tenant sends
+        them; rankers that read metrics only ignore them.
+        """

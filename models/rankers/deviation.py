@@ -23,7 +23,6 @@ import networkx as nx
 import numpy as np
 from pydantic import Field
 
-from aiops.rca.frame import MetricFrame
 from aiops.rca.graph import DECLARED, ServiceGraph
 from models.rankers.base import (
     Deviation,
@@ -34,6 +33,7 @@ from models.rankers.base import (
     deviation,
     shares,
 )
+from models.telemetry import LogTable, MetricFrame, SpanTable
 
 
 class DeviationConfig(RankerConfig):
@@ -103,7 +103,8 @@ class BaroRanker(RootCauseRanker):
         super().__init__(config)
         self.config: DeviationConfig = config
 
-    def rank(self, frame: MetricFrame, start: float, graph: ServiceGraph | None = None) -> list[RankedCause]:
+    def rank(self, frame: MetricFrame, start: float, graph: ServiceGraph | None = None, *,
+             spans: SpanTable | None = None, logs: LogTable | None = None) -> list[RankedCause]:
         dev = deviation(frame, start, robust=self.robust, relative_floor=self.config.relative_floor,
                         onset_z=self.config.onset_z)
         per_service = by_service(frame, dev, self.config.evidence)

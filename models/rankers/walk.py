@@ -13,10 +13,10 @@ from __future__ import annotations
 import networkx as nx
 from pydantic import Field
 
-from aiops.rca.frame import MetricFrame
 from aiops.rca.graph import ServiceGraph
 from models.rankers.base import RankedCause, RootCauseRanker, by_service, deviation, shares
 from models.rankers.deviation import DeviationConfig, onsets, ranked
+from models.telemetry import LogTable, MetricFrame, SpanTable
 
 
 class WalkConfig(DeviationConfig):
@@ -33,7 +33,8 @@ class RandomWalkRanker(RootCauseRanker):
         super().__init__(config)
         self.config: WalkConfig = config
 
-    def rank(self, frame: MetricFrame, start: float, graph: ServiceGraph | None = None) -> list[RankedCause]:
+    def rank(self, frame: MetricFrame, start: float, graph: ServiceGraph | None = None, *,
+             spans: SpanTable | None = None, logs: LogTable | None = None) -> list[RankedCause]:
         dev = deviation(frame, start, robust=True, relative_floor=self.config.relative_floor,
                         onset_z=self.config.onset_z)
         per_service = by_service(frame, dev, self.config.evidence)

@@ -1,4 +1,4 @@
-"""``aiops eval detect`` and ``aiops eval nab`` through the real command."""
+"""``aiops eval detect``, ``aiops eval nab`` and ``aiops eval rca`` through the real command."""
 
 from __future__ import annotations
 
@@ -142,6 +142,80 @@ def test_rca_refuses_bad_input_clearly(tmp_path: Path) -> None:
     assert done.returncode == 2 and "no ranker model named 'nope'" in done.stderr
 
 
+def write_traced_case(folder: Path, tenant) -> None:
+    """A case in the contract's layout from a simulated tenant: metrics.csv, traces.csv, logs.csv, case.json."""
+    folder.mkdir(parents=True)
+    frame = tenant.frame
+    with (folder / "metrics.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["timestamp", "service", "metric", "value"])
+        for (service, metric), row in zip(frame.columns, frame.values, strict=True):
+            writer.writerows([int(t), service, metric, v] for t, v in zip(frame.times, row, strict=True))
+    spans, logs = tenant.spans, tenant.logs
+    with (folder / "traces.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["trace_id", "span_id", "parent_span_id", "service", "operation", "start_unix_nano",
+                         "end_unix_nano"])
+        writer.writerows(zip(spans.trace_id, spans.span_id, spans.parent_span_id, spans.service, spans.operation,
+                             spans.start_unix_nano, spans.end_unix_nano, strict=True))
+    with (folder / "logs.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["timestamp_unix_nano", "service", "trace_id", "span_id", "severity", "body"])
+        writer.writerows(zip(logs.timestamp_unix_nano, logs.service, logs.trace_id, logs.span_id, logs.severity,
+                             logs.body, strict=True))
+    (folder / "case.json").write_text(json.dumps({"anomaly_start": tenant.start}))
+
+
+def test_rca_reads_traces_and_logs_and_reports_per_system_with_metrics_only_beside(tmp_path: Path) -> None:
+    from aiops.bench.traced_tenant import traced_tenant
+
+    cases, labels = tmp_path / "cases", {}
+    for system in ("aa", "bb"):
+        for index, kind in enumerate(("slow", "exception", "network")):
+            tenant = traced_tenant(7, fault=kind, faulty=3 + index, minutes=16, fault_minute=11, seed=index,
+                                   requests_per_minute=20)
+            name = f"sim-{system}-2026-01-01-10-{index}-{kind}"
+            write_traced_case(cases / name, tenant)
+            labels[name] = tenant.root_cause
+    (tmp_path / "labels.json").write_text(json.dumps(labels))
+    out = tmp_path / "rankings.json"
+    done = run("eval", "rca", "--cases", str(cases), "--output", str(out), "--labels", str(tmp_path / "labels.json"),
+               "--model", "multimodal", "--cross-validate")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    overall = next(x for x in lines if x.startswith("multimodal on 6 cases"))
+    assert "AC@1 1.00" in overall and "| metrics only: AC@1" in overall
+    assert any(x.strip().startswith("sim-aa, 3 cases: AC@1 1.00") for x in lines)
+    assert any(x.strip().startswith("all exception, 2 cases") for x in lines)
+    assert any("tuned on sim-aa" in x and "-> sim-bb" in x for x in lines)
+    assert "Warning" not in done.stderr and "Warning" not in done.stdout
+    rankings = json.loads(out.read_text())
+    assert all(rankings[c]["ranking"][0]["service_id"] == labels[c] for c in labels)
+
+    metrics_only = run("eval", "rca", "--cases", str(cases), "--output", str(out), "--labels",
+                       str(tmp_path / "labels.json"), "--model", "multimodal", "--modalities", "metric")
+    assert metrics_only.returncode == 0, metrics_only.stderr
+    assert "AC@1 1.00" not in next(x for x in metrics_only.stdout.splitlines() if "Avg@5" in x)
+    bad = run("eval", "rca", "--cases", str(cases), "--output", str(out), "--modalities", "metric,video")
+    assert bad.returncode == 2 and "unknown video" in bad.stderr
+
+
+def test_rca_on_empty_series_and_readings_at_the_float_limit(tmp_path: Path) -> None:
+    from tests.aiops.rca.synthetic import fault
+
+    data = {k: v.astype(float) for k, v in fault(fault_at=90).items()}
+    data[("cache", "cpu")][90:] = 1e308  # the real root cause here, read at the float limit
+    data[("queue", "depth")][:] = np.nan  # a series with no value at all
+    write_case(tmp_path / "cases" / "edge", data, 1_700_000_000, 90)
+    (tmp_path / "labels.json").write_text(json.dumps({"edge": "cache"}))
+    done = run("eval", "rca", "--cases", str(tmp_path / "cases"), "--output", str(tmp_path / "o.json"),
+               "--labels", str(tmp_path / "labels.json"), "--model", "baro")
+    assert done.returncode == 0, done.stderr
+    assert "RuntimeWarning" not in done.stderr and done.stderr.strip() == ""
+    first = json.loads((tmp_path / "o.json").read_text())["edge"]["ranking"][0]
+    assert first["service_id"] == "cache" and first["score"] > 0
+
+
 SOCKSHOP = Path(__file__).resolve().parents[3] / "shared" / "data" / "rca"
 
 
@@ -154,3 +228,18 @@ def test_sockshop_meets_the_bar(tmp_path: Path) -> None:
     ac1 = float(line.split("AC@1")[1].split()[0])
     avg5 = float(line.split("Avg@5")[1].split()[0])
     assert ac1 >= 0.80 and avg5 >= 0.95, line
+
+
+@pytest.mark.skipif(not (SOCKSHOP / "nezha").is_dir(), reason="the Nezha cases live in ../shared/data")
+def test_nezha_with_traces_and_logs_beats_metrics_alone(tmp_path: Path) -> None:
+    done = run("eval", "rca", "--cases", str(SOCKSHOP / "nezha"), "--output", str(tmp_path / "r.json"),
+               "--labels", str(SOCKSHOP / "nezha.labels.json"), "--model", "multimodal")
+    assert done.returncode == 0, done.stderr
+
+    def avg5(prefix: str) -> tuple[float, float]:
+        line = next(x for x in done.stdout.splitlines() if x.strip().startswith(prefix))
+        both, alone = line.split("| metrics only:")
+        return float(both.split("Avg@5")[1].split()[0]), float(alone.split("Avg@5")[1].split()[0])
+
+    boutique, overall = avg5("nezha-ob,"), avg5("multimodal on 52 cases")
+    assert boutique[0] >= 0.80 and overall[0] > overall[1] + 0.1, done.stdout

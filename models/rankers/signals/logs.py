@@ -1,0 +1,94 @@
+"""Log evidence: which service started logging trouble, or stopped logging what it always logs.
+
+Records are mined into templates (:mod:`models.rankers.signals.templates`) and split at the
+anomaly start (by their trace's start when they were written in a traced request, as spans
+are, otherwise by their own time).
+
+- ``error_logs``: per service and template, the lines that signal trouble (severity warning
+  or worse, or naming an exception class) after the start, against what the normal part of
+  the window predicts for the same log volume; the Poisson surprise of the surplus, summed
+  over the service's templates. A template never seen before is the strongest case.
+- ``missing_logs``: per operation, the log templates its spans normally write (lines per
+  span before the start) and those they wrote after: an exception thrown early in a request
+  handler leaves the span but not the lines after the throw. The share of the due lines that
+  did not come, per service (as ``missing_calls`` does for child calls). Needs spans.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models.rankers.base import LOG, Evidence
+from models.rankers.signals.base import Signal, count_surprise
+from models.rankers.signals.templates import exception_names, mine_templates
+from models.rankers.signals.traces import SpanFrame, expected_events, joined, missing_events_signal
+from models.telemetry import LogTable
+
+NS = 1e9
+
+
+def log_frame(logs: LogTable, start: float, spans: SpanFrame | None) -> tuple[pd.DataFrame, dict[int, str]]:
+    """One row per record: ``service, template, problem, exception, at, after, row`` (its span's row or -1)."""
+    templates, texts = mine_templates(logs.service, logs.body)
+    exceptions = exception_names(logs.body)
+    frame = pd.DataFrame({"service": logs.service, "template": templates, "at": logs.timestamp_unix_nano / NS,
+                          "problem": logs.is_problem() | (exceptions != ""), "exception": exceptions})
+    frame["after"] = frame["at"] >= start
+    frame["row"] = -1
+    if spans is not None and len(spans):
+        row = spans.rows.get_indexer(joined(logs.trace_id, logs.span_id))
+        found = row >= 0
+        frame.loc[found, "row"] = row[found]
+        # A record written in a request that began before the start is normal behaviour.
+        frame.loc[found, "after"] = spans.after[row[found]]
+    return frame, texts
+
+
+def error_logs_signal(frame: pd.DataFrame, texts: dict[int, str], *, evidence: int = 3) -> Signal:
+    signal = Signal("log.error_logs", LOG, {})
+    before, after = int((~frame.after).sum()), int(frame.after.sum())
+    if before == 0 or after == 0:
+        return signal
+    problems = frame[frame.problem]
+    counts = problems.groupby(["service", "template", "after"]).size().unstack("after").reindex(
+        columns=[False, True], fill_value=0).fillna(0)
+    counts.columns = ["before", "after"]
+    counts["due"] = counts.before * (after / before)  # the same share of the window's log volume
+    counts["surprise"] = count_surprise(counts.after, counts.due)
+    first = problems[problems.after].groupby(["service", "template"])["at"].min()
+    surplus = counts[counts.surprise > 0].sort_values("surprise", ascending=False)
+    for service, rows in surplus.groupby(level="service", sort=False):
+        signal.score[str(service)] = float(rows.surprise.sum())
+        signal.evidence[str(service)] = [
+            Evidence("error_logs", round(float(r.surprise), 3), float(first.get(index, np.nan)), LOG,
+                     template=texts.get(int(index[1]), ""), observed=float(r.after), expected=round(float(r.due), 3))
+            for index, r in rows.head(evidence).iterrows()]
+    return signal
+
+
+def missing_logs_signal(frame: pd.DataFrame, texts: dict[int, str], spans: SpanFrame, *, evidence: int = 3) -> Signal:
+    tied = frame[frame.row >= 0]
+    counts = expected_events(spans, tied.row.to_numpy(), tied.template.to_numpy()) if len(tied) else pd.DataFrame()
+    first = pd.Series(spans.start[spans.after]).groupby(spans.op[spans.after]).min()
+
+    def describe(op: int, template: int, r) -> Evidence:
+        return Evidence("missing_logs", round(float(count_surprise([r.after], [r.due])[0]), 3),
+                        float(first.get(op, np.nan)), LOG, operation=str(spans.op_operation[op]),
+                        template=texts.get(template, ""), observed=float(r.after), expected=round(float(r.due), 3))
+
+    return missing_events_signal("log.missing_logs", LOG, spans, counts, describe, evidence=evidence)
+
+
+def log_signals(logs: LogTable | None, start: float, spans: SpanFrame | None, *,
+                evidence: int = 3) -> list[Signal]:
+    """Every log signal of the window (none when no record falls on one side of the start)."""
+    if logs is None or len(logs) == 0:
+        return []
+    frame, texts = log_frame(logs, start, spans)
+    if not frame.after.any() or frame.after.all():
+        return []
+    signals = [error_logs_signal(frame, texts, evidence=evidence)]
+    if spans is not None:
+        signals.append(missing_logs_signal(frame, texts, spans, evidence=evidence))
+    return [s for s in signals if s.score]
