@@ -82,6 +82,19 @@ register(
 )
 
 register(
+    "detector",
+    "artime",
+    "models.detectors.artime:ArtimeDetector",
+    "adaptive resonance (fuzzy ART) over Haar features of the downsampled series (ARTime)",
+)
+register(
+    "detector",
+    "calibrated",
+    "models.detectors.calibrated:CalibratedDetector",
+    "any detector's score through HTM's anomaly likelihood, NAB's new-extreme rule and a rest after alarms",
+)
+
+register(
     "ranker",
     "baro",
     "models.rankers.deviation:BaroRanker",

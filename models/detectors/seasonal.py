@@ -70,7 +70,7 @@ class SeasonalDetector(Detector):
         first = first.astype(np.int64) % self._slots
         return first, (first + 1) % self._slots, weight
 
-    def step(self, state: State, values: np.ndarray, timestamps: np.ndarray, active: np.ndarray) -> Scores:
+    def _update(self, state: State, values: np.ndarray, timestamps: np.ndarray, active: np.ndarray) -> Scores:
         rows = np.flatnonzero(active)
         if rows.size == 0:
             zeros = np.zeros(values.shape[0])
@@ -112,7 +112,8 @@ class SeasonalDetector(Detector):
         score[rows] = z_to_score(z_rows, self.config.score_scale)
         return Scores(score, z)
 
-    def run(self, state: State, values: np.ndarray, timestamps: np.ndarray, active: np.ndarray) -> Scores:
+    def _update_many(self, state: State, values: np.ndarray, timestamps: np.ndarray,
+                     active: np.ndarray) -> Scores:
         """Many steps in one compiled pass (see :mod:`models.detectors.seasonal_kernel`)."""
         # Imported here: numba costs ~120 MiB per process, and only the watchdog needs it
         # (the API builds detectors to validate configs, never to run them).
