@@ -89,6 +89,12 @@ register(
 )
 register(
     "detector",
+    "contextual",
+    "models.detectors.contextual:ContextualDetector",
+    "novelty of the context of discretised recent values (CAD OSE family)",
+)
+register(
+    "detector",
     "calibrated",
     "models.detectors.calibrated:CalibratedDetector",
     "any detector's score through HTM's anomaly likelihood, NAB's new-extreme rule and a rest after alarms",
