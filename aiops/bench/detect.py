@@ -25,6 +25,58 @@ from models.registry import build
 
 SERIES = 10_000
 ROUNDS = 20
+CLEAN_SERIES = 200
+CLEAN_DAYS = 28
+DAY = 86400
+MONTH_DAYS = 30.44  # a mean calendar month
+
+
+def clean_series(count: int = CLEAN_SERIES, days: int = CLEAN_DAYS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` anomaly-free metrics at one-minute steps: ``(values, unix seconds)``, each ``(steps, count)``.
+
+    Each series is a level (10 to 1,000) with a daily profile (a peak of 10-50 % of the level
+    at a random hour, plus a second harmonic), a weekly one (0-20 % of the level, peaking on
+    a random day), a slow linear drift of up to ±20 % over the span, and AR(1) noise
+    (coefficient 0-0.8) of 1-10 % of the level: what a healthy service's CPU, latency or
+    request rate looks like.
+    """
+    rng = np.random.default_rng(seed)
+    steps = days * DAY // 60
+    stamps = 1_767_225_600 + 60.0 * np.arange(steps)  # 2026-01-01, a Thursday
+    day = 2 * np.pi * (stamps % DAY) / DAY
+    week = 2 * np.pi * (stamps % (7 * DAY)) / (7 * DAY)
+    level = rng.uniform(10, 1000, count)
+    phase = rng.uniform(0, 2 * np.pi, count)
+    profile = (rng.uniform(0.1, 0.5, count) * np.cos(day[:, None] - phase)
+               + rng.uniform(0.0, 0.15, count) * np.cos(2 * (day[:, None] - phase)))
+    weekly = rng.uniform(0.0, 0.2, count) * np.cos(week[:, None] - rng.uniform(0, 2 * np.pi, count))
+    drift = rng.uniform(-0.2, 0.2, count) * np.linspace(0, 1, steps)[:, None]
+    phi = rng.uniform(0.0, 0.8, count)
+    shocks = rng.normal(0, 1, (steps, count)) * rng.uniform(0.01, 0.1, count) * np.sqrt(1 - phi ** 2)
+    noise = np.empty((steps, count))
+    noise[0] = shocks[0] / np.sqrt(1 - phi ** 2)
+    for t in range(1, steps):
+        noise[t] = phi * noise[t - 1] + shocks[t]
+    values = level * (1 + profile + weekly + drift + noise)
+    return values, np.repeat(stamps[:, None], count, axis=1)
+
+
+def false_episodes(model: str, values: np.ndarray, stamps: np.ndarray, close_after: int = 3) -> tuple[int, int]:
+    """(episodes, points) the watchdog would open on these anomaly-free series, after the model's warm-up."""
+    watch = TenantWatch("clean", model, close_after=close_after)
+    steps, count = values.shape
+    per = 1440  # a day of points per batch, as a collector would catch up
+    opened: set[str] = set()
+    for first in range(0, steps, per):
+        last = min(steps, first + per)
+        batch = PointBatch(
+            service_ids=[f"svc-{i}" for i in range(count)], metric_names=["metric"] * count,
+            labels=[{} for _ in range(count)], series_ids=np.arange(1, count + 1, dtype=np.uint64),
+            series_index=np.repeat(np.arange(count, dtype=np.int32), last - first),
+            timestamps_ms=(stamps[first:last].T.reshape(-1) * 1000).astype(np.int64),
+            values=values[first:last].T.reshape(-1))
+        opened.update(a.anomaly_id for a in watch.observe(batch).anomalies)
+    return len(opened), steps * count
 
 
 def _pin_to_one_core() -> set[int]:

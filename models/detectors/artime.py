@@ -55,6 +55,9 @@ class ArtimeConfig(DetectorConfig):
     levels: int = Field(80, ge=2, le=1000, description="discretisation levels of the [0, 1] range")
     chomp: float = Field(0.075, ge=0, description="levels this close to the running median snap to it")
     initial_rho: float = Field(0.8, gt=0, lt=1, description="vigilance of the scratch ART that sets the first one")
+    range_padding: float | None = Field(None, ge=0, description="without value_range: None follows the running "
+                                        "min and max; a number freezes them after the probation, padded by "
+                                        "this share of the range (beyond: the end levels)")
     capacity: int = Field(256, ge=2, le=4096, description="categories kept per series")
 
     @model_validator(mode="after")
@@ -110,6 +113,7 @@ class ArtimeDetector(Detector):
                            arrays["buffer"], arrays["weights"], arrays["stamp"], arrays["sims"], arrays["diffs"],
                            np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(active, dtype=bool),
                            self.step_points, self.trend, c.window, self.mask, c.levels, c.chomp, c.initial_rho,
-                           float(low), float(high), c.value_range is not None)
+                           float(low), float(high), c.value_range is not None,
+                           c.probation if c.range_padding is not None else 0, c.range_padding or 0.0)
         state.update(arrays)
         return Scores(score, np.zeros(values.shape))

@@ -226,7 +226,7 @@ def artime_run(scalars: np.ndarray, ds_ring: np.ndarray, medbin: np.ndarray, f_w
                buffer: np.ndarray, weights: np.ndarray, stamp: np.ndarray, sims: np.ndarray, diffs: np.ndarray,
                values: np.ndarray, active: np.ndarray, step: int, trend: int, window: int, mask: int,
                levels: int, chomp: float, initial_rho: float, fixed_low: float, fixed_high: float,
-               fixed: bool) -> np.ndarray:
+               fixed: bool, freeze_at: int, padding: float) -> np.ndarray:
     """Update the state in place over ``(steps, series)`` points; return each point's anomaly score."""
     steps, series = values.shape
     out = np.zeros((steps, series))
@@ -246,7 +246,12 @@ def artime_run(scalars: np.ndarray, ds_ring: np.ndarray, medbin: np.ndarray, f_w
             else:
                 if i == 1:
                     s[I_LOW], s[I_HIGH] = x, x
-                s[I_LOW], s[I_HIGH] = min(s[I_LOW], x), max(s[I_HIGH], x)
+                if freeze_at <= 0 or i < freeze_at:
+                    s[I_LOW], s[I_HIGH] = min(s[I_LOW], x), max(s[I_HIGH], x)
+                elif i == freeze_at:
+                    s[I_LOW], s[I_HIGH] = min(s[I_LOW], x), max(s[I_HIGH], x)
+                    pad = padding * (s[I_HIGH] - s[I_LOW])
+                    s[I_LOW], s[I_HIGH] = s[I_LOW] - pad, s[I_HIGH] + pad
                 low, high = s[I_LOW], s[I_HIGH]
             ds_ring[n, (i - 1) % step] = x
             if i % step != 0:

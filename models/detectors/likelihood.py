@@ -28,8 +28,8 @@ rarer, so a 0.99 is 10^0.9 = 7.9 times rarer than a 0.9 under the model.
 >>> raw = np.abs(np.random.default_rng(0).normal(0, 0.1, (2000, 1)))
 >>> raw[1500:1510] = 1.0                                      # ten surprising points in a row
 >>> likelihood = AnomalyLikelihood(LikelihoodConfig())
->>> tail = likelihood.run(likelihood.init_state(1), raw, np.zeros_like(raw) + np.arange(2000)[:, None],
-...                       np.ones_like(raw, dtype=bool))
+>>> points = np.arange(2000.0)[:, None]
+>>> tail = likelihood.run(likelihood.init_state(1), raw, points, points * 300, np.ones_like(raw, dtype=bool))
 >>> score = tail_to_score(tail[:, 0])
 >>> bool(score[1500:1510].max() > 0.5), bool(score[700:1500].max() < 0.5)
 (True, True)
@@ -51,6 +51,8 @@ class LikelihoodConfig(BaseModel):
 
     learning: int = Field(300, ge=0, description="raw scores left out of the distribution (the model is learning)")
     probation: int = Field(600, ge=1, description="points before the first likelihood (tail 0.5 until then)")
+    probation_seconds: float = Field(86400.0, ge=0, description="and at least this long (a seasonal model has "
+                                                                "seen its cycle once); half of it for learning")
     window: int = Field(10, ge=1, le=1000, description="points in the moving average of the raw score")
     period: int = Field(100, ge=1, description="points between re-estimates of the distribution")
     blocks: int = Field(86, ge=1, le=1000, description="history for the estimate, in periods (86 x 100 ~ NuPIC's 8640)")
@@ -73,14 +75,16 @@ class AnomalyLikelihood:
 
     def init_state(self, size: int) -> State:
         c = self.config
-        state = {key: np.zeros(size) for key in ("lk_seen", "lk_total", "lk_origin", "lk_mean", "lk_stdev")}
+        state = {key: np.zeros(size) for key in ("lk_seen", "lk_total", "lk_origin", "lk_mean", "lk_stdev",
+                                                 "lk_first")}
         state["lk_previous"] = np.ones(size)
         state["lk_recent"] = np.zeros((size, c.window))
         for key in ("lk_n", "lk_sum", "lk_sq", "lk_vsum", "lk_vsq"):
             state[key] = np.zeros((size, c.blocks))
         return state
 
-    def run(self, state: State, raw: np.ndarray, values: np.ndarray, active: np.ndarray) -> np.ndarray:
+    def run(self, state: State, raw: np.ndarray, values: np.ndarray, timestamps: np.ndarray,
+            active: np.ndarray) -> np.ndarray:
         """Tail probabilities (``(steps, series)``, 0.5 where inactive or in probation); state in place."""
         from models.detectors.likelihood_kernel import likelihood_run
 
@@ -90,9 +94,10 @@ class AnomalyLikelihood:
         tail = likelihood_run(
             arrays["lk_seen"], arrays["lk_recent"], arrays["lk_total"], arrays["lk_n"], arrays["lk_sum"],
             arrays["lk_sq"], arrays["lk_vsum"], arrays["lk_vsq"], arrays["lk_origin"], arrays["lk_mean"],
-            arrays["lk_stdev"], arrays["lk_previous"], np.ascontiguousarray(raw, dtype=np.float64),
-            np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(active, dtype=bool),
-            c.learning, c.probation, c.period, c.min_mean, c.min_variance, c.flat_variance, RED, YELLOW)
+            arrays["lk_stdev"], arrays["lk_previous"], arrays["lk_first"], np.ascontiguousarray(raw, dtype=np.float64),
+            np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(timestamps, dtype=np.float64),
+            np.ascontiguousarray(active, dtype=bool), c.learning, c.probation, c.probation_seconds / 2,
+            c.probation_seconds, c.period, c.min_mean, c.min_variance, c.flat_variance, RED, YELLOW)
         state.update(arrays)
         return tail
 

@@ -17,9 +17,10 @@ import numpy as np
 def likelihood_run(seen: np.ndarray, recent: np.ndarray, total: np.ndarray, block_n: np.ndarray,
                    block_sum: np.ndarray, block_sq: np.ndarray, block_vsum: np.ndarray, block_vsq: np.ndarray,
                    origin: np.ndarray, mean: np.ndarray, stdev: np.ndarray, previous: np.ndarray,
-                   raw: np.ndarray, values: np.ndarray, active: np.ndarray, learning: int, probation: int,
-                   period: int, min_mean: float, min_variance: float, flat_variance: float,
-                   red: float, yellow: float) -> np.ndarray:
+                   first: np.ndarray, raw: np.ndarray, values: np.ndarray, timestamps: np.ndarray,
+                   active: np.ndarray, learning: int, probation: int, learning_seconds: float,
+                   probation_seconds: float, period: int, min_mean: float, min_variance: float,
+                   flat_variance: float, red: float, yellow: float) -> np.ndarray:
     """Update the state in place over ``(steps, series)`` raw scores; return each point's tail probability.
 
     ``recent`` holds the last ``window`` raw scores (a ring indexed by ``seen``); blocks of
@@ -39,11 +40,13 @@ def likelihood_run(seen: np.ndarray, recent: np.ndarray, total: np.ndarray, bloc
             value = values[t, n]
             if count == 0:
                 origin[n] = value
+                first[n] = timestamps[t, n]
+            age = timestamps[t, n] - first[n]
             slot = count % window
             total[n] += score - recent[n, slot]
             recent[n, slot] = score
             average = total[n] / min(count + 1, window)
-            if count >= probation:
+            if count >= probation and age >= probation_seconds:
                 if count % period == 0 or stdev[n] == 0.0:
                     # Re-estimate from the last ``blocks`` full blocks (the current one is empty).
                     k = 0.0
@@ -84,7 +87,7 @@ def likelihood_run(seen: np.ndarray, recent: np.ndarray, total: np.ndarray, bloc
                 block_sq[n, b] = 0.0
                 block_vsum[n, b] = 0.0
                 block_vsq[n, b] = 0.0
-            if count >= learning:
+            if count >= learning and age >= learning_seconds:
                 shifted = value - origin[n]
                 block_n[n, b] += 1.0
                 block_sum[n, b] += average
@@ -97,9 +100,12 @@ def likelihood_run(seen: np.ndarray, recent: np.ndarray, total: np.ndarray, bloc
 
 
 @numba.njit(cache=True, nogil=True)
-def range_breaks(low: np.ndarray, high: np.ndarray, seen: np.ndarray, values: np.ndarray, active: np.ndarray,
-                 tolerance: float, probation: int) -> np.ndarray:
-    """Points outside every value seen so far, widened by ``tolerance`` x the range; state in place."""
+def range_breaks(low: np.ndarray, high: np.ndarray, seen: np.ndarray, first: np.ndarray, values: np.ndarray,
+                 timestamps: np.ndarray, active: np.ndarray, z: np.ndarray, tolerance: float, probation: int,
+                 probation_seconds: float, min_z: float) -> np.ndarray:
+    """Points outside every value seen so far, widened by ``tolerance`` x the range, that the
+    model also finds at least ``min_z`` deviations off (a slow drift to new highs is not one);
+    state in place."""
     steps, series = values.shape
     out = np.zeros((steps, series), dtype=np.bool_)
     for n in range(series):
@@ -111,9 +117,10 @@ def range_breaks(low: np.ndarray, high: np.ndarray, seen: np.ndarray, values: np
             if count == 0:
                 lo = x
                 hi = x
-            elif count >= probation and hi > lo:
+                first[n] = timestamps[t, n]
+            elif count >= probation and timestamps[t, n] - first[n] >= probation_seconds and hi > lo:
                 margin = tolerance * (hi - lo)
-                out[t, n] = x > hi + margin or x < lo - margin
+                out[t, n] = (x > hi + margin or x < lo - margin) and abs(z[t, n]) >= min_z
             lo = min(lo, x)
             hi = max(hi, x)
             count += 1

@@ -14,7 +14,9 @@ DETECTORS = [entry.name for entry in entries("detector")]
 # Configs that let each model score after a short history (the run-vs-step check has 400 steps).
 QUICK = {
     "artime": {"probation": 150, "value_range": (0.0, 60.0)},  # as NAB runs it: range known up front
-    "calibrated": {"likelihood": {"learning": 50, "probation": 100}, "detector_config": {"warmup": 20}},
+    "contextual": {"probation": 100, "value_range": (0.0, 60.0)},
+    "calibrated": {"likelihood": {"learning": 50, "probation": 100, "probation_seconds": 0},
+                   "members": [{"detector": "seasonal", "config": {"warmup": 20}}]},
 }
 
 
