@@ -95,6 +95,13 @@ register(
 )
 register(
     "detector",
+    "seasonal_likelihood",
+    "models.detectors.seasonal_likelihood:SeasonalLikelihoodDetector",
+    "daily and weekly seasonal deviations through HTM's anomaly likelihood, new extremes, spikes, a rest "
+    "(the watchdog's default)",
+)
+register(
+    "detector",
     "calibrated",
     "models.detectors.calibrated:CalibratedDetector",
     "any detector's score through HTM's anomaly likelihood, NAB's new-extreme rule and a rest after alarms",

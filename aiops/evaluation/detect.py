@@ -12,7 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-from aiops.evaluation.nab import STANDARD, NabResult, Profile, best_threshold, score_at, score_rows
+from aiops.evaluation.nab import (
+    STANDARD,
+    NabResult,
+    Profile,
+    ScoredRows,
+    best_threshold,
+    false_episodes,
+    score_at,
+    score_rows,
+)
 from aiops.evaluation.nab_data import Series, read_labels, read_tree
 from models.detectors.base import Detector, Scores
 from models.registry import build
@@ -63,9 +72,21 @@ def write_scores(output_dir: Path, detector: Detector, series: list[Series],
 
 
 def detect(input_dir: Path, output_dir: Path, model: str) -> list[Path]:
+    """Score every CSV under ``input_dir`` into ``output_dir``; refuses unreadable values (file and row named)."""
     detector = detector_named(model)
     series = read_tree(input_dir)
     return write_scores(output_dir, detector, series, score_tree(detector, series))
+
+
+@dataclass
+class CategoryFigures:
+    """One category's share of a NAB run, at the corpus's best threshold and at the model's own."""
+
+    category: str
+    files: int
+    best: NabResult  # the category alone, at the corpus's best threshold
+    own: NabResult  # the category alone, at the model's configured threshold
+    false_episodes: int  # alarm episodes touching no window, at the model's threshold
 
 
 @dataclass
@@ -73,23 +94,49 @@ class NabReport:
     result: NabResult  # NAB's own method: the one corpus threshold that scores best
     as_deployed: NabResult  # at the model's configured threshold, what `eval detect` flags
     per_file: dict[str, float]  # each file's own normalised score at the corpus threshold
+    categories: list[CategoryFigures]
+    false_episodes: int  # at the model's threshold, over the corpus
 
 
-def nab(data_dir: Path, labels_file: Path, model: str, profile: Profile = STANDARD) -> NabReport:
-    detector = detector_named(model)
-    labels = read_labels(labels_file)
-    series = [s for s in read_tree(data_dir) if s.name in labels]
-    scores = score_tree(detector, series)
+def labelled_rows(series: list[Series], labels: dict, scores: dict[str, np.ndarray],
+                  profile: Profile = STANDARD) -> list[ScoredRows]:
+    """Each file's scorable rows, windows numbered across the corpus in file order."""
     rows, window_id = [], 0
     for s in series:
         rows.append(score_rows(s.timestamps, scores[s.name], labels[s.name], profile, first_window_id=window_id))
         window_id += len(labels[s.name])
+    return rows
+
+
+def read_corpus(data_dir: Path, labels_file: Path) -> tuple[list[Series], dict]:
+    labels = read_labels(labels_file)
+    return [s for s in read_tree(data_dir) if s.name in labels], labels
+
+
+def nab(data_dir: Path, labels_file: Path, model: str, profile: Profile = STANDARD,
+        config: dict | None = None) -> NabReport:
+    detector = detector_named(model, config)
+    series, labels = read_corpus(data_dir, labels_file)
+    return nab_report(series, labels, score_tree(detector, series), detector.config.threshold, profile)
+
+
+def nab_report(series: list[Series], labels: dict, scores: dict[str, np.ndarray], threshold: float,
+               profile: Profile = STANDARD) -> NabReport:
+    """NAB's figures for one set of scores: corpus, per file and per category."""
+    rows = labelled_rows(series, labels, scores, profile)
     result = best_threshold(rows, profile)
     per_file = {}
     for s, scored in zip(series, rows, strict=True):
         detections = scored.anomaly_scores >= result.threshold
         per_file[s.name] = _file_score(scored, detections, profile)
-    return NabReport(result, score_at(rows, detector.config.threshold, profile), per_file)
+    categories = []
+    for category in sorted({s.name.split("/")[0] for s in series}):
+        mine = [scored for s, scored in zip(series, rows, strict=True) if s.name.split("/")[0] == category]
+        categories.append(CategoryFigures(
+            category, len(mine), score_at(mine, result.threshold, profile), score_at(mine, threshold, profile),
+            sum(false_episodes(scored, threshold) for scored in mine)))
+    return NabReport(result, score_at(rows, threshold, profile), per_file, categories,
+                     sum(c.false_episodes for c in categories))
 
 
 def _file_score(scored, detections: np.ndarray, profile: Profile) -> float:

@@ -60,6 +60,8 @@ class CalibratedConfig(DetectorConfig):
                                                                   "score 1 (None: off)")
     range_min_z: float = Field(0.0, ge=0, description="a new extreme counts only this many deviations off the "
                                                        "first member's expectation")
+    spike_z: float | None = Field(None, gt=0, description="a point this many deviations off the first member's "
+                                                          "expectation scores 1 (None: off)")
     rest: int = Field(0, ge=0, description="points after an alarm that cannot alarm again")
 
 
@@ -83,7 +85,7 @@ class CalibratedDetector(Detector):
         for k, (member, likelihood) in enumerate(zip(self.members, self.likelihoods, strict=True)):
             state.update({f"m{k}.d.{key}": value for key, value in member.init_state(size).items()})
             state.update({f"m{k}.l.{key}": value for key, value in likelihood.init_state(size).items()})
-        for key in ("range_low", "range_high", "range_seen", "range_first", "rest_left"):
+        for key in ("range_low", "range_high", "range_seen", "range_first", "range_record", "rest_left"):
             state[key] = np.zeros(size)
         return state
 
@@ -106,10 +108,12 @@ class CalibratedDetector(Detector):
             tail = np.minimum(tail, likelihood.run(_part(state, f"m{k}.l."), signal, values, timestamps, active))
             z = raw.z_score if z is None else z
         score = np.where(active, tail_to_score(np.minimum(1.0, tail * len(self.members))), 0.0)
-        if c.range_tolerance is not None:
+        if c.range_tolerance is not None or c.spike_z is not None:
             breaks = range_breaks(state["range_low"], state["range_high"], state["range_seen"], state["range_first"],
-                                  values, timestamps, active, z, c.range_tolerance, c.likelihood.probation,
-                                  c.likelihood.probation_seconds, c.range_min_z)
+                                  state["range_record"], values, timestamps, active, z,
+                                  np.inf if c.range_tolerance is None else c.range_tolerance, c.likelihood.probation,
+                                  c.likelihood.probation_seconds, c.range_min_z,
+                                  np.inf if c.spike_z is None else c.spike_z)
             score[breaks] = 1.0
         if c.rest:
             rest_after_alarms(state["rest_left"], score, active, c.threshold, c.rest, np.nextafter(c.threshold, 0))

@@ -100,12 +100,14 @@ def likelihood_run(seen: np.ndarray, recent: np.ndarray, total: np.ndarray, bloc
 
 
 @numba.njit(cache=True, nogil=True)
-def range_breaks(low: np.ndarray, high: np.ndarray, seen: np.ndarray, first: np.ndarray, values: np.ndarray,
+def range_breaks(low: np.ndarray, high: np.ndarray, seen: np.ndarray, first: np.ndarray, record: np.ndarray,
+                 values: np.ndarray,
                  timestamps: np.ndarray, active: np.ndarray, z: np.ndarray, tolerance: float, probation: int,
-                 probation_seconds: float, min_z: float) -> np.ndarray:
-    """Points outside every value seen so far, widened by ``tolerance`` x the range, that the
-    model also finds at least ``min_z`` deviations off (a slow drift to new highs is not one);
-    state in place."""
+                 probation_seconds: float, min_z: float, spike_z: float) -> np.ndarray:
+    """After the probation: points outside every value seen so far, widened by ``tolerance`` x
+    the range, that the model also finds at least ``min_z`` deviations off (a slow drift to
+    new highs is not one), and points at least ``spike_z`` deviations off and further off
+    than any point before (a series' usual spikes are not news); state in place."""
     steps, series = values.shape
     out = np.zeros((steps, series), dtype=np.bool_)
     for n in range(series):
@@ -118,11 +120,13 @@ def range_breaks(low: np.ndarray, high: np.ndarray, seen: np.ndarray, first: np.
                 lo = x
                 hi = x
                 first[n] = timestamps[t, n]
-            elif count >= probation and timestamps[t, n] - first[n] >= probation_seconds and hi > lo:
+            elif count >= probation and timestamps[t, n] - first[n] >= probation_seconds:
                 margin = tolerance * (hi - lo)
-                out[t, n] = (x > hi + margin or x < lo - margin) and abs(z[t, n]) >= min_z
+                beyond = hi > lo and (x > hi + margin or x < lo - margin) and abs(z[t, n]) >= min_z
+                out[t, n] = beyond or (abs(z[t, n]) >= spike_z and abs(z[t, n]) > record[n])
             lo = min(lo, x)
             hi = max(hi, x)
+            record[n] = max(record[n], abs(z[t, n]))
             count += 1
         low[n], high[n], seen[n] = lo, hi, count
     return out
