@@ -20,11 +20,12 @@ episode while the members re-learn.
 >>> import numpy as np
 >>> t = np.arange(0, 14 * 86400, 300.0)
 >>> values = 10 + 5 * np.sin(2 * np.pi * t / 86400) + np.random.default_rng(0).normal(0, 0.3, t.size)
->>> values[-100:] += 20                                         # a level shift, far outside the range
->>> detector = CalibratedDetector(CalibratedDetector.Config())
+>>> values[-100:] += 3                                          # a level shift inside the daily range
+>>> seasonal = Member(detector="seasonal", signal="z", config={"slot_halflife_cycles": 2, "relearn_after": 10})
+>>> detector = CalibratedDetector(CalibratedConfig(members=[seasonal], rest=50))
 >>> alarms = detector.score_series(values, t).score >= detector.config.threshold
->>> int(alarms[:-100].sum()), int(alarms[-100:].sum()), bool(alarms[-100])
-(0, 1, True)
+>>> int(alarms[:-100].sum()), np.flatnonzero(alarms[-100:]).tolist()  # none before; once, a point after
+(0, [1])
 """
 
 from __future__ import annotations

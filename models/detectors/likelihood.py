@@ -6,8 +6,9 @@ detection for streaming data", Neurocomputing 2017, section 3.3; NuPIC's
 some series are always a little surprising and some never are. So each series keeps the
 distribution of its own *averaged* raw score (a moving average over ``window`` points,
 modelled as a Gaussian re-estimated every ``period`` points over the last ``blocks x
-period`` points), and a point's likelihood is the two-sided Gaussian tail probability of
-its averaged score: how often this series has been this surprised. Only the first of
+period`` points), and a point's likelihood is the Gaussian tail probability of its
+averaged score on the side it falls (so each side contributes: a tail ``p`` is reached by
+about ``2p`` of normal points): how often this series has been this surprised. Only the first of
 consecutive "red" points (tail at most ``red``) stays red; the ones after it are reported
 at ``yellow`` (NuPIC's filter), so one event alarms once.
 
@@ -22,7 +23,8 @@ restarting at each re-estimation.
 
 :func:`tail_to_score` maps a tail probability ``p`` to ``-log10(p) / 10`` in [0, 1]
 (NuPIC's log-likelihood, which NAB's HTM detector reports): each +0.1 of score is ten times
-rarer, so a 0.99 is 10^0.9 = 7.9 times rarer than a 0.9 under the model.
+rarer, so a 0.99 is 10^0.9 = 7.9 times rarer than a 0.9 under the model (measured on
+Gaussian scores in ``tests/models/test_likelihood.py``).
 
 >>> import numpy as np
 >>> raw = np.abs(np.random.default_rng(0).normal(0, 0.1, (2000, 1)))
