@@ -163,21 +163,24 @@ def default_candidates() -> list[Candidate]:
     """The family the live default is chosen from: seasonal deviations through the likelihood.
 
     What every candidate keeps, because the live watchdog promises it: a shifted level is
-    re-learnt after 10 points; a time-of-day slot's offset forgets half in two days
-    whatever the sampling rate; a point 10 deviations off and further off than any before
-    always alarms. The grid: daily, or daily and weekly, seasonal members; likelihood
-    window 10 or 20; new extremes count from 3 or 5 deviations; a rest of 50 or 150 points.
+    re-learnt after 10 points, and a point 10 deviations off and further off than any
+    before always alarms. The grid: a time-of-day slot's offset forgets half in 0.5, 1 or 2
+    days (cycles) whatever the sampling rate; daily, or daily and weekly, seasonal members;
+    likelihood window 10 or 20; new extremes count from 3 or 5 deviations; a rest of 50 or
+    150 points.
     """
     candidates = []
-    for weekly in (False, True):
-        for window in (10, 20):
-            members = [{"detector": "seasonal", "signal": "z", "clip": 10.0, "window": window,
-                        "config": {"slot_halflife_cycles": 2.0, "relearn_after": 10, "weekly": week}}
-                       for week in ((False, True) if weekly else (False,))]
-            for gate in (3.0, 5.0):
-                for rest in (50, 150):
-                    config = {"members": members, "rest": rest, "range_tolerance": 0.05, "range_min_z": gate,
-                              "spike_z": 10.0}
-                    label = f"{'daily+weekly' if weekly else 'daily'} w{window} range z>={gate:g} rest {rest}"
-                    candidates.append(Candidate(label, "calibrated", config))
+    for cycles in (0.5, 1.0, 2.0):
+        for weekly in (False, True):
+            for window in (10, 20):
+                members = [{"detector": "seasonal", "signal": "z", "clip": 10.0, "window": window,
+                            "config": {"slot_halflife_cycles": cycles, "relearn_after": 10, "weekly": week}}
+                           for week in ((False, True) if weekly else (False,))]
+                for gate in (3.0, 5.0):
+                    for rest in (50, 150):
+                        config = {"members": members, "rest": rest, "range_tolerance": 0.05, "range_min_z": gate,
+                                  "spike_z": 10.0}
+                        label = (f"slots {cycles:g} d, {'daily+weekly' if weekly else 'daily'} w{window}, "
+                                 f"range z>={gate:g}, rest {rest}")
+                        candidates.append(Candidate(label, "calibrated", config))
     return candidates

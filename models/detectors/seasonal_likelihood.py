@@ -48,7 +48,7 @@ from models.detectors.calibrated import CalibratedConfig, CalibratedDetector, Me
 
 def _seasonal(weekly: bool) -> Member:
     return Member(detector="seasonal", signal="z", clip=10.0, window=20,
-                  config={"slot_halflife_cycles": 2.0, "relearn_after": 10, "weekly": weekly})
+                  config={"slot_halflife_cycles": 1.0, "relearn_after": 10, "weekly": weekly})
 
 
 class SeasonalLikelihoodConfig(CalibratedConfig):
