@@ -37,7 +37,13 @@ def nab(
     labels: Path = typer.Option(..., "--labels", exists=True, dir_okay=False, help="combined_windows.json"),
     model: str | None = typer.Option(None, "--model", help="detector name (default: watchdog.detector)"),
     every: bool = typer.Option(False, "--all", help="every registered detector, one after another"),
+    scores: Path | None = typer.Option(None, "--scores", exists=True, file_okay=False,
+                                       help="score another detector's results instead (a tree of "
+                                            "timestamp,anomaly_score CSVs, e.g. NAB's published results)"),
     per_file: bool = typer.Option(False, "--per-file", help="also print each file's score"),
+    handed_over: bool = typer.Option(False, "--handed-over",
+                                     help="give detectors that take them each file's min, max and probation up "
+                                          "front, as NAB's runner does (to check a port against its original)"),
     cross_validate: bool = typer.Option(False, "--cross-validate",
                                         help="choose the default's configuration and threshold leaving one "
                                              "category out at a time (minutes), and print the folds"),
@@ -49,10 +55,19 @@ def nab(
     if cross_validate:
         _cross_validate(data, labels)
         return
+    if scores is not None:
+        from aiops.evaluation.detect import nab_of_files
+
+        try:
+            report = nab_of_files(data, labels, scores)
+        except (OSError, ValueError) as error:
+            raise fail(str(error), 2) from None
+        _print_nab(str(scores), report, per_file)
+        return
     names = [entry.name for entry in entries("detector")] if every else [_model(model)]
     for name in names:
         try:
-            report = run(data, labels, name)
+            report = run(data, labels, name, handed_over=handed_over)
         except (KeyError, ValueError) as error:
             raise fail(str(error.args[0] if isinstance(error, KeyError) else error), 2) from None
         _print_nab(name, report, per_file)

@@ -114,10 +114,60 @@ def read_corpus(data_dir: Path, labels_file: Path) -> tuple[list[Series], dict]:
 
 
 def nab(data_dir: Path, labels_file: Path, model: str, profile: Profile = STANDARD,
-        config: dict | None = None) -> NabReport:
+        config: dict | None = None, handed_over: bool = False) -> NabReport:
+    """A detector over a NAB tree; ``handed_over``: as NAB's runner runs it (see :func:`as_nab_runs_it`)."""
     detector = detector_named(model, config)
     series, labels = read_corpus(data_dir, labels_file)
-    return nab_report(series, labels, score_tree(detector, series), detector.config.threshold, profile)
+    scores = as_nab_runs_it(model, series, config) if handed_over else score_tree(detector, series)
+    return nab_report(series, labels, scores, detector.config.threshold, profile)
+
+
+def as_nab_runs_it(model: str, series: list[Series], config: dict | None = None) -> dict[str, np.ndarray]:
+    """Each file scored by a detector that was handed what NAB's runner hands its detectors.
+
+    NAB gives every detector the file's minimum and maximum and its probation length
+    (min(15 % of the rows, 750)) before the first row: look-ahead a live stream does not
+    have, but how the published results were made. Detectors whose config has
+    ``value_range`` / ``probation`` get them (to check a port against its original);
+    others run as they are.
+    """
+    from aiops.evaluation.nab import probation_length
+
+    fields = detector_named(model, config).Config.model_fields
+    scores = {}
+    for s in series:
+        given = dict(config or {})
+        if "probation" in fields:
+            given["probation"] = probation_length(s.values.size)
+        if "value_range" in fields:
+            given["value_range"] = (float(s.values.min()), float(s.values.max()))
+        scores[s.name] = detector_named(model, given).score_series(s.values, s.unix_seconds).score
+    return scores
+
+
+def nab_of_files(data_dir: Path, labels_file: Path, scores_dir: Path) -> NabReport:
+    """NAB's figures for scores another detector wrote (``<file>.csv`` with ``timestamp,anomaly_score``).
+
+    The rows are put in the order :func:`read_tree` scores a file (time order, stable), so a
+    published result lines up with the data whatever order its file lists rows in. There
+    is no own threshold: the report's ``as_deployed`` is at the best one.
+    """
+    series, labels = read_corpus(data_dir, labels_file)
+    scores = {}
+    for s in series:
+        path = scores_dir / s.name
+        with path.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        if len(rows) != s.values.size:
+            raise ValueError(f"{path}: {len(rows)} rows, the data file has {s.values.size}")
+        try:
+            stamps = np.array([np.datetime64(r["timestamp"].strip().replace(" ", "T"), "s") for r in rows])
+            values = np.array([float(r["anomaly_score"]) for r in rows])
+        except (KeyError, ValueError) as error:
+            raise ValueError(f"{path}: needs timestamp,anomaly_score ({error})") from None
+        scores[s.name] = values[np.argsort(stamps, kind="stable")]
+    report = nab_report(series, labels, scores, 1.1)
+    return nab_report(series, labels, scores, report.result.threshold)
 
 
 def nab_report(series: list[Series], labels: dict, scores: dict[str, np.ndarray], threshold: float,

@@ -111,6 +111,26 @@ def test_unreadable_timestamps_are_a_clear_error(tmp_path: Path) -> None:
     assert "bad.csv" in result.stderr and "'yesterday'" in result.stderr
 
 
+def test_nab_scores_another_detectors_results(tmp_path: Path) -> None:
+    values = 50 + np.random.default_rng(5).normal(0, 1, 600)
+    write_series(tmp_path / "data" / "cat" / "one.csv", values)
+    labels = {"cat/one.csv": [["2020-01-02 10:00:00.000000", "2020-01-02 12:00:00.000000"]]}
+    (tmp_path / "labels.json").write_text(json.dumps(labels))
+    rows = (tmp_path / "data" / "cat" / "one.csv").read_text().splitlines()[1:]
+    hit = "2020-01-02 10:00,"  # a detection at the window's start: a perfect score
+    text = "timestamp,anomaly_score\n" + "".join(f"{r.split(',')[0]},{1.0 if r.startswith(hit) else 0.0}\n"
+                                                  for r in reversed(rows))  # any row order
+    (tmp_path / "published" / "cat").mkdir(parents=True)
+    (tmp_path / "published" / "cat" / "one.csv").write_text(text)
+    args = ["eval", "nab", "--data", str(tmp_path / "data"), "--labels", str(tmp_path / "labels.json")]
+    result = run(*args, "--scores", str(tmp_path / "published"))
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout.split(": ")[1].split()[0]) == 100.0
+    (tmp_path / "published" / "cat" / "one.csv").write_text("timestamp,anomaly_score\n2020-01-01 00:00:00,1\n")
+    result = run(*args, "--scores", str(tmp_path / "published"))
+    assert result.returncode == 2 and "1 rows, the data file has 600" in result.stderr
+
+
 @pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "", "12,5"])
 def test_unreadable_values_are_refused_with_file_and_line(tmp_path: Path, bad: str) -> None:
     (tmp_path / "in").mkdir()

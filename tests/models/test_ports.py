@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aiops.evaluation.detect import labelled_rows, read_corpus
-from aiops.evaluation.nab import best_threshold, probation_length
-from models.registry import build
+from aiops.evaluation.detect import as_nab_runs_it, labelled_rows, read_corpus
+from aiops.evaluation.nab import best_threshold
 
 NAB = Path(os.environ.get("NAB_DIR", Path(__file__).resolve().parents[3] / "shared" / "data" / "nab"))
 pytestmark = pytest.mark.skipif(not (NAB / "published").is_dir(), reason="needs the shared NAB data")
@@ -30,15 +29,6 @@ def published(detector: str, series) -> dict[str, np.ndarray]:
         stamps = np.array([np.datetime64(r["timestamp"].replace(" ", "T"), "s") for r in rows])
         values = np.array([float(r["anomaly_score"]) for r in rows])
         scores[s.name] = values[np.argsort(stamps, kind="stable")]  # our reader's order
-    return scores
-
-
-def as_nab_runs_it(model: str, series) -> dict[str, np.ndarray]:
-    scores = {}
-    for s in series:
-        detector = build("detector", model, {"probation": probation_length(s.values.size),
-                                             "value_range": (float(s.values.min()), float(s.values.max()))})
-        scores[s.name] = detector.score_series(s.values, s.unix_seconds).score
     return scores
 
 
