@@ -8,7 +8,8 @@ probability of its moving average over ``window`` points, against the series' ow
 history); the point's tail is the smallest, times the number of members (Bonferroni, so
 the stated rarity stays an upper bound), reported as ``-log10(tail) / 10``. So each +0.1
 of ``anomaly_score`` is ten times rarer: a 0.99 is 10^0.9 = 7.9 times rarer than a 0.9,
-and a score ``s`` is reached by normal behaviour at most about once in 10^(10 s) points.
+and under the members' Gaussian models normal behaviour reaches a score ``s`` about once in
+10^(10 s) points on each side of the mean.
 ``z_score`` is the first member's (the seasonal residual in robust deviations).
 
 Two rules from NAB's detectors complete it. A value outside every value the series has
