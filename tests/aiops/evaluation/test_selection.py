@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from aiops.evaluation.nab_data import Series
-from aiops.evaluation.selection import Candidate, Grid, evaluate, rest_applied, select
+from aiops.evaluation.selection import Candidate, Grid, evaluate, select
 
 T0 = np.datetime64("2020-01-01T00:00", "s")
 
@@ -52,19 +52,35 @@ def test_choices_that_are_loud_on_clean_data_are_never_made() -> None:
         select([loud], series, labels, THRESHOLDS, max_clean_episodes=0.5)
 
 
-def test_rest_after_the_fact_is_the_models_own_rest() -> None:
+def test_a_judgement_settled_at_a_threshold_is_the_models_own_run_there() -> None:
+    """The selection runs a candidate once and settles it per threshold: rest and block silence as the model does."""
+    from models.detectors.calibrated import settle
     from models.registry import build
 
     rng = np.random.default_rng(0)
-    stamps = 1.7e9 + 300.0 * np.arange(3000)
+    stamps = 1.7e9 + 300.0 * np.arange(4000)
     values = 50 + 20 * np.sin(2 * np.pi * stamps / 86400) + rng.normal(0, 1, stamps.size)
     values[2000:] += 12
     values[2500] += 40
-    config = {"rest": 0, "likelihood": {"probation_seconds": 0}}
-    plain = build("detector", "seasonal_likelihood", config).score_series(values, stamps).score
-    for threshold in (0.3, 0.47):
-        rested = build("detector", "seasonal_likelihood", {**config, "rest": 50, "threshold": threshold})
-        np.testing.assert_array_equal(rest_applied(plain, threshold, 50), rested.score_series(values, stamps).score)
+    values[3000:] += np.linspace(0, 8, 1000)  # a slow slide for the hourly block member
+    values[3500] = np.inf  # flagged whatever the rest
+    config = {"likelihood": {"probation_seconds": 0, "red_filter": False},
+              "members": [{"detector": "seasonal", "signal": "z", "clip": 10.0, "window": 20,
+                           "config": {"relearn_after": 10}},
+                          {"detector": "seasonal", "signal": "z", "clip": 10.0, "window": 5, "resample_seconds": 3600,
+                           "config": {"slot_seconds": 3600, "warmup": 24},
+                           "likelihood": {"learning": 24, "probation": 48, "probation_seconds": 0, "period": 24}}]}
+    column = (stamps.size, 1)
+    detector = build("detector", "seasonal_multiscale", config)
+    judged = detector.judge(detector.init_state(1), values.reshape(column), stamps.reshape(column),
+                            np.ones(column, dtype=bool))
+    assert judged.coarse.max() > 0
+    for threshold in (0.3, 0.46):
+        for rest in (0, 50):
+            model = build("detector", "seasonal_multiscale", {**config, "rest": rest, "threshold": threshold})
+            np.testing.assert_array_equal(settle(judged, stamps.reshape(column), np.ones(column, dtype=bool),
+                                                 threshold, rest)[:, 0],
+                                          model.score_series(values, stamps).score)
 
 
 def test_evaluate_fills_a_grid_per_threshold_and_category() -> None:
