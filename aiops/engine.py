@@ -182,6 +182,7 @@ class Engine:
         from actors.directory import (
             RATE_LIMITER,
             RCA_WORKER,
+            TELEMETRY_ROLLUP,
             VECTORIZER,
             WATCHDOG_SHARD,
             WEBHOOK_LISTENER,
@@ -190,6 +191,7 @@ class Engine:
         from actors.rate_limiter import RateLimiter
         from actors.rca_worker import RcaWorker
         from actors.storage_owner import StorageOwner
+        from actors.telemetry_rollup import TelemetryRollupWorker
         from actors.vectorizer import Vectorizer
         from actors.watchdog_shard import WatchdogShard
         from actors.webhook_listener import WebhookListener
@@ -222,6 +224,11 @@ class Engine:
         for index in range(settings.rca.workers):
             actors[actor_name(RCA_WORKER, index)] = self._actor(
                 RcaWorker, actor_name(RCA_WORKER, index), settings, index, max_concurrency=4, **spread,
+            )
+        for index in range(settings.otlp.rollup_workers):
+            actors[actor_name(TELEMETRY_ROLLUP, index)] = self._actor(
+                TelemetryRollupWorker, actor_name(TELEMETRY_ROLLUP, index), settings, index, max_concurrency=2,
+                **spread,
             )
         actors[actor_name(RATE_LIMITER, 0)] = self._actor(
             RateLimiter, actor_name(RATE_LIMITER, 0), settings, max_concurrency=16, max_task_retries=0
@@ -279,6 +286,7 @@ class Engine:
 
         from actors.directory import (
             RCA_WORKER,
+            TELEMETRY_ROLLUP,
             VECTORIZER,
             WATCHDOG_SHARD,
             WEBHOOK_LISTENER,
@@ -300,7 +308,8 @@ class Engine:
             except ValueError:
                 continue
             try:
-                if name == actor_name(WEBHOOK_LISTENER, 0) or name.startswith((RCA_WORKER, VECTORIZER)):
+                if name == actor_name(WEBHOOK_LISTENER, 0) or name.startswith((RCA_WORKER, VECTORIZER,
+                                                                                TELEMETRY_ROLLUP)):
                     ray.get(handle.stop.remote(), timeout=10)
                 elif name.startswith(WATCHDOG_SHARD):
                     ray.get(handle.stop.remote(), timeout=60)  # a last checkpoint

@@ -156,7 +156,7 @@ class LogQueries(TelemetryWrites):
                                                      for body_hash, template_id in bodies],
                               column_names=["tenant_id", "body_hash", "template_id", "mined_at"])
             if templates:
-                client.insert("log_templates", [[tenant_id, i, text, first, last] for i, text, first, last in templates],
+                client.insert("log_templates", [[tenant_id, *row] for row in templates],
                               column_names=["tenant_id", "template_id", "template", "first_seen", "last_seen"])
 
     def load_log_templates(self, tenant_id: str) -> list[tuple[int, str, datetime, datetime]]:

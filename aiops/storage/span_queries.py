@@ -167,7 +167,7 @@ class SpanQueries(TelemetryWrites):
             if not picked:
                 return []
             rows = client.query(
-                f"""SELECT trace_id, min(toUnixTimestamp64Nano(start)) AS first,
+                """SELECT trace_id, min(toUnixTimestamp64Nano(start)) AS first,
                            max(toUnixTimestamp64Nano(start) + toInt64(duration_ns)), count(),
                            countIf(status_code = 2), arraySort(groupUniqArray(toString(service))),
                            if(countIf(parent_span_id = '') > 0,
@@ -177,8 +177,8 @@ class SpanQueries(TelemetryWrites):
                               argMinIf(toString(operation), start, parent_span_id = ''),
                               argMin(toString(operation), start))
                     FROM spans FINAL
-                    WHERE tenant_id = {{tenant_id:String}} AND start >= fromUnixTimestamp64Nano({{low:Int64}})
-                          AND start <= fromUnixTimestamp64Nano({{high:Int64}}) AND trace_id IN {{ids:Array(String)}}
+                    WHERE tenant_id = {tenant_id:String} AND start >= fromUnixTimestamp64Nano({low:Int64})
+                          AND start <= fromUnixTimestamp64Nano({high:Int64}) AND trace_id IN {ids:Array(String)}
                     GROUP BY trace_id ORDER BY first DESC, trace_id""",
                 parameters={"tenant_id": tenant_id, "ids": [row[0] for row in picked],
                             "low": min(row[1] for row in picked), "high": max(row[2] for row in picked)},
@@ -198,12 +198,12 @@ class SpanQueries(TelemetryWrites):
             if not bounds or not bounds[0][0]:
                 return []
             rows = client.query(
-                f"""SELECT span_id, parent_span_id, toString(service), toString(operation), kind,
+                """SELECT span_id, parent_span_id, toString(service), toString(operation), kind,
                            toUnixTimestamp64Nano(start), duration_ns, status_code, status_message, attributes
                     FROM spans FINAL
-                    WHERE tenant_id = {{tenant_id:String}} AND start >= fromUnixTimestamp64Nano({{low:Int64}})
-                          AND start <= fromUnixTimestamp64Nano({{high:Int64}}) AND trace_id = {{trace_id:String}}
-                    ORDER BY start, span_id LIMIT {{limit:UInt32}}""",
+                    WHERE tenant_id = {tenant_id:String} AND start >= fromUnixTimestamp64Nano({low:Int64})
+                          AND start <= fromUnixTimestamp64Nano({high:Int64}) AND trace_id = {trace_id:String}
+                    ORDER BY start, span_id LIMIT {limit:UInt32}""",
                 parameters={"tenant_id": tenant_id, "trace_id": trace_id, "low": bounds[0][1], "high": bounds[0][2],
                             "limit": limit},
             ).result_rows

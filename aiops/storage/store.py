@@ -25,8 +25,6 @@ from aiops.storage.incident_queries import IncidentQueries
 from aiops.storage.log_queries import LogQueries
 from aiops.storage.migrations import migrate
 from aiops.storage.rca_queries import RcaQueries
-from aiops.storage.rollup_queries import RollupQueries
-from aiops.storage.span_queries import SpanQueries
 from aiops.storage.records import (
     AnomalyPage,
     AnomalyRecord,
@@ -35,6 +33,8 @@ from aiops.storage.records import (
     StoredSeries,
     TenantRecord,
 )
+from aiops.storage.rollup_queries import RollupQueries
+from aiops.storage.span_queries import SpanQueries
 
 
 def utc(value: datetime) -> datetime:

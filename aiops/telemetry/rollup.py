@@ -1,0 +1,166 @@
+"""Closed minutes of spans and logs, rolled up once into series, observed calls and templates.
+
+Spans of one request arrive over several seconds (exporters batch them) and from many
+processes, so a minute is computed only once it is *closed*: ``otlp.rollup_lateness_seconds``
+after it ends. Every ``otlp.rollup_interval_seconds`` the rollup asks storage which
+(tenant, signal, minute) hold data and are not yet rolled up (over the last
+``otlp.rollup_lookback_minutes``), oldest first, and for each of its own tenants:
+
+- spans: per service the health of :mod:`aiops.telemetry.health`, and the minute's
+  caller -> callee calls into ``service_calls``;
+- logs: records per level, templates mined from the minute's distinct bodies not mined
+  before (at most ``otlp.template_bodies_per_minute``), records per template, templates
+  first seen in the minute.
+
+The series go through the ordinary ingestion path: stored exactly once (the batch digest
+is its content, so recomputing a minute after a crash writes nothing twice, and a changed
+value replaces the point), then delivered to the tenant's watchdog shard, then the minute
+is marked done. A minute whose delivery fails is retried at the next pass, and a tenant's
+later minutes wait for it (the watchdog wants time order).
+
+The lateness rule: a span or record stamped in a minute that was already rolled up is
+stored and readable (traces, logs, ``spans_in_window``) but not counted in that minute's
+series, calls or templates.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from aiops.ingest.batch import PointBatch
+from aiops.ingest.builder import BatchBuilder
+from aiops.settings import Settings
+from aiops.telemetry.health import (
+    LOG_RECORDS,
+    NEW_TEMPLATES,
+    TEMPLATE_RECORDS,
+    MinutePoints,
+    span_points,
+)
+from aiops.telemetry.templates import TenantTemplates
+
+log = logging.getLogger(__name__)
+
+MINUTE = timedelta(minutes=1)
+PENDING_PER_PASS = 2000
+
+
+def minute_floor(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+class TelemetryRollup:
+    """``store`` is a Store (or a gateway's sync proxy); ``deliver(tenant, batch)`` hands a stored
+    batch to the tenant's watchdog and raises when it could not; ``owns(tenant)`` says whether
+    this worker rolls the tenant up; ``clock`` returns the current UTC time."""
+
+    def __init__(self, settings: Settings, store, deliver: Callable[[str, PointBatch], None],
+                 owns: Callable[[str], bool], clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._settings = settings
+        self._store = store
+        self._deliver = deliver
+        self._owns = owns
+        self._clock = clock
+        self._miners: dict[str, TenantTemplates] = {}
+
+    def closed_until(self, now: datetime) -> datetime:
+        """The start of the newest closed minute at ``now``."""
+        return minute_floor(now - MINUTE - timedelta(seconds=self._settings.otlp.rollup_lateness_seconds))
+
+    def run_once(self) -> int:
+        """Roll up every pending closed minute of this worker's tenants; returns how many."""
+        now = self._clock()
+        otlp = self._settings.otlp
+        pending = self._store.telemetry_minutes_pending_all_tenants(
+            minute_floor(now - timedelta(minutes=otlp.rollup_lookback_minutes)), self.closed_until(now),
+            PENDING_PER_PASS)
+        plans: dict[str, str | None] = {}
+        stalled: set[str] = set()
+        done = 0
+        for tenant_id, signal, minute in pending:
+            if tenant_id in stalled or not self._owns(tenant_id):
+                continue
+            if tenant_id not in plans:
+                plans[tenant_id] = self._store.tenant_plan(tenant_id)
+            plan = self._settings.plans.get(plans[tenant_id] or "")
+            try:
+                if plan is not None:  # an offboarded tenant's minutes are only marked done
+                    began = time.perf_counter()
+                    if signal == "spans":
+                        self.roll_spans(tenant_id, minute, plan.max_series)
+                    else:
+                        self.roll_logs(tenant_id, minute, plan.max_series)
+                    log.debug("rolled up %s of %s at %s in %.3f s", signal, tenant_id, minute,
+                              time.perf_counter() - began)
+                self._store.mark_rolled_up(tenant_id, signal, minute, now)
+                done += 1
+            except Exception as error:  # storage or the shard is unavailable: this tenant waits for the next pass
+                log.warning("rollup of %s %s at %s failed, retried next pass: %s", tenant_id, signal, minute, error)
+                stalled.add(tenant_id)
+        return done
+
+    def _builder(self) -> BatchBuilder:
+        ingest = self._settings.ingest
+        return BatchBuilder(now_ms=int(self._clock().timestamp() * 1000), max_past_seconds=ingest.max_past_seconds,
+                            max_future_seconds=ingest.max_future_seconds)
+
+    def _store_and_deliver(self, tenant_id: str, points: MinutePoints, max_series: int) -> None:
+        batch = points.batch(self._builder())
+        if batch is None:
+            return
+        outcome = self._store.ingest_batch(tenant_id, batch.points_table(tenant_id), batch.series_table(tenant_id),
+                                           batch.digest(tenant_id), max_series, False)
+        if outcome.refused:
+            log.warning("telemetry series of %s not stored: %s", tenant_id, outcome.refused)
+            return
+        self._deliver(tenant_id, batch)
+
+    def roll_spans(self, tenant_id: str, minute: datetime, max_series: int) -> None:
+        services = self._store.span_minute(tenant_id, minute)
+        self._store.record_service_calls(tenant_id, minute)
+        points = MinutePoints(minute)
+        span_points(points, services)
+        self._store_and_deliver(tenant_id, points, max_series)
+
+    def _miner(self, tenant_id: str) -> TenantTemplates:
+        miner = self._miners.get(tenant_id)
+        if miner is None:
+            otlp = self._settings.otlp
+            miner = self._miners[tenant_id] = TenantTemplates(
+                self._store.load_log_templates(tenant_id), max_templates=otlp.templates_per_tenant,
+                similarity=otlp.template_similarity)
+        return miner
+
+    def roll_logs(self, tenant_id: str, minute: datetime, max_series: int) -> None:
+        data = self._store.log_minute(tenant_id, minute)
+        miner = self._miner(tenant_id)
+        budget = self._settings.otlp.template_bodies_per_minute
+        mined: list[tuple[int, int]] = []
+        per_template: Counter = Counter()
+        for body in data.bodies:
+            template_id = body.template_id
+            if not template_id:
+                if budget == 0:
+                    continue  # left unmined; counted in its level's records only
+                budget -= 1
+                template_id, _ = miner.mine(body.body, minute)
+                mined.append((body.body_hash, template_id))
+            per_template[(body.service, template_id)] += body.records
+        self._store.save_log_templates(tenant_id, miner.rows({t for _, t in per_template}, minute), mined,
+                                       self._clock())
+        points = MinutePoints(minute)
+        new: defaultdict[str, int] = defaultdict(int)
+        for service, level, records in data.severities:
+            points.add(service, LOG_RECORDS, records, {"severity": level})
+            new[service] += 0
+        for (service, template_id), records in sorted(per_template.items()):
+            points.add(service, TEMPLATE_RECORDS, records, {"template_id": str(template_id)})
+            if miner.first_seen(template_id) == minute:
+                new[service] += 1
+        for service, count in sorted(new.items()):
+            points.add(service, NEW_TEMPLATES, count)
+        self._store_and_deliver(tenant_id, points, max_series)
