@@ -25,7 +25,8 @@ def gunzip_bounded(body: bytes, limit: int) -> bytes:
     :class:`BadRequest` (400) when the body is not gzip or is cut short. Concatenated gzip
     members (allowed by the RFC) are inflated one after another under the same limit.
     """
-    if len(body) >= 18 and int.from_bytes(body[-4:], "little") > limit:  # 10-byte header, 8-byte trailer
+    gzip_like = len(body) >= 18 and body[:2] == b"\x1f\x8b"  # magic, 10-byte header, 8-byte trailer
+    if gzip_like and int.from_bytes(body[-4:], "little") > limit:
         raise PayloadTooLarge(f"body declares {int.from_bytes(body[-4:], 'little')} inflated bytes, over the "
                               f"{limit}-byte limit")
     out: list[bytes] = []

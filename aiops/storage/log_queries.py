@@ -80,7 +80,9 @@ class LogQueries(TelemetryWrites):
             rows = client.query(
                 f"""SELECT toUnixTimestamp64Nano(l.timestamp), toString(l.service), toString(l.severity),
                            l.severity_number, l.body, l.trace_id, l.span_id, l.attributes, b.template_id, t.template
-                    FROM (SELECT * FROM logs AS l FINAL WHERE {predicate}
+                    FROM (SELECT timestamp, service, severity, severity_number, body, trace_id, span_id, attributes,
+                                 body_hash
+                          FROM logs AS l FINAL WHERE {predicate}
                           ORDER BY l.timestamp DESC LIMIT {{limit:UInt32}}) AS l
                     LEFT JOIN (
                         SELECT body_hash, template_id FROM log_body_templates FINAL
