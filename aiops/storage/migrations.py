@@ -297,15 +297,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         22,
         "telemetry rollups: minutes that hold spans or logs, minutes rolled up, observed calls",
         (
-            """CREATE TABLE IF NOT EXISTS telemetry_minutes (
-                tenant_id String, signal LowCardinality(String), minute DateTime('UTC'), items UInt64
-            ) ENGINE = SummingMergeTree ORDER BY (tenant_id, signal, minute)
+            # Which minutes hold spans or logs, and when their last row arrived: a minute is rolled
+            # up once it is over and quiet (aiops/telemetry/rollup.py).
+            f"""CREATE TABLE IF NOT EXISTS telemetry_minutes (
+                tenant_id String, signal LowCardinality(String), minute DateTime('UTC'),
+                items SimpleAggregateFunction(sum, UInt64), last_arrival SimpleAggregateFunction(max, {TS})
+            ) ENGINE = AggregatingMergeTree ORDER BY (tenant_id, signal, minute)
             TTL minute + toIntervalDay(8)""",
             """CREATE MATERIALIZED VIEW IF NOT EXISTS telemetry_minutes_spans_mv TO telemetry_minutes AS
-               SELECT tenant_id, 'spans' AS signal, toStartOfMinute(start) AS minute, count() AS items
+               SELECT tenant_id, 'spans' AS signal, toStartOfMinute(start) AS minute, count() AS items,
+                      max(ingested_at) AS last_arrival
                FROM spans GROUP BY tenant_id, minute""",
             """CREATE MATERIALIZED VIEW IF NOT EXISTS telemetry_minutes_logs_mv TO telemetry_minutes AS
-               SELECT tenant_id, 'logs' AS signal, toStartOfMinute(timestamp) AS minute, count() AS items
+               SELECT tenant_id, 'logs' AS signal, toStartOfMinute(timestamp) AS minute, count() AS items,
+                      max(ingested_at) AS last_arrival
                FROM logs GROUP BY tenant_id, minute""",
             # A (tenant, signal, minute) is rolled up once: its row here says so.
             f"""CREATE TABLE IF NOT EXISTS telemetry_rollups (

@@ -19,10 +19,11 @@ def _utc(value: datetime) -> datetime:
 class RollupQueries:
     _pool: object
 
-    def telemetry_minutes_pending_all_tenants(self, since: datetime, until: datetime,
+    def telemetry_minutes_pending_all_tenants(self, since: datetime, until: datetime, quiet_since: datetime,
                                               limit: int) -> list[tuple[str, str, datetime]]:
-        """``(tenant_id, signal, minute)`` with spans or logs in ``[since, until]`` not yet rolled up,
-        oldest minute first (across tenants: the rollup workers pick their own)."""
+        """``(tenant_id, signal, minute)`` with spans or logs in ``[since, until]`` whose last row arrived
+        before ``quiet_since``, not yet rolled up, oldest minute first (across tenants: the rollup
+        workers pick their own)."""
         with self._pool.borrow() as client:
             rows = client.query(
                 """SELECT tenant_id, toString(signal), minute FROM telemetry_minutes
@@ -30,8 +31,10 @@ class RollupQueries:
                      AND (tenant_id, signal, minute) NOT IN (
                          SELECT tenant_id, signal, minute FROM telemetry_rollups
                          WHERE minute >= {since:DateTime('UTC')} AND minute <= {until:DateTime('UTC')})
-                   GROUP BY tenant_id, signal, minute ORDER BY minute, tenant_id, signal LIMIT {limit:UInt32}""",
-                parameters={"since": since, "until": until, "limit": limit},
+                   GROUP BY tenant_id, signal, minute
+                   HAVING max(last_arrival) < {quiet_since:DateTime64(3, 'UTC')}
+                   ORDER BY minute, tenant_id, signal LIMIT {limit:UInt32}""",
+                parameters={"since": since, "until": until, "quiet_since": quiet_since, "limit": limit},
             ).result_rows
         return [(r[0], r[1], _utc(r[2])) for r in rows]
 

@@ -1,10 +1,13 @@
 """Closed minutes of spans and logs, rolled up once into series, observed calls and templates.
 
 Spans of one request arrive over several seconds (exporters batch them) and from many
-processes, so a minute is computed only once it is *closed*: ``otlp.rollup_lateness_seconds``
-after it ends. Every ``otlp.rollup_interval_seconds`` the rollup asks storage which
-(tenant, signal, minute) hold data and are not yet rolled up (over the last
-``otlp.rollup_lookback_minutes``), oldest first, and for each of its own tenants:
+processes, so a minute is computed only once it is *closed*: it ended at least
+``otlp.rollup_lateness_seconds`` ago, and nothing stamped in it has arrived for that long
+(so a backlog replayed late, say by a Collector after an outage, is rolled up once it has
+all arrived, not with its first batch). Every ``otlp.rollup_interval_seconds`` the rollup
+asks storage which (tenant, signal, minute) hold data and are closed but not yet rolled
+up (over the last ``otlp.rollup_lookback_minutes``), oldest first, and for each of its own
+tenants:
 
 - spans: per service the health of :mod:`aiops.telemetry.health`, and the minute's
   caller -> callee calls into ``service_calls``;
@@ -18,7 +21,8 @@ value replaces the point), then delivered to the tenant's watchdog shard, then t
 is marked done. A minute whose delivery fails is retried at the next pass, and a tenant's
 later minutes wait for it (the watchdog wants time order).
 
-The lateness rule: a span or record stamped in a minute that was already rolled up is
+The lateness rule: a span or record stamped in a minute that was already rolled up (it
+arrived after its minute had been over and quiet for ``otlp.rollup_lateness_seconds``) is
 stored and readable (traces, logs, ``spans_in_window``) but not counted in that minute's
 series, calls or templates.
 """
@@ -68,7 +72,7 @@ class TelemetryRollup:
         self._miners: dict[str, TenantTemplates] = {}
 
     def closed_until(self, now: datetime) -> datetime:
-        """The start of the newest closed minute at ``now``."""
+        """The start of the newest minute that has been over for the lateness at ``now``."""
         return minute_floor(now - MINUTE - timedelta(seconds=self._settings.otlp.rollup_lateness_seconds))
 
     def run_once(self) -> int:
@@ -77,7 +81,7 @@ class TelemetryRollup:
         otlp = self._settings.otlp
         pending = self._store.telemetry_minutes_pending_all_tenants(
             minute_floor(now - timedelta(minutes=otlp.rollup_lookback_minutes)), self.closed_until(now),
-            PENDING_PER_PASS)
+            now - timedelta(seconds=otlp.rollup_lateness_seconds), PENDING_PER_PASS)
         plans: dict[str, str | None] = {}
         stalled: set[str] = set()
         done = 0

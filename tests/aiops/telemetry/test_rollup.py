@@ -32,7 +32,9 @@ T0 = int(MINUTE.timestamp() * 1e9) + 1_000 * MS
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    opened = Store(load_settings(data_dir=Path(tmp_path_factory.mktemp("telemetry"))))
+    # No lateness: a minute is closed as soon as it is over and nothing more arrives.
+    opened = Store(load_settings(data_dir=Path(tmp_path_factory.mktemp("telemetry")),
+                                 otlp={"rollup_lateness_seconds": 0}))
     opened.migrate()
     try:
         yield opened
