@@ -257,14 +257,16 @@ MIGRATIONS: tuple[Migration, ...] = (
                 tenant_id String, trace_id String,
                 first_start SimpleAggregateFunction(min, DateTime64(9, 'UTC')),
                 last_start SimpleAggregateFunction(max, DateTime64(9, 'UTC'))
-            ) ENGINE = AggregatingMergeTree ORDER BY (tenant_id, trace_id) """ + _ttl("trace_index"),
+            ) ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(last_start) ORDER BY (tenant_id, trace_id) """
+            + _ttl("trace_index"),
             """CREATE MATERIALIZED VIEW IF NOT EXISTS trace_index_mv TO trace_index AS
                SELECT tenant_id, trace_id, min(start) AS first_start, max(start) AS last_start
                FROM spans GROUP BY tenant_id, trace_id""",
             # Distinct span names per tenant and service, for the otlp.max_span_names bound.
             f"""CREATE TABLE IF NOT EXISTS span_names (
                 tenant_id String, service String, operation String, first_seen {TS}
-            ) ENGINE = ReplacingMergeTree ORDER BY (tenant_id, service, operation) {_ttl("span_names")}""",
+            ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(first_seen) ORDER BY (tenant_id, service, operation)
+            {_ttl("span_names")}""",
         ),
     ),
     Migration(
@@ -287,10 +289,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             # miner is rebuilt from), and which template each distinct body (by hash) belongs to.
             f"""CREATE TABLE IF NOT EXISTS log_templates (
                 tenant_id String, template_id UInt64, template String, first_seen {TS}, last_seen {TS}
-            ) ENGINE = ReplacingMergeTree(last_seen) ORDER BY (tenant_id, template_id) {_ttl("log_templates")}""",
+            ) ENGINE = ReplacingMergeTree(last_seen) PARTITION BY toYYYYMM(first_seen) ORDER BY (tenant_id, template_id)
+            {_ttl("log_templates")}""",
             f"""CREATE TABLE IF NOT EXISTS log_body_templates (
                 tenant_id String, body_hash UInt64, template_id UInt64, mined_at {TS}
-            ) ENGINE = ReplacingMergeTree(mined_at) ORDER BY (tenant_id, body_hash) {_ttl("log_body_templates")}""",
+            ) ENGINE = ReplacingMergeTree(mined_at) PARTITION BY toYYYYMM(mined_at) ORDER BY (tenant_id, body_hash)
+            {_ttl("log_body_templates")}""",
         ),
     ),
     Migration(
