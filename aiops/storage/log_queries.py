@@ -79,24 +79,22 @@ class LogQueries(TelemetryWrites):
         with self._pool.borrow() as client:
             rows = client.query(
                 f"""SELECT toUnixTimestamp64Nano(l.timestamp), toString(l.service), toString(l.severity),
-                           l.severity_number, l.body, l.trace_id, l.span_id, l.attributes, b.template_id, t.template
-                    FROM (SELECT timestamp, service, severity, severity_number, body, trace_id, span_id, attributes,
-                                 body_hash
-                          FROM logs AS l FINAL WHERE {predicate}
-                          ORDER BY l.timestamp DESC LIMIT {{limit:UInt32}}) AS l
-                    LEFT JOIN (
-                        SELECT body_hash, template_id FROM log_body_templates FINAL
-                        WHERE tenant_id = {{tenant_id:String}}
-                    ) AS b ON b.body_hash = l.body_hash
-                    LEFT JOIN (
-                        SELECT template_id, template FROM log_templates FINAL WHERE tenant_id = {{tenant_id:String}}
-                    ) AS t ON t.template_id = b.template_id
-                    ORDER BY l.timestamp DESC""",
+                           l.severity_number, l.body, l.trace_id, l.span_id, l.attributes, l.body_hash
+                    FROM logs AS l FINAL WHERE {predicate}
+                    ORDER BY l.timestamp DESC LIMIT {{limit:UInt32}}""",
                 parameters=parameters,
-                settings={"join_use_nulls": 1},
             ).result_rows
+            hashes = sorted({int(r[8]) for r in rows})
+            templates = {int(r[0]): (int(r[1]), r[2]) for r in client.query(
+                """SELECT b.body_hash, b.template_id, t.template
+                   FROM (SELECT body_hash, template_id FROM log_body_templates FINAL
+                         WHERE tenant_id = {tenant_id:String} AND body_hash IN {hashes:Array(UInt64)}) AS b
+                   INNER JOIN (SELECT template_id, template FROM log_templates FINAL
+                               WHERE tenant_id = {tenant_id:String}) AS t ON t.template_id = b.template_id""",
+                parameters={"tenant_id": tenant_id, "hashes": hashes},
+            ).result_rows} if hashes else {}
         return [StoredLog(int(r[0]), r[1], r[2], int(r[3]), r[4], r[5], r[6], dict(r[7]),
-                          int(r[8]) if r[8] else None, r[9] if r[8] else None) for r in rows]
+                          *templates.get(int(r[8]), (None, None))) for r in rows]
 
     def log_templates_in_window(self, tenant_id: str, service_id: str | None, since: datetime, until: datetime,
                                 min_severity: int, limit: int) -> list[TemplateCount]:
@@ -109,7 +107,8 @@ class LogQueries(TelemetryWrites):
                     FROM (SELECT body_hash FROM logs AS l FINAL WHERE {predicate}) AS l
                     INNER JOIN (
                         SELECT body_hash, template_id FROM log_body_templates FINAL
-                        WHERE tenant_id = {{tenant_id:String}}
+                        WHERE tenant_id = {{tenant_id:String}} AND body_hash IN (
+                            SELECT l.body_hash FROM logs AS l WHERE {predicate})
                     ) AS b ON b.body_hash = l.body_hash
                     INNER JOIN (
                         SELECT template_id, template, first_seen FROM log_templates FINAL

@@ -76,7 +76,7 @@ def trace_count(engine: RunningEngine, tenant: str, service: str) -> int:
 def _shop(base_url: str, key: str, start_ns: int) -> dict:
     """The instrumented program: frontend -> payments -> postgres (uninstrumented), with logs and metrics.
 
-    frontend and checkout export protobuf, payments exports JSON. Spans are stamped from
+    frontend exports protobuf (its spans gzipped), payments exports JSON. Spans are stamped from
     ``start_ns`` (explicit start and end times, an SDK feature) so their minute is already closed.
     """
     from opentelemetry import trace
@@ -84,6 +84,7 @@ def _shop(base_url: str, key: str, start_ns: int) -> dict:
     from opentelemetry.exporter.otlp.json.http._log_exporter import OTLPLogExporter as JsonLogExporter
     from opentelemetry.exporter.otlp.json.http.metric_exporter import OTLPMetricExporter as JsonMetricExporter
     from opentelemetry.exporter.otlp.json.http.trace_exporter import OTLPSpanExporter as JsonSpanExporter
+    from opentelemetry.exporter.otlp.proto.http import Compression
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -97,6 +98,7 @@ def _shop(base_url: str, key: str, start_ns: int) -> dict:
     from opentelemetry.trace import SpanKind, Status, StatusCode
 
     headers = {"X-API-Key": key}
+    gzip_protobuf = {"compression": Compression.Gzip}
     exporters = {
         "protobuf": (OTLPSpanExporter, OTLPMetricExporter, OTLPLogExporter),
         "json": (JsonSpanExporter, JsonMetricExporter, JsonLogExporter),
@@ -106,8 +108,9 @@ def _shop(base_url: str, key: str, start_ns: int) -> dict:
         spans, metrics, logs = exporters[encoding]
         resource = Resource.create({"service.name": service})
         tracer_provider = TracerProvider(resource=resource)
+        options = gzip_protobuf if encoding == "protobuf" else {}  # frontend's spans travel gzipped
         tracer_provider.add_span_processor(BatchSpanProcessor(spans(endpoint=f"{base_url}/v1/traces",
-                                                                    headers=headers)))
+                                                                    headers=headers, **options)))
         reader = PeriodicExportingMetricReader(metrics(endpoint=f"{base_url}/v1/metrics", headers=headers),
                                                export_interval_millis=3_600_000)
         meter_provider = MeterProvider(resource=resource, metric_readers=[reader])

@@ -192,3 +192,20 @@ def test_a_failed_delivery_is_retried_at_the_next_pass(store: Store) -> None:
     stored = store.read_series(tenant, "payments", "span_requests_per_minute", MINUTE, MINUTE + timedelta(minutes=1),
                                None, 100)
     assert [s.points for s in stored] == [[[MINUTE.timestamp(), 4.0]]]  # stored once though computed twice
+
+
+def test_an_analysis_uses_the_calls_its_window_observed_else_the_declared_ones(store: Store) -> None:
+    from aiops.rca.graph import DECLARED, OBSERVED
+    from aiops.rca.runner import RcaRunner
+
+    tenant = add_tenant(store, "rca-calls")
+    store.save_topology(tenant, [("web", "api")], "alice", datetime.now(UTC))
+    runner = RcaRunner(store._settings, store)
+    window = (MINUTE - timedelta(minutes=30), MINUTE + timedelta(minutes=5))
+    assert {(e.source, e.target, e.kind) for e in runner.call_edges(tenant, *window)} == {("web", "api", DECLARED)}
+    store.ingest_spans(tenant, shop_spans(), "s", 100)
+    TelemetryRollup(store._settings, store, lambda t, b: None, owns=lambda t: t == tenant).run_once()
+    assert {(e.source, e.target, e.kind) for e in runner.call_edges(tenant, *window)} == {
+        ("frontend", "payments", OBSERVED), ("payments", "postgres", OBSERVED)}
+    earlier = (MINUTE - timedelta(hours=3), MINUTE - timedelta(hours=2))  # nothing observed then
+    assert {e.kind for e in runner.call_edges(tenant, *earlier)} == {DECLARED}
