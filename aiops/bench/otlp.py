@@ -122,7 +122,7 @@ LARGE_INSERT_REQUESTS = 25  # the large-insert ceiling writes this many requests
 def _decoded(span_bodies_: list[bytes], log_bodies_: list[bytes]) -> tuple[list[pa.Table], list[pa.Table]]:
     limits = OtlpLimits.around(time.time_ns(), 7 * 86400, 3600)
     return ([decode_spans(ExportTraceServiceRequest.FromString(b), limits).spans for b in span_bodies_],
-            [decode_logs(ExportLogsServiceRequest.FromString(b), limits, time.time_ns()).logs for b in log_bodies_])
+            [decode_logs(ExportLogsServiceRequest.FromString(b), limits).logs for b in log_bodies_])
 
 
 def _insert_rate(client, table: str, rows: pa.Table, seconds: float = 3.0) -> float:

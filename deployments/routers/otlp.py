@@ -153,9 +153,8 @@ async def export_logs(request: Request, identity: Ingester, context: Ctx) -> Res
     intake = context.telemetry
     body = await intake.read(request)
     limits = intake.limits()
-    now_ns = limits.latest_ns - context.settings.ingest.max_future_seconds * 1_000_000_000
     decoded = await intake.off_loop(
-        len(body), lambda: decode_logs(parse_request(body, encoding, ExportLogsServiceRequest), limits, now_ns))
+        len(body), lambda: decode_logs(parse_request(body, encoding, ExportLogsServiceRequest), limits))
     if decoded.logs is not None:
         await intake.store("logs", identity.tenant_id, decoded.logs, batch_digest("logs", identity.tenant_id, body))
     intake.count("logs", decoded.count, decoded.rejections.count)
@@ -172,8 +171,8 @@ async def export_metrics(request: Request, identity: Ingester, context: Ctx) -> 
     body = await intake.read(request)
     limits = intake.limits()
     ingest = context.settings.ingest
-    builder = BatchBuilder(now_ms=(limits.latest_ns // 1_000_000) - ingest.max_future_seconds * 1000,
-                           max_past_seconds=ingest.max_past_seconds, max_future_seconds=ingest.max_future_seconds)
+    builder = BatchBuilder(now_ms=limits.now_ns // 1_000_000, max_past_seconds=ingest.max_past_seconds,
+                           max_future_seconds=ingest.max_future_seconds)
     decoded = await intake.off_loop(
         len(body), lambda: decode_metrics(parse_request(body, encoding, ExportMetricsServiceRequest), limits, builder))
     if decoded.skipped:

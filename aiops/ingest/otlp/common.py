@@ -30,6 +30,7 @@ class OtlpLimits:
 
     earliest_ns: int  # items stamped before this are refused
     latest_ns: int  # ... and after this
+    now_ns: int = 0  # when the request arrived (a log record's time when it has none)
     max_attributes: int = 32
     max_attribute_key_chars: int = 128
     max_attribute_value_chars: int = 1024
@@ -37,7 +38,8 @@ class OtlpLimits:
 
     @classmethod
     def around(cls, now_ns: int, max_past_seconds: int, max_future_seconds: int, **bounds: int) -> OtlpLimits:
-        return cls(now_ns - max_past_seconds * 1_000_000_000, now_ns + max_future_seconds * 1_000_000_000, **bounds)
+        return cls(now_ns - max_past_seconds * 1_000_000_000, now_ns + max_future_seconds * 1_000_000_000, now_ns,
+                   **bounds)
 
 
 @dataclass

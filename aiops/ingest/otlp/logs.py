@@ -1,7 +1,7 @@
 """``ExportLogsServiceRequest`` -> rows of the ``logs`` table (one Arrow table).
 
 A record's time is its ``time_unix_nano``, else its ``observed_time_unix_nano``, else
-the moment it was received. Its severity is kept twice: OTLP's number (1-24) and a level
+the moment it was received (``limits.now_ns``). Its severity is kept twice: OTLP's number (1-24) and a level
 name (``TRACE``, ``DEBUG``, ``INFO``, ``WARN``, ``ERROR``, ``FATAL``, or ``UNSPECIFIED``),
 taken from the number, or from ``severity_text`` when the number is unset (``warning`` is
 ``WARN``, ``critical`` is ``FATAL``, ...; the number is then the level's first one). The
@@ -62,11 +62,11 @@ class DecodedLogs:
         return 0 if self.logs is None else self.logs.num_rows
 
 
-def decode_logs(request: ExportLogsServiceRequest, limits: OtlpLimits, now_ns: int) -> DecodedLogs:
+def decode_logs(request: ExportLogsServiceRequest, limits: OtlpLimits) -> DecodedLogs:
     """Every log record of ``request`` as a row, those refused left out and counted by reason."""
     services, times, numbers, bodies, trace_ids, span_ids = [], [], [], [], [], []
     attributes = AttributeColumns(limits)
-    body_chars = limits.max_log_body_chars
+    body_chars, now_ns = limits.max_log_body_chars, limits.now_ns
     for resource_logs in request.resource_logs:
         service = service_of(resource_logs.resource.attributes)
         for scope_logs in resource_logs.scope_logs:

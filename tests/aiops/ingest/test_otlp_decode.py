@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import math
 import time
@@ -151,7 +152,7 @@ def test_log_records_keep_level_time_and_body() -> None:
                               KeyValue(key="k", value=AnyValue(string_value="v"))])))
     scope.log_records.add(body=AnyValue(string_value="no time at all"))
     scope.log_records.add(time_unix_nano=NOW, trace_id=b"\1" * 5)  # refused: a 5-byte trace id
-    decoded = decode_logs(request, LIMITS, NOW - 10)
+    decoded = decode_logs(request, dataclasses.replace(LIMITS, now_ns=NOW - 10))
     rows = decoded.logs.to_pylist()
     assert decoded.rejections.count == 1
     assert [(r["severity"], r["severity_number"]) for r in rows] == [("ERROR", 18), ("WARN", 13), ("UNSPECIFIED", 0)]
