@@ -395,3 +395,24 @@ def test_traces_are_tenant_isolated_and_errors_answer_in_otlp_status(engine: Run
     empty = engine.http.post("/v1/metrics", content=ExportMetricsServiceRequest().SerializeToString(),
                              headers={**PROTOBUF, "X-API-Key": key})
     assert empty.status_code == 200 and empty.content == b""
+
+
+def test_over_the_plan_rate_is_429_with_retry_after(engine: RunningEngine) -> None:
+    """Spans are events of the tenant's plan: past its points_per_second the exporter is told to retry."""
+    tenant = f"otel-tiny-{secrets.token_hex(3)}"
+    response = engine.http.post("/api/v1/tenants", json={"tenant_id": tenant, "name": "Tiny", "plan": "tiny"},
+                                headers=engine.auth(tenant="root", role=Role.SUPER_ADMIN))
+    assert response.status_code == 201, response.text
+    key = engine.create_key("ingestion", tenant=tenant)[1]
+    burst = 2 * int(engine.settings.plans["tiny"].points_per_second)
+    start_ns = time.time_ns() - 60_000_000_000
+    answers = [engine.http.post("/v1/traces", headers={**PROTOBUF, "X-API-Key": key},
+                                content=spans_request("tiny", burst * 2 // 3, start_ns=start_ns).SerializeToString())
+               for _ in range(2)]
+    assert answers[0].status_code == 200
+    assert answers[1].status_code == 429 and int(answers[1].headers["retry-after"]) >= 1
+    assert status_pb2.Status.FromString(answers[1].content).code == 8  # RESOURCE_EXHAUSTED
+    too_big = engine.http.post("/v1/traces", headers={**PROTOBUF, "X-API-Key": key},
+                               content=spans_request("tiny", burst + 1, start_ns=start_ns).SerializeToString())
+    assert too_big.status_code == 413 and "split it" in status_pb2.Status.FromString(too_big.content).message
+    assert trace_count(engine, tenant, "tiny") == burst * 2 // 3

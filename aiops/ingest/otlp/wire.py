@@ -14,7 +14,6 @@ Errors answer with ``google.rpc.Status`` in the request's encoding, as OTLP/HTTP
 from __future__ import annotations
 
 import base64
-import binascii
 from enum import Enum
 
 import orjson
@@ -114,7 +113,3 @@ def status_body(http_status: int, message: str, encoding: Encoding) -> bytes:
     """The ``google.rpc.Status`` OTLP/HTTP answers a 4xx or 5xx with."""
     status = status_pb2.Status(code=_GRPC_CODES.get(http_status, code_pb2.INTERNAL), message=message)
     return serialize(status, encoding)
-
-
-def hex_text(value: bytes) -> str:
-    return binascii.hexlify(value).decode()
