@@ -78,7 +78,7 @@ class OtlpSettings(Section):
     rollup_lookback_minutes: int = Field(120, ge=1, le=10_080)  # minutes not yet rolled up are looked for this far back
     templates_per_tenant: int = Field(1000, ge=1, le=100_000)  # log templates (Drain clusters) kept per tenant
     template_similarity: float = Field(0.4, gt=0, le=1)  # Drain's sim_th: how alike a message and a template must be
-    template_bodies_per_minute: int = Field(5000, ge=1)  # distinct new log bodies mined per tenant and minute
+    template_shapes_per_minute: int = Field(5000, ge=1)  # new message shapes mined per tenant and minute
 
 
 class StorageSettings(Section):

@@ -57,7 +57,8 @@ EXPIRING_TABLES = (
     ExpiringTable("service_calls", "minute", "spans_days"),
     ExpiringTable("logs", "timestamp", "logs_days"),
     ExpiringTable("log_templates", "last_seen", "logs_days"),
-    ExpiringTable("log_body_templates", "mined_at", "logs_days"),
+    ExpiringTable("log_shapes", "mined_at", "logs_days"),
+    ExpiringTable("log_template_minutes", "minute", "logs_days"),
 )
 _TTL_OF = {table.table: table for table in EXPIRING_TABLES}
 
@@ -279,22 +280,28 @@ MIGRATIONS: tuple[Migration, ...] = (
                 tenant_id String, service LowCardinality(String), timestamp DateTime64(9, 'UTC'),
                 severity_number UInt8, severity LowCardinality(String), body String,
                 trace_id String, span_id String, attributes Map(LowCardinality(String), String),
-                body_hash UInt64 MATERIALIZED cityHash64(body),
                 record_id UInt64 MATERIALIZED cityHash64(body, trace_id, span_id, severity_number,
                                                          toString(attributes)),
                 ingested_at {TS} DEFAULT now64(3)
             ) ENGINE = ReplacingMergeTree(ingested_at) PARTITION BY toDate(timestamp)
             ORDER BY (tenant_id, service, timestamp, record_id) {_ttl("logs")}""",
-            # Templates mined from bodies (Drain): the current text of each (also what a restarted
-            # miner is rebuilt from), and which template each distinct body (by hash) belongs to.
+            # Templates mined from message shapes (Drain): the current text of each (also what a
+            # restarted miner is rebuilt from), and which template each shape (by hash) belongs to.
             f"""CREATE TABLE IF NOT EXISTS log_templates (
                 tenant_id String, template_id UInt64, template String, first_seen {TS}, last_seen {TS}
             ) ENGINE = ReplacingMergeTree(last_seen) PARTITION BY toYYYYMM(first_seen) ORDER BY (tenant_id, template_id)
             {_ttl("log_templates")}""",
-            f"""CREATE TABLE IF NOT EXISTS log_body_templates (
-                tenant_id String, body_hash UInt64, template_id UInt64, mined_at {TS}
-            ) ENGINE = ReplacingMergeTree(mined_at) PARTITION BY toYYYYMM(mined_at) ORDER BY (tenant_id, body_hash)
-            {_ttl("log_body_templates")}""",
+            f"""CREATE TABLE IF NOT EXISTS log_shapes (
+                tenant_id String, shape_hash UInt64, template_id UInt64, mined_at {TS}
+            ) ENGINE = ReplacingMergeTree(mined_at) PARTITION BY toYYYYMM(mined_at) ORDER BY (tenant_id, shape_hash)
+            {_ttl("log_shapes")}""",
+            # Records per template, service and level per minute (the rollup's counts; what
+            # GET /api/v1/logs lists templates from without scanning records).
+            f"""CREATE TABLE IF NOT EXISTS log_template_minutes (
+                tenant_id String, minute DateTime('UTC'), service LowCardinality(String), template_id UInt64,
+                severity LowCardinality(String), severity_number UInt8, records UInt64, computed_at {TS}
+            ) ENGINE = ReplacingMergeTree(computed_at) PARTITION BY toYYYYMM(minute)
+            ORDER BY (tenant_id, minute, service, template_id, severity) {_ttl("log_template_minutes")}""",
         ),
     ),
     Migration(

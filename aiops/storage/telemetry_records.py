@@ -98,17 +98,18 @@ class ServiceMinute:
 
 
 @dataclass(frozen=True)
-class LogBody:
-    """A distinct log body of one service in one minute."""
+class LogShape:
+    """A distinct message shape (the body with tokens holding digits as ``<*>``) of one service in one minute."""
 
     service: str
-    body_hash: int
-    body: str
+    severity: str  # level name
+    shape_hash: int
+    shape: str
     records: int
-    template_id: int  # 0 when the body has not been mined yet
+    template_id: int  # 0 when the shape has not been mined yet
 
 
 @dataclass(frozen=True)
 class LogMinute:
     severities: list[tuple[str, str, int]]  # (service, level, records)
-    bodies: list[LogBody]
+    shapes: list[LogShape]

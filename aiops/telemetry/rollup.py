@@ -11,9 +11,11 @@ tenants:
 
 - spans: per service the health of :mod:`aiops.telemetry.health`, and the minute's
   caller -> callee calls into ``service_calls``;
-- logs: records per level, templates mined from the minute's distinct bodies not mined
-  before (at most ``otlp.template_bodies_per_minute``), records per template, templates
-  first seen in the minute.
+- logs: records per level, templates mined from the minute's message shapes not mined
+  before (a shape is the body with every token holding a digit as ``<*>``, computed in
+  SQL, so a million "order 123 paid" lines are one shape; at most
+  ``otlp.template_shapes_per_minute``), records per template, templates first seen in the
+  minute.
 
 The series go through the ordinary ingestion path: stored exactly once (the batch digest
 is its content, so recomputing a minute after a crash writes nothing twice, and a changed
@@ -37,6 +39,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiops.ingest.batch import PointBatch
 from aiops.ingest.builder import BatchBuilder
+from aiops.ingest.otlp.logs import level_number
 from aiops.settings import Settings
 from aiops.telemetry.health import (
     LOG_RECORDS,
@@ -142,20 +145,24 @@ class TelemetryRollup:
     def roll_logs(self, tenant_id: str, minute: datetime, max_series: int) -> None:
         data = self._store.log_minute(tenant_id, minute)
         miner = self._miner(tenant_id)
-        budget = self._settings.otlp.template_bodies_per_minute
-        mined: list[tuple[int, int]] = []
+        budget = self._settings.otlp.template_shapes_per_minute
+        mined: dict[int, int] = {}
         per_template: Counter = Counter()
-        for body in data.bodies:
-            template_id = body.template_id
+        per_level: Counter = Counter()
+        for shape in data.shapes:
+            template_id = shape.template_id or mined.get(shape.shape_hash, 0)
             if not template_id:
                 if budget == 0:
                     continue  # left unmined; counted in its level's records only
                 budget -= 1
-                template_id, _ = miner.mine(body.body, minute)
-                mined.append((body.body_hash, template_id))
-            per_template[(body.service, template_id)] += body.records
-        self._store.save_log_templates(tenant_id, miner.rows({t for _, t in per_template}, minute), mined,
-                                       self._clock())
+                template_id, _ = miner.mine(shape.shape, minute)
+                mined[shape.shape_hash] = template_id
+            per_template[(shape.service, template_id)] += shape.records
+            per_level[(shape.service, template_id, shape.severity)] += shape.records
+        counts = [(minute, service, template_id, level, level_number(level), records)
+                  for (service, template_id, level), records in sorted(per_level.items())]
+        self._store.save_log_templates(tenant_id, miner.rows({t for _, t in per_template}, minute),
+                                       sorted(mined.items()), counts, self._clock())
         points = MinutePoints(minute)
         new: defaultdict[str, int] = defaultdict(int)
         for service, level, records in data.severities:

@@ -52,6 +52,12 @@ def number_of_text(text: str) -> int:
     return _TEXT_NUMBERS.get(text.strip().upper(), 0)
 
 
+def level_number(level: str) -> int:
+    """The first SeverityNumber of a level name (``INFO`` 9, ``ERROR`` 17; ``UNSPECIFIED`` 0)."""
+    index = LEVELS.index(level) if level in LEVELS else 0
+    return 4 * index - 3 if index else 0
+
+
 @dataclass
 class DecodedLogs:
     logs: pa.Table | None  # LOG_COLUMNS; None when no record was accepted

@@ -173,6 +173,11 @@ def test_a_closed_minute_becomes_series_calls_and_templates_once(store: Store) -
                                                     ("card declined by issuer for order 11", declined)]
     templates = store.log_templates_in_window(tenant, None, MINUTE, MINUTE + timedelta(minutes=1), 0, 10)
     assert sorted((t.template, t.records) for t in templates) == [(declined, 2), ("payment accepted order <*>", 2)]
+    counts = store.log_template_counts(tenant, MINUTE, MINUTE + timedelta(minutes=1))
+    assert counts.column_names == ["minute", "service", "template_id", "template", "severity", "records", "first_seen"]
+    assert sorted(zip(counts.column("template").to_pylist(), counts.column("severity").to_pylist(),
+                      counts.column("records").to_pylist(), strict=True)) == [
+        (declined, "ERROR", 2), ("payment accepted order <*>", "INFO", 2)]
     # A restarted rollup rebuilds its miner from the stored templates: same ids for the same kind of message.
     restarted = TelemetryRollup(store._settings, store, lambda t, batch: None, owns=lambda t: t == tenant)
     miner = restarted._miner(tenant)
