@@ -152,6 +152,8 @@ class Engine:
             pending = self._create_actors()
             # Serve's controller and proxy start while the actors import their models.
             self._start_serve()
+            # Not needed to serve: started after Serve's proxy, which has a start deadline of its own.
+            pending.update(self._create_rollups())
             log.info("serve app deployed at %.1f s", time.monotonic() - began)
             self._await_actors(pending)
             log.info("actors answering at %.1f s", time.monotonic() - began)
@@ -182,7 +184,6 @@ class Engine:
         from actors.directory import (
             RATE_LIMITER,
             RCA_WORKER,
-            TELEMETRY_ROLLUP,
             VECTORIZER,
             WATCHDOG_SHARD,
             WEBHOOK_LISTENER,
@@ -191,7 +192,6 @@ class Engine:
         from actors.rate_limiter import RateLimiter
         from actors.rca_worker import RcaWorker
         from actors.storage_owner import StorageOwner
-        from actors.telemetry_rollup import TelemetryRollupWorker
         from actors.vectorizer import Vectorizer
         from actors.watchdog_shard import WatchdogShard
         from actors.webhook_listener import WebhookListener
@@ -225,11 +225,6 @@ class Engine:
             actors[actor_name(RCA_WORKER, index)] = self._actor(
                 RcaWorker, actor_name(RCA_WORKER, index), settings, index, max_concurrency=4, **spread,
             )
-        for index in range(settings.otlp.rollup_workers):
-            actors[actor_name(TELEMETRY_ROLLUP, index)] = self._actor(
-                TelemetryRollupWorker, actor_name(TELEMETRY_ROLLUP, index), settings, index, max_concurrency=2,
-                **spread,
-            )
         actors[actor_name(RATE_LIMITER, 0)] = self._actor(
             RateLimiter, actor_name(RATE_LIMITER, 0), settings, max_concurrency=16, max_task_retries=0
         )
@@ -240,6 +235,19 @@ class Engine:
         )
 
         pending.update({name: handle.status.remote() for name, handle in actors.items()})
+        return pending
+
+    def _create_rollups(self) -> dict[str, Any]:
+        """The telemetry rollup actors; returns their first calls, still in flight."""
+        from actors.directory import TELEMETRY_ROLLUP, actor_name
+        from actors.telemetry_rollup import TelemetryRollupWorker
+
+        spread = {"scheduling_strategy": "SPREAD", "num_cpus": SPREAD_CPUS}
+        pending = {}
+        for index in range(self.settings.otlp.rollup_workers):
+            name = actor_name(TELEMETRY_ROLLUP, index)
+            handle = self._actor(TelemetryRollupWorker, name, self.settings, index, max_concurrency=2, **spread)
+            pending[name] = handle.status.remote()
         return pending
 
     def _await_actors(self, pending: dict[str, Any]) -> None:
