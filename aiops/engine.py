@@ -152,6 +152,8 @@ class Engine:
             pending = self._create_actors()
             # Serve's controller and proxy start while the actors import their models.
             self._start_serve()
+            # Not needed to serve: started after Serve's proxy, which has a start deadline of its own.
+            pending.update(self._create_rollups())
             log.info("serve app deployed at %.1f s", time.monotonic() - began)
             self._await_actors(pending)
             log.info("actors answering at %.1f s", time.monotonic() - began)
@@ -235,6 +237,19 @@ class Engine:
         pending.update({name: handle.status.remote() for name, handle in actors.items()})
         return pending
 
+    def _create_rollups(self) -> dict[str, Any]:
+        """The telemetry rollup actors; returns their first calls, still in flight."""
+        from actors.directory import TELEMETRY_ROLLUP, actor_name
+        from actors.telemetry_rollup import TelemetryRollupWorker
+
+        spread = {"scheduling_strategy": "SPREAD", "num_cpus": SPREAD_CPUS}
+        pending = {}
+        for index in range(self.settings.otlp.rollup_workers):
+            name = actor_name(TELEMETRY_ROLLUP, index)
+            handle = self._actor(TelemetryRollupWorker, name, self.settings, index, max_concurrency=2, **spread)
+            pending[name] = handle.status.remote()
+        return pending
+
     def _await_actors(self, pending: dict[str, Any]) -> None:
         import ray
 
@@ -279,6 +294,7 @@ class Engine:
 
         from actors.directory import (
             RCA_WORKER,
+            TELEMETRY_ROLLUP,
             VECTORIZER,
             WATCHDOG_SHARD,
             WEBHOOK_LISTENER,
@@ -300,7 +316,8 @@ class Engine:
             except ValueError:
                 continue
             try:
-                if name == actor_name(WEBHOOK_LISTENER, 0) or name.startswith((RCA_WORKER, VECTORIZER)):
+                if name == actor_name(WEBHOOK_LISTENER, 0) or name.startswith((RCA_WORKER, VECTORIZER,
+                                                                                TELEMETRY_ROLLUP)):
                     ray.get(handle.stop.remote(), timeout=10)
                 elif name.startswith(WATCHDOG_SHARD):
                     ray.get(handle.stop.remote(), timeout=60)  # a last checkpoint

@@ -56,6 +56,29 @@ class RetentionSettings(Section):
     correlation_edges_days: int = Field(90, gt=0)
     alerts_days: int = Field(365, gt=0)
     knowledge_base_days: int = Field(3650, gt=0)
+    spans_days: int = Field(7, gt=0)  # spans, trace index, observed calls, span names
+    logs_days: int = Field(7, gt=0)  # log records and their templates
+
+
+class OtlpSettings(Section):
+    """OTLP/HTTP receivers (``/v1/traces``, ``/v1/metrics``, ``/v1/logs``) and what spans and logs become."""
+
+    max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)  # as received (compressed): 413 before decompressing
+    max_decompressed_bytes: int = Field(64 * 1024 * 1024, gt=0)  # a gzip body inflates to at most this
+    decode_in_thread_bytes: int = Field(64 * 1024, ge=0)  # larger bodies are decoded off the event loop
+    max_attributes: int = Field(32, ge=0, le=64)  # per span, log record or data point (first ones kept)
+    max_attribute_key_chars: int = Field(128, ge=1, le=128)
+    max_attribute_value_chars: int = Field(1024, ge=1, le=1024)  # longer values are cut
+    max_log_body_chars: int = Field(4096, ge=1, le=1_000_000)  # longer bodies are cut
+    max_span_names: int = Field(10_000, ge=1)  # distinct (service, span name) per tenant; spans past it are refused
+    max_spans_per_trace_read: int = Field(10_000, ge=1)  # GET /api/v1/traces/{id} returns at most this many
+    rollup_workers: int = Field(1, ge=1, le=64)  # telemetry-rollup-<n> actors; tenants are hashed onto them
+    rollup_interval_seconds: float = Field(5.0, gt=0)  # how often closed minutes are looked for
+    rollup_lateness_seconds: float = Field(30.0, ge=0)  # a minute is closed this long after it ends
+    rollup_lookback_minutes: int = Field(120, ge=1, le=10_080)  # minutes not yet rolled up are looked for this far back
+    templates_per_tenant: int = Field(1000, ge=1, le=100_000)  # log templates (Drain clusters) kept per tenant
+    template_similarity: float = Field(0.4, gt=0, le=1)  # Drain's sim_th: how alike a message and a template must be
+    template_shapes_per_minute: int = Field(5000, ge=1)  # new message shapes mined per tenant and minute
 
 
 class StorageSettings(Section):
@@ -96,6 +119,8 @@ class RcaSettings(Section):
     max_attempts: int = Field(3, ge=1, le=100)
     max_series: int = Field(5000, ge=2)
     graph_series: int = Field(300, ge=2, le=100_000)
+    max_spans: int = Field(200_000, ge=0)  # spans an analysis reads (OTLP), sampled by trace beyond
+    max_log_records: int = Field(200_000, ge=0)  # log records an analysis reads, sampled likewise
 
 
 class AlertSettings(Section):
@@ -196,6 +221,7 @@ class Settings(BaseSettings):
     ray_address: str | None = None
 
     ingest: IngestSettings = IngestSettings()
+    otlp: OtlpSettings = OtlpSettings()
     retention: RetentionSettings = RetentionSettings()
     storage: StorageSettings = StorageSettings()
     watchdog: WatchdogSettings = WatchdogSettings()

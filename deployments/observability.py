@@ -55,6 +55,11 @@ class EngineMetrics:
             "aiops_ingest_skipped_samples_total", "remote_write samples skipped (staleness markers, NaN).",
             ["reason"], registry=self.registry,
         )
+        self.otlp_items = Counter(
+            "aiops_otlp_items_total", "OTLP spans, log records and data points, by signal and outcome "
+            "(accepted: durable; rejected: refused one by one, reported in partial_success).",
+            ["signal", "outcome"], registry=self.registry,
+        )
         self.ingest_seconds = Histogram(
             "aiops_ingest_batch_seconds", "Time to store and deliver one batch, by format.", ["format"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import numpy as np
 
-from aiops.rca.graph import DECLARED, Edge
+from aiops.rca.graph import LEARNED, Edge
 from aiops.storage.records import GraphSnapshot, RcaRecord
 
 _RCA_COLUMNS = ("tenant_id", "anomaly_id", "status", "ranker", "root_causes", "blast_radius", "similar_incidents",
@@ -154,7 +154,7 @@ class RcaQueries:
                    window: tuple[datetime, datetime]) -> None:
         """Store one learned graph; it replaces the previous one as the tenant's current graph."""
         rows = [[tenant_id, e.source, e.target, e.kind, e.correlation_score, e.lag_minutes,
-                 "downstream", list(e.metrics), computed_at] for e in edges if e.kind != DECLARED]
+                 "downstream", list(e.metrics), computed_at] for e in edges if e.kind == LEARNED]
         with self._pool.borrow() as client:
             if rows:
                 client.insert("correlation_edges", rows, column_names=list(_EDGE_COLUMNS))

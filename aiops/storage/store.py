@@ -22,6 +22,7 @@ from aiops.settings import Settings
 from aiops.storage.client import ClientPool
 from aiops.storage.group_commit import GroupCommit
 from aiops.storage.incident_queries import IncidentQueries
+from aiops.storage.log_queries import LogQueries
 from aiops.storage.migrations import migrate
 from aiops.storage.rca_queries import RcaQueries
 from aiops.storage.records import (
@@ -32,6 +33,8 @@ from aiops.storage.records import (
     StoredSeries,
     TenantRecord,
 )
+from aiops.storage.rollup_queries import RollupQueries
+from aiops.storage.span_queries import SpanQueries
 
 
 def utc(value: datetime) -> datetime:
@@ -43,7 +46,7 @@ def month_start(now: datetime) -> date:
     return date(now.year, now.month, 1)
 
 
-class Store(RcaQueries, IncidentQueries):
+class Store(RcaQueries, IncidentQueries, SpanQueries, LogQueries, RollupQueries):
     """All reads and writes of the engine's ClickHouse tables."""
 
     def __init__(self, settings: Settings) -> None:
@@ -69,6 +72,7 @@ class Store(RcaQueries, IncidentQueries):
         self._recent_lock = threading.Lock()
         self._only_writer = settings.embedded_storage
         self._commit = GroupCommit(self._write_batches)
+        self._init_telemetry()
 
     # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
@@ -269,12 +273,13 @@ class Store(RcaQueries, IncidentQueries):
     RECENT_BATCHES_CAP = 200_000
 
     def ingest_batch(self, tenant_id: str, points: pa.Table, series: pa.Table, digest: str,
-                     max_series: int) -> IngestOutcome:
+                     max_series: int, counted: bool = True) -> IngestOutcome:
         """Store one batch exactly once: new series (within ``max_series``), then its points.
 
         ``digest`` identifies the batch's content; a batch already stored is not written
-        again (and counts towards the tenant's monthly usage once). Concurrent batches
-        share one insert. Over the series limit, nothing is written.
+        again (and counts towards the tenant's monthly usage once; not at all when
+        ``counted`` is false: series the engine derives itself, such as span health).
+        Concurrent batches share one insert. Over the series limit, nothing is written.
         """
         if self._already_stored(tenant_id, digest):
             return IngestOutcome(points.num_rows, 0)
@@ -304,7 +309,7 @@ class Store(RcaQueries, IncidentQueries):
                         rows = np.flatnonzero(np.isin(batch_ids, np.array(new, dtype=np.uint64)))
                         client.insert_arrow("series", series.take(pa.array(rows)))
                 self._remember_series(tenant_id, set(new))
-        self._commit.submit((tenant_id, digest, points))
+        self._commit.submit((tenant_id, digest, points, counted))
         return IngestOutcome(points.num_rows, len(new))
 
     def _already_stored(self, tenant_id: str, digest: str) -> bool:
@@ -331,15 +336,17 @@ class Store(RcaQueries, IncidentQueries):
             self._recent_batches[(tenant_id, digest)] = None
         self._recent_loaded = True
 
-    def _write_batches(self, batches: list[tuple[str, str, pa.Table]]) -> None:
+    def _write_batches(self, batches: list[tuple[str, str, pa.Table, bool]]) -> None:
         """One insert of every queued batch's points, then their ``ingested_batches`` rows.
 
         A crash between the two leaves points without their batch row: the retry writes
         them again (``ReplacingMergeTree`` keeps one copy) and usage counts them once.
         """
         unique: dict[tuple[str, str], pa.Table] = {}
-        for tenant_id, digest, points in batches:
+        events: dict[tuple[str, str], int] = {}
+        for tenant_id, digest, points, counted in batches:
             unique.setdefault((tenant_id, digest), points)
+            events.setdefault((tenant_id, digest), points.num_rows if counted else 0)
         tables = list(unique.values())
         combined = tables[0] if len(tables) == 1 else pa.concat_tables(tables).unify_dictionaries().combine_chunks()
         now = datetime.now(UTC)
@@ -350,7 +357,7 @@ class Store(RcaQueries, IncidentQueries):
             client.insert_arrow("ingested_batches", pa.table({
                 "tenant_id": pa.array([tenant for tenant, _ in unique], pa.string()),
                 "digest": pa.array([digest for _, digest in unique], pa.string()),
-                "points": pa.array([table.num_rows for table in unique.values()], pa.uint32()),
+                "points": pa.array(list(events.values()), pa.uint32()),
                 "ingested_at": pa.array([now] * len(unique), pa.timestamp("ms", tz="UTC")),
             }))
         with self._recent_lock:
