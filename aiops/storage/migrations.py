@@ -229,6 +229,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "RCA requests someone waits for (an alert, an on-demand GET) are taken first",
         ("ALTER TABLE rca_results ADD COLUMN IF NOT EXISTS priority UInt8 DEFAULT 0",),
     ),
+    Migration(
+        9,
+        "alerts remember the webhook key they came with (a later notice about them needs one too)",
+        ("ALTER TABLE alerts ADD COLUMN IF NOT EXISTS key_id String DEFAULT ''",),
+    ),
 )
 
 _PLACEHOLDER = re.compile(r"\{ttl:(\w+)\}")

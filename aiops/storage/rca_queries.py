@@ -78,11 +78,16 @@ class RcaQueries:
 
     def rca_queue_all_tenants(self, limit: int) -> list[RcaRecord]:
         """Requests not yet done or failed across tenants (for the RCA pool): those someone waits
-        for first, then oldest first."""
+        for first; within a priority, tenants take turns (each tenant's oldest, then each one's
+        second oldest, ...), so one tenant's thousand alerts do not queue ahead of everyone else."""
+        columns = ", ".join(_RCA_COLUMNS)
         with self._pool.borrow() as client:
             rows = client.query(
-                f"SELECT {', '.join(_RCA_COLUMNS)} FROM rca_results FINAL WHERE status IN ('pending', 'running') "
-                "ORDER BY priority DESC, requested_at LIMIT {limit:UInt32}",
+                f"""SELECT {columns} FROM (
+                        SELECT {columns}, row_number() OVER (
+                            PARTITION BY tenant_id, priority ORDER BY requested_at, anomaly_id) AS turn
+                        FROM rca_results FINAL WHERE status IN ('pending', 'running'))
+                    ORDER BY priority DESC, turn, requested_at, tenant_id LIMIT {{limit:UInt32}}""",
                 parameters={"limit": limit},
             ).result_rows
         return [self._rca(row) for row in rows]

@@ -140,6 +140,16 @@ class AlertRecord:
     anomaly_id: str
     linked_anomalies: list[str]
     received_at: datetime
+    key_id: str = ""  # the webhook key the notice came with ("" when it came with none)
+
+
+@dataclass(frozen=True)
+class AlertOutcome:
+    """What storing one Alertmanager payload did: refused whole (and why), or the RCAs it queued."""
+
+    refused: str = ""  # set when nothing was written
+    needs_key: bool = False  # refused because a webhook key is required and none was presented
+    queued: list[str] = field(default_factory=list)  # anomaly ids whose RCA was requested now
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from aiops.ingest.batch import PointBatch
 from aiops.settings import Settings
+from aiops.storage.alert_queries import AlertQueries
 from aiops.storage.client import ClientPool
 from aiops.storage.group_commit import GroupCommit
 from aiops.storage.incident_queries import IncidentQueries
@@ -43,7 +44,7 @@ def month_start(now: datetime) -> date:
     return date(now.year, now.month, 1)
 
 
-class Store(RcaQueries, IncidentQueries):
+class Store(RcaQueries, IncidentQueries, AlertQueries):
     """All reads and writes of the engine's ClickHouse tables."""
 
     def __init__(self, settings: Settings) -> None:

@@ -13,8 +13,9 @@ from aiops.incidents import IncidentMemory, new_record
 from aiops.schemas.alerts import IncidentMatch, IncidentSearchIn, IncidentSearchOut, ResolutionIn, ResolutionOut
 from deployments.bodies import ReferenceJSONResponse
 from deployments.deps import Ctx, Reader, Writer
+from deployments.routing import AuthorizedRoute
 
-router = APIRouter(prefix="/api/v1", tags=["incidents"])
+router = APIRouter(prefix="/api/v1", tags=["incidents"], route_class=AuthorizedRoute)
 
 
 def memory(context: Ctx) -> IncidentMemory:

@@ -18,8 +18,9 @@ from aiops.schemas.ingest import IngestAccepted
 from deployments.bodies import read_body, require_content_type
 from deployments.deps import Ctx, Ingester
 from deployments.routers import error_responses
+from deployments.routing import AuthorizedRoute
 
-router = APIRouter(prefix="/api/v1/ingest", tags=["ingestion"])
+router = APIRouter(prefix="/api/v1/ingest", tags=["ingestion"], route_class=AuthorizedRoute)
 
 
 def builder(context: Ctx) -> BatchBuilder:

@@ -14,8 +14,9 @@ from aiops.schemas.rca import Correlations, RcaResult
 from aiops.sharding import shard_for
 from aiops.storage.records import WAITED_FOR, RcaRecord
 from deployments.deps import Ctx, Reader
+from deployments.routing import AuthorizedRoute
 
-router = APIRouter(prefix="/api/v1/rca", tags=["rca"])
+router = APIRouter(prefix="/api/v1/rca", tags=["rca"], route_class=AuthorizedRoute)
 
 AnomalyId = Annotated[str, Path(min_length=1, max_length=64)]
 

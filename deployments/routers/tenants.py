@@ -12,8 +12,9 @@ from aiops.schemas.tenants import TenantCreate, TenantCreated, TenantList, Tenan
 from aiops.tenants import new_tenant
 from deployments.deps import Ctx, TenantManager
 from deployments.routers import error_responses
+from deployments.routing import AuthorizedRoute
 
-router = APIRouter(prefix="/api/v1", tags=["tenants"])
+router = APIRouter(prefix="/api/v1", tags=["tenants"], route_class=AuthorizedRoute)
 
 
 @router.get("/tenants", response_model=TenantList)

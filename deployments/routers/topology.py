@@ -8,8 +8,9 @@ from fastapi import APIRouter
 
 from aiops.schemas.rca import CallEdge, TopologyIn, TopologyOut
 from deployments.deps import Ctx, Reader, Writer
+from deployments.routing import AuthorizedRoute
 
-router = APIRouter(prefix="/api/v1/topology", tags=["rca"])
+router = APIRouter(prefix="/api/v1/topology", tags=["rca"], route_class=AuthorizedRoute)
 
 
 def _out(calls: list[tuple[str, str]], declared_by: str | None, declared_at: datetime | None) -> TopologyOut:

@@ -63,16 +63,16 @@ def test_tampered_claims_are_refused(verifier: TokenVerifier) -> None:
         verifier.verify(f"{header}.{_b64(claims)}.{signature}")
 
 
-@pytest.mark.parametrize("missing", ["exp", "sub", "tenant_id", "role"])
+@pytest.mark.parametrize("missing", ["exp", "iat", "sub", "tenant_id", "role"])
 def test_required_claims(verifier: TokenVerifier, missing: str) -> None:
-    claims = {"sub": "a", "tenant_id": "acme", "role": "viewer", "exp": int(time.time()) + 60}
+    claims = {"sub": "a", "tenant_id": "acme", "role": "viewer", "iat": int(time.time()), "exp": int(time.time()) + 60}
     del claims[missing]
     with pytest.raises(Unauthorized):
         verifier.verify(jwt.encode(claims, SECRET, algorithm="HS256"))
 
 
 def test_unknown_role_is_refused(verifier: TokenVerifier) -> None:
-    claims = {"sub": "a", "tenant_id": "acme", "role": "root", "exp": int(time.time()) + 60}
+    claims = {"sub": "a", "tenant_id": "acme", "role": "root", "iat": int(time.time()), "exp": int(time.time()) + 60}
     with pytest.raises(Unauthorized, match="unknown role"):
         verifier.verify(jwt.encode(claims, SECRET, algorithm="HS256"))
 
