@@ -234,6 +234,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         "alerts remember the webhook key they came with (a later notice about them needs one too)",
         ("ALTER TABLE alerts ADD COLUMN IF NOT EXISTS key_id String DEFAULT ''",),
     ),
+    Migration(
+        10,
+        "RCA results: a stable code for why one failed, and who wrote the summary (template or LLM)",
+        (
+            "ALTER TABLE rca_results ADD COLUMN IF NOT EXISTS error_code LowCardinality(String) DEFAULT ''",
+            "ALTER TABLE rca_results ADD COLUMN IF NOT EXISTS summary_by LowCardinality(String) DEFAULT ''",
+        ),
+    ),
 )
 
 _PLACEHOLDER = re.compile(r"\{ttl:(\w+)\}")

@@ -16,7 +16,8 @@ from aiops.rca.graph import DECLARED, Edge
 from aiops.storage.records import GraphSnapshot, RcaRecord
 
 _RCA_COLUMNS = ("tenant_id", "anomaly_id", "status", "ranker", "root_causes", "blast_radius", "similar_incidents",
-                "summary", "error", "requested_at", "updated_at", "attempts", "worker", "priority")
+                "summary", "error", "requested_at", "updated_at", "attempts", "worker", "priority", "error_code",
+                "summary_by")
 _EDGE_COLUMNS = ("tenant_id", "source_service", "target_service", "kind", "correlation_score", "lag_minutes",
                  "direction", "metrics", "computed_at")
 
@@ -36,7 +37,7 @@ class RcaQueries:
             tenant_id=row[0], anomaly_id=row[1], status=row[2], ranker=row[3], root_causes=json.loads(row[4] or "[]"),
             blast_radius=json.loads(row[5] or "[]"), similar_incidents=json.loads(row[6] or "[]"), summary=row[7],
             error=row[8], requested_at=_utc(row[9]), updated_at=_utc(row[10]), attempts=int(row[11]),
-            worker=int(row[12]), priority=int(row[13]),
+            worker=int(row[12]), priority=int(row[13]), error_code=row[14], summary_by=row[15],
         )
 
     def request_rcas(self, tenant_id: str, anomaly_ids: list[str], at: datetime, priority: int = 0) -> int:
@@ -63,7 +64,8 @@ class RcaQueries:
         """Write a new version of an RCA row (the latest ``updated_at`` wins)."""
         row = [record.tenant_id, record.anomaly_id, record.status, record.ranker, json.dumps(record.root_causes),
                json.dumps(record.blast_radius), json.dumps(record.similar_incidents), record.summary, record.error,
-               record.requested_at, record.updated_at, record.attempts, record.worker, record.priority]
+               record.requested_at, record.updated_at, record.attempts, record.worker, record.priority,
+               record.error_code, record.summary_by]
         with self._pool.borrow() as client:
             client.insert("rca_results", [row], column_names=list(_RCA_COLUMNS))
 
