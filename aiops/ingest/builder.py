@@ -77,7 +77,7 @@ class BatchBuilder:
         self._labels: list[dict[str, str]] = []
         self._ids: list[int] = []
         self._wheres: list[str] = []  # per chunk: how to name its series in errors
-        self._chunks_index: list[np.ndarray] = []
+        self._chunks_position: list[int] = []  # per chunk: its series' position
         self._chunks_ts: list[np.ndarray] = []
         self._chunks_values: list[np.ndarray] = []
 
@@ -110,7 +110,7 @@ class BatchBuilder:
             self._metric_names.append(metric_name)
             self._labels.append(dict(labels))
         self._wheres.append(where)
-        self._chunks_index.append(np.full(values.size, position, np.int32))
+        self._chunks_position.append(position)
         self._chunks_ts.append(timestamps_ms.astype(np.int64, copy=False))
         self._chunks_values.append(values.astype(np.float64, copy=False))
 
@@ -122,10 +122,11 @@ class BatchBuilder:
     def build(self) -> PointBatch:
         if not self._ids:
             raise Unprocessable("series: a batch needs at least one series with points")
-        index = np.concatenate(self._chunks_index)
+        sizes = np.array([chunk.size for chunk in self._chunks_values], dtype=np.int64)
+        index = np.repeat(np.array(self._chunks_position, dtype=np.int32), sizes)
         timestamps = np.concatenate(self._chunks_ts)
         values = np.concatenate(self._chunks_values)
-        chunk_starts = np.cumsum([0] + [chunk.size for chunk in self._chunks_values[:-1]])
+        chunk_starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
             raise Unprocessable(f"{self._point(chunk_starts, int(bad[0]))}: value must be a finite number")
