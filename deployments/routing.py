@@ -11,6 +11,7 @@ decoded. Routes that read their own bodies (ingestion) get the same auth-first s
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -50,8 +51,8 @@ class AuthorizedRoute(APIRoute):
                 body = await read_body(request, context.settings.serve.max_body_bytes)
                 # FastAPI reads the body through these (Starlette's Request caches them there).
                 request._body = body
-                if body and is_json(request):
-                    request._json = decode_json(body)
+                if body and is_json(request):  # up to serve.max_body_bytes: parsed off the event loop
+                    request._json = await asyncio.to_thread(decode_json, body)
             return await handler(request)
 
         return authorized_first

@@ -13,6 +13,7 @@ payload) before the 200, so Alertmanager's retry covers any failure.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -105,7 +106,7 @@ def create_webhook_app(settings: Settings) -> FastAPI:
         require_content_type(request, "application/json")
         key = await keys.presented(request)
         body = await read_body(request, settings.alerts.max_body_bytes)
-        payload = parse_json(body, AlertmanagerPayload)
+        payload = await asyncio.to_thread(parse_json, body, AlertmanagerPayload)  # off the event loop
         return await intake.receive(payload, key.tenant_id, key.key_id)
 
     return app
