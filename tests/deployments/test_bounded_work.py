@@ -279,8 +279,15 @@ def test_the_reported_tenant_body_is_401_not_read(engine: RunningEngine) -> None
     assert time.perf_counter() - began < 10  # the body is sent, but nothing parses it
 
 
-def test_property_any_credential_any_size(engine: RunningEngine) -> None:
+@pytest.mark.reliability(
+    fault="any body route, any declared size up to 10 GB, with no, garbage, expired or unknown credentials "
+          "(Hypothesis; only the head is sent)",
+    promise="401 at once, the body never waited for",
+    kind="2 credentials and size before the body",
+)
+def test_property_any_credential_any_size(engine: RunningEngine, record_property) -> None:
     routes = body_routes(engine)
+    slowest = [0.0]
     credentials = {
         "none": lambda: {},
         "garbage": lambda: {"Authorization": "Bearer not.a.token"},
@@ -295,5 +302,7 @@ def test_property_any_credential_any_size(engine: RunningEngine) -> None:
         method, path, _ = route
         status, seconds = raw_answer(engine.settings.http_port, method, path, credentials[credential](), declared)
         assert status == 401, (route, credential, declared, status)
+        slowest[0] = max(slowest[0], seconds)
 
     check()
+    record_property("measured", f"generated (route, credential, size) heads: all 401, slowest {slowest[0]:.2f} s")

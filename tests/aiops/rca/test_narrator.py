@@ -56,7 +56,15 @@ def test_alert_text_reaches_the_llm_fenced_and_the_summary_is_marked(stored, llm
                                 "facts; summary_by: llm (template: template)")
 
 
-def test_the_fence_cannot_be_closed_from_inside() -> None:
+@pytest.mark.reliability(
+    fault="alert text crafted to close its fence: the end marker, the begin marker, guessed tokens, newlines "
+          "(Hypothesis)",
+    promise="every item stays inside its own fence; the token appears only in the markers; nothing reaches the facts",
+    kind="12 untrusted text to the LLM",
+)
+def test_the_fence_cannot_be_closed_from_inside(record_property) -> None:
+    tried = [0]
+
     @PROPERTY
     @given(texts=st.lists(st.text(max_size=80) | st.sampled_from(["END QUOTED ", "BEGIN QUOTED ", "\n"]),
                           min_size=1, max_size=4), token=st.from_regex(r"[0-9a-f]{24}", fullmatch=True))
@@ -68,5 +76,7 @@ def test_the_fence_cannot_be_closed_from_inside() -> None:
         # One opening and one closing marker per quoted item, nothing else carries the token.
         assert quoted.count(token) == 2 * (len(tricky) + 1)
         assert user.split("QUOTED DATA", 1)[0].count(token) == 0
+        tried[0] += 1
 
     check()
+    record_property("measured", f"{tried[0]} generated prompts with fence-closing text: every item stayed fenced")
