@@ -90,3 +90,11 @@ def test_metrics_name_no_tenant_and_labels_stay_bounded(engine: RunningEngine, r
     assert values["route"] <= templates  # route templates, never the raw paths sent
     record_property("measured", "no tenant id in /metrics; label values: " + ", ".join(
         f"{name} {len(found)}" for name, found in sorted(values.items())))
+
+
+def test_doctests() -> None:
+    import doctest
+
+    from deployments import observability
+
+    assert doctest.testmod(observability).failed == 0
