@@ -39,24 +39,40 @@ def prepare_settings(settings: Settings) -> Settings:
     return settings
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def local_ray_options(settings: Settings) -> dict[str, Any]:
+    """``ray.init`` arguments for a local Ray. The dashboard binds ``ray.dashboard_host``
+    (loopback unless an operator names another interface: it has no authentication and its
+    Jobs API runs arbitrary code), never the Serve host."""
+    host = settings.ray.dashboard_host
+    if settings.ray.dashboard and host not in LOOPBACK:
+        log.warning("the Ray dashboard listens on %s (ray.dashboard_host): anyone who reaches that port can run "
+                    "code on this cluster through its Jobs API; prefer 127.0.0.1 and an SSH tunnel or an "
+                    "authenticating proxy", host)
+    return {
+        "address": "local",
+        "num_cpus": settings.ray.num_cpus,
+        "include_dashboard": settings.ray.dashboard,
+        "dashboard_host": host,
+        "dashboard_port": settings.ray.dashboard_port or None,
+        "namespace": settings.ray.namespace,
+        "log_to_driver": False,
+        "configure_logging": False,
+    }
+
+
 def connect_ray(settings: Settings) -> bool:
     """Join the configured cluster, or start a local Ray. Returns True when started here."""
     import ray
 
     if ray.is_initialized():
         return False
-    common = {"namespace": settings.ray.namespace, "log_to_driver": False, "configure_logging": False}
     if settings.ray_address:
         join_ray(settings.ray_address, settings.ray.namespace)
         return False
-    ray.init(
-        address="local",
-        num_cpus=settings.ray.num_cpus,
-        include_dashboard=settings.ray.dashboard,
-        dashboard_host=settings.serve.host,
-        dashboard_port=settings.ray.dashboard_port or None,
-        **common,
-    )
+    ray.init(**local_ray_options(settings))
     return True
 
 
@@ -139,7 +155,7 @@ class Engine:
         """The Ray dashboard this engine started, when it started one on a known port."""
         ray_settings = self.settings.ray
         if self.started_ray and ray_settings.dashboard and ray_settings.dashboard_port:
-            return f"http://{self.settings.serve.host}:{ray_settings.dashboard_port}"
+            return f"http://{ray_settings.dashboard_host}:{ray_settings.dashboard_port}"
         return None
 
     # -- start -------------------------------------------------------------------------

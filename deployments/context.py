@@ -38,7 +38,7 @@ class ApiContext:
         actors = ActorDirectory(settings)
         limiter = LeasedLimiter(actors)
         auth = Authenticator(settings, store, TokenVerifier(settings, secret), limiter)
-        metrics = EngineMetrics()
+        metrics = EngineMetrics(settings.metrics)
         return cls(
             settings=settings,
             store=store,

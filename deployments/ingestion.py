@@ -2,7 +2,8 @@
 
 A decoded batch is charged to its tenant's ``points_per_second`` quota (429), written to
 ClickHouse exactly once (its content digest is the insert deduplication token; 429 when it
-would pass the plan's series limit, and then nothing is written), and only then handed to
+would pass the plan's series limit, 409 when it would change a stored point, and then
+nothing is written), and only then handed to
 the tenant's watchdog shard. Queues are bounded: a replica admits a fixed number of
 batches in flight and a shard a fixed number of pending calls; past either the answer is
 503 with ``Retry-After``. A batch that was stored but not delivered is answered 503 too:
@@ -16,7 +17,7 @@ import logging
 import time
 
 from actors.directory import WATCHDOG_SHARD, ActorDirectory, actor_name
-from aiops.errors import PayloadTooLarge, RateLimited, Unavailable
+from aiops.errors import Conflict, PayloadTooLarge, RateLimited, Unavailable
 from aiops.ingest.batch import PointBatch
 from aiops.settings import Settings
 from aiops.sharding import shard_for
@@ -77,6 +78,9 @@ class IngestPipeline:
             if outcome.refused:
                 self._metrics.ingest_refused.labels(source, "series_limit").inc()
                 raise RateLimited(f"series limit: {outcome.refused}", retry_after=60)
+            if outcome.conflict:
+                self._metrics.ingest_refused.labels(source, "conflict").inc()
+                raise Conflict(outcome.conflict)
             await self._deliver(tenant_id, batch)
         finally:
             self._in_flight -= 1

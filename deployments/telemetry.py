@@ -22,7 +22,7 @@ from typing import TypeVar
 from fastapi import Request
 
 from aiops.errors import PayloadTooLarge, Unavailable, UnsupportedMediaType
-from aiops.ingest.decompress import gunzip_bounded
+from aiops.ingest.decompress import decompress
 from aiops.ingest.otlp.common import OtlpLimits
 from aiops.settings import Settings
 from aiops.storage.gateway import StoreGateway
@@ -85,7 +85,7 @@ class TelemetryIntake:
         otlp = self._settings.otlp
         body = await read_body(request, otlp.max_body_bytes)
         if encoding == "gzip":
-            body = await self.off_loop(len(body), lambda: gunzip_bounded(body, otlp.max_decompressed_bytes))
+            body = await self.off_loop(len(body), lambda: decompress(body, encoding, limit=otlp.max_decompressed_bytes))
         return body
 
     async def _charge(self, tenant_id: str, items: int) -> None:

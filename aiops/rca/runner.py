@@ -154,7 +154,8 @@ class RcaRunner:
         now = datetime.now(UTC)
         anomaly = self._store.get_anomaly(request.tenant_id, request.anomaly_id)
         if anomaly is None:
-            return replace(request, status="failed", error="the anomaly no longer exists", updated_at=now)
+            return replace(request, status="failed", error="the anomaly no longer exists", error_code="anomaly_gone",
+                           updated_at=now)
         rca = self._settings.rca
         start, alerts = self.start_of(anomaly)
         window = (start - timedelta(minutes=rca.lookback_minutes), start + timedelta(minutes=rca.after_minutes))
@@ -162,8 +163,8 @@ class RcaRunner:
         spans, logs = self.telemetry(request.tenant_id, *window)
         ranker = self.ranker_for(request.tenant_id)
         if len(frame.columns) == 0 and not spans and not logs:
-            return replace(request, status="failed", ranker=ranker.name, updated_at=now,
-                           error="no metrics stored in the analysis window")
+            return replace(request, status="failed", ranker=ranker.name, updated_at=now, error_code="no_metrics",
+                           error="no metrics, spans or logs stored in the analysis window")
         result = analyse(frame, start.timestamp(), ranker, declared=self.call_edges(request.tenant_id, *window),
                          options=self.options, spans=spans, logs=logs)
         similar = []
@@ -173,14 +174,18 @@ class RcaRunner:
         causes, blast = causes_json(result.ranking, start=start.timestamp()), blast_json(result.blast_radius)
         summary = template_summary(anomaly.service_id, anomaly.metric_name, result.ranking, result.blast_radius,
                                    similar)
+        summary_by = "template"
         if self._narrator is not None and self._narrator.enabled:
             facts = {"anomaly": {"service_id": anomaly.service_id, "metric_name": anomaly.metric_name,
                                  "source": anomaly.source, "started_at": start.isoformat()},
                      "alerts": [{"alertname": a.alertname, "annotations": a.annotations} for a in alerts[:3]],
                      "root_causes": causes[:3], "blast_radius": blast[:10], "similar_incidents": similar[:3]}
-            summary = self._narrator.narrate(facts) or summary
+            narrated = self._narrator.narrate(facts)
+            if narrated:
+                summary, summary_by = narrated, "llm"
         return replace(request, status="done", ranker=ranker.name, root_causes=causes, blast_radius=blast,
-                       similar_incidents=similar, summary=summary, error="", updated_at=datetime.now(UTC))
+                       similar_incidents=similar, summary=summary, summary_by=summary_by, error="", error_code="",
+                       updated_at=datetime.now(UTC))
 
     # -- tenant graphs ---------------------------------------------------------------------
     def refresh_graph(self, tenant_id: str) -> GraphSnapshot | None:

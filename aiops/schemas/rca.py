@@ -67,8 +67,12 @@ class RcaResult(BaseModel):
     blast_radius: list[BlastRadiusEntry]
     similar_incidents: list[SimilarIncident]
     summary: str
-    # Beyond the contract: why it failed, which ranker, and when.
+    # Beyond the contract: who wrote the summary, the engine's template or an LLM (llm.url)
+    # from the facts; an LLM's words deserve a second look before acting on them.
+    summary_by: Literal["template", "llm"] | None = None
+    # Beyond the contract: why it failed (words, and a stable code), which ranker, and when.
     reason: str | None = None
+    reason_code: Literal["anomaly_gone", "no_metrics", "gave_up", "analysis_error"] | None = None
     ranker: str | None = None
     requested_at: datetime
     updated_at: datetime

@@ -237,6 +237,19 @@ MIGRATIONS: tuple[Migration, ...] = (
         "RCA requests someone waits for (an alert, an on-demand GET) are taken first",
         ("ALTER TABLE rca_results ADD COLUMN IF NOT EXISTS priority UInt8 DEFAULT 0",),
     ),
+    Migration(
+        9,
+        "alerts remember the webhook key they came with (a later notice about them needs one too)",
+        ("ALTER TABLE alerts ADD COLUMN IF NOT EXISTS key_id String DEFAULT ''",),
+    ),
+    Migration(
+        10,
+        "RCA results: a stable code for why one failed, and who wrote the summary (template or LLM)",
+        (
+            "ALTER TABLE rca_results ADD COLUMN IF NOT EXISTS error_code LowCardinality(String) DEFAULT ''",
+            "ALTER TABLE rca_results ADD COLUMN IF NOT EXISTS summary_by LowCardinality(String) DEFAULT ''",
+        ),
+    ),
     # 20-29: OpenTelemetry (OTLP) spans and logs, and what the engine derives from them.
     Migration(
         20,

@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse, Response
 from actors.directory import RATE_LIMITER, RCA_WORKER, TELEMETRY_ROLLUP, VECTORIZER, WATCHDOG_SHARD, WEBHOOK_LISTENER
 from aiops.schemas.status import HealthResponse
 from deployments.deps import Ctx
+from deployments.routing import AuthorizedRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=AuthorizedRoute)
 
 
 @router.get("/-/healthy", response_model=HealthResponse)

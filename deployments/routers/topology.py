@@ -17,9 +17,10 @@ from aiops.errors import Unprocessable
 from aiops.schemas.rca import TopologyEdge, TopologyIn, TopologyOut
 from aiops.storage.telemetry_records import ObservedCall
 from deployments.deps import Ctx, Reader, Writer
+from deployments.routing import AuthorizedRoute
 from deployments.timeparams import query_time
 
-router = APIRouter(prefix="/api/v1/topology", tags=["rca"])
+router = APIRouter(prefix="/api/v1/topology", tags=["rca"], route_class=AuthorizedRoute)
 
 
 def _out(calls: list[tuple[str, str]], declared_by: str | None, declared_at: datetime | None,
