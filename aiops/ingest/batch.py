@@ -43,6 +43,13 @@ class PointBatch:
     def series(self) -> int:
         return len(self.service_ids)
 
+    def without(self, positions: np.ndarray) -> PointBatch:
+        """The batch less the points at ``positions`` (its series all kept)."""
+        keep = np.ones(self.points, dtype=bool)
+        keep[positions] = False
+        return PointBatch(self.service_ids, self.metric_names, self.labels, self.series_ids,
+                          self.series_index[keep], self.timestamps_ms[keep], self.values[keep])
+
     def digest(self, tenant_id: str) -> str:
         """Content hash: the same batch sent twice has the same digest (insert dedup token)."""
         hasher = hashlib.blake2b(digest_size=16)

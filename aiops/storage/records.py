@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,10 @@ class IngestOutcome:
     new_series: int
     refused: str | None = None  # set when nothing was written: over the series limit
     conflict: str | None = None  # set when nothing was written: it would change a stored point
+    # With keep_stored: the points left out because they would change a stored point (positions
+    # in the batch's points), and the first of them in words.
+    changed_points: np.ndarray | None = None
+    change: str | None = None
 
 
 @dataclass(frozen=True)

@@ -290,7 +290,7 @@ class Store(RcaQueries, IncidentQueries, AlertQueries, SpanQueries, LogQueries, 
     RECENT_BATCHES_CAP = 200_000
 
     def ingest_batch(self, tenant_id: str, points: pa.Table, series: pa.Table, digest: str,
-                     max_series: int, counted: bool = True) -> IngestOutcome:
+                     max_series: int, counted: bool = True, keep_stored: bool = False) -> IngestOutcome:
         """Store one batch exactly once: new series (within ``max_series``), then its points.
 
         ``digest`` identifies the batch's content; a batch already stored is not written
@@ -298,8 +298,10 @@ class Store(RcaQueries, IncidentQueries, AlertQueries, SpanQueries, LogQueries, 
         ``counted`` is false: series the engine derives itself, such as span health).
         Concurrent batches share one insert. A stored point is never changed
         (:mod:`aiops.storage.first_write`): points already stored with the same value are not
-        written again, and a batch giving one another value is refused. Over the series
-        limit or refused, nothing is written.
+        written again, and a batch giving one another value is refused; with ``keep_stored``
+        (OTLP, where refusing a batch drops it whole, and the engine's own rollups) only those
+        points are left out, the stored values kept, and the outcome counts and names them.
+        Over the series limit or refused, nothing is written.
         """
         if self._already_stored(tenant_id, digest):
             return IngestOutcome(points.num_rows, 0)
@@ -334,7 +336,7 @@ class Store(RcaQueries, IncidentQueries, AlertQueries, SpanQueries, LogQueries, 
                         if i not in set(new)]
                 if cold:
                     self._first_write.learn_newest(tenant_id, self._newest_stored(client, tenant_id, cold))
-                keep, conflict = self._first_writes(client, tenant_id, incoming, points)
+                keep, conflict, changed = self._first_writes(client, tenant_id, incoming, points, keep_stored)
                 if conflict:
                     return IngestOutcome(0, 0, conflict=conflict)
                 if new:
@@ -348,6 +350,8 @@ class Store(RcaQueries, IncidentQueries, AlertQueries, SpanQueries, LogQueries, 
             self._commit.submit((tenant_id, digest, points, counted))
         finally:
             self._first_write.end(tenant_id, ticket)
+        if changed is not None:
+            return IngestOutcome(points.num_rows, len(new), changed_points=changed[0], change=changed[1])
         return IngestOutcome(points.num_rows, len(new))
 
     def _newest_stored(self, client, tenant_id: str, series_ids: list[int]) -> dict[int, int]:
@@ -361,13 +365,15 @@ class Store(RcaQueries, IncidentQueries, AlertQueries, SpanQueries, LogQueries, 
 
     STAMPS_IN_QUERY = 10_000  # distinct timestamps looked up by value; more: by time range
 
-    def _first_writes(self, client, tenant_id: str, incoming: Points,
-                      points: pa.Table) -> tuple[np.ndarray | None, str | None]:
+    def _first_writes(self, client, tenant_id: str, incoming: Points, points: pa.Table, keep_stored: bool = False
+                      ) -> tuple[np.ndarray | None, str | None, tuple[np.ndarray, str] | None]:
         """Positions of the batch's points to write (None: all), or why the batch is refused:
-        points that may exist are looked up in storage and among the batches in flight."""
+        points that may exist are looked up in storage and among the batches in flight. With
+        ``keep_stored`` a point that would change a stored one is left out instead, and the
+        third item gives the positions left out so and the first of them in words."""
         maybe = np.flatnonzero(self._first_write.maybe_stored(tenant_id, incoming))
         if maybe.size == 0:
-            return None, None
+            return None, None, None
         candidates = incoming.take(maybe)
         stamps = np.unique(candidates.timestamps_ms)
         parameters = {"tenant_id": tenant_id, "ids": [int(i) for i in np.unique(candidates.series_ids)],
@@ -385,21 +391,27 @@ class Store(RcaQueries, IncidentQueries, AlertQueries, SpanQueries, LogQueries, 
         stored = Points(rows.column("series_id").to_numpy().astype(np.uint64),
                         rows.column("ms").to_numpy().astype(np.int64), rows.column("value").to_numpy())
         repeated = np.zeros(incoming.size, dtype=bool)
+        changed = np.zeros(incoming.size, dtype=bool)
+        change = ""
         for theirs, whose in [(stored, "stored"), *((p, "being stored") for p in self._first_write.in_flight(
                 tenant_id))]:
             mine, twin = matching(candidates, theirs)
             differ = candidates.values[mine] != theirs.values[twin]
-            if differ.any():
+            if differ.any() and not change:
                 first = int(np.flatnonzero(differ)[0])
                 at = int(maybe[mine[first]])
                 moment = datetime.fromtimestamp(candidates.timestamps_ms[mine[first]] / 1000, UTC)
                 named = (f"{points.column('service_id')[at].as_py()}/{points.column('metric_name')[at].as_py()} "
                          f"(series {int(candidates.series_ids[mine[first]])})")
-                return None, (f"{named} at {moment.isoformat().replace('+00:00', 'Z')}: value "
-                              f"{candidates.values[mine[first]]:g} differs from the {whose} "
-                              f"{theirs.values[twin[first]]:g}; a stored point is never changed")
+                change = (f"{named} at {moment.isoformat().replace('+00:00', 'Z')}: value "
+                          f"{candidates.values[mine[first]]:g} differs from the {whose} "
+                          f"{theirs.values[twin[first]]:g}; a stored point is never changed")
+                if not keep_stored:
+                    return None, change, None
+            changed[maybe[mine[differ]]] = True
             repeated[maybe[mine]] = True
-        return (np.flatnonzero(~repeated), None) if repeated.any() else (None, None)
+        left_out = (np.flatnonzero(changed), change) if changed.any() else None
+        return (np.flatnonzero(~repeated), None, left_out) if repeated.any() else (None, None, None)
 
     def _already_stored(self, tenant_id: str, digest: str) -> bool:
         with self._recent_lock:

@@ -18,10 +18,13 @@ tenants:
   minute.
 
 The series go through the ordinary ingestion path: stored exactly once (the batch digest
-is its content, so recomputing a minute after a crash writes nothing twice, and a changed
-value replaces the point), then delivered to the tenant's watchdog shard, then the minute
-is marked done. A minute whose delivery fails is retried at the next pass, and a tenant's
-later minutes wait for it (the watchdog wants time order).
+is its content, so recomputing a minute after a crash writes nothing twice), under the
+first-write rule (:mod:`aiops.storage.first_write`): a recomputed minute whose figures
+came out different (spans arrived between a crash and the retry) keeps the values first
+stored, and only its new points are written; then what storage holds is delivered to the
+tenant's watchdog shard, then the minute is marked done. A minute whose delivery fails is
+retried at the next pass, and a tenant's later minutes wait for it (the watchdog wants
+time order).
 
 The lateness rule: a span or record stamped in a minute that was already rolled up (it
 arrived after its minute had been over and quiet for ``otlp.rollup_lateness_seconds``) is
@@ -120,10 +123,14 @@ class TelemetryRollup:
         if batch is None:
             return
         outcome = self._store.ingest_batch(tenant_id, batch.points_table(tenant_id), batch.series_table(tenant_id),
-                                           batch.digest(tenant_id), max_series, False)
+                                           batch.digest(tenant_id), max_series, False, True)
         if outcome.refused:
             log.warning("telemetry series of %s not stored: %s", tenant_id, outcome.refused)
             return
+        if outcome.changed_points is not None:  # first write wins; detection sees what storage holds
+            log.info("telemetry rollup of %s kept %d stored values (first write wins), e.g. %s", tenant_id,
+                     outcome.changed_points.size, outcome.change)
+            batch = batch.without(outcome.changed_points)
         self._deliver(tenant_id, batch)
 
     def roll_spans(self, tenant_id: str, minute: datetime, max_series: int) -> None:

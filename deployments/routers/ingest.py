@@ -56,7 +56,7 @@ async def ingest_metrics(request: Request, identity: Ingester, context: Ctx) -> 
     bounds = await limits(context, identity.tenant_id)
     batch = await asyncio.to_thread(decode_json_batch, body, builder(context), bounds)
     accepted = await context.ingest.accept(identity.tenant_id, batch, "json")
-    return IngestAccepted(accepted=accepted)
+    return IngestAccepted(accepted=accepted.points)
 
 
 @router.post("/prometheus", response_model=IngestAccepted, response_model_exclude_none=True,
@@ -76,4 +76,4 @@ async def ingest_prometheus(request: Request, identity: Ingester, context: Ctx) 
     if result.batch is None:
         return IngestAccepted(accepted=0, skipped=skipped)
     accepted = await context.ingest.accept(identity.tenant_id, result.batch, "remote_write")
-    return IngestAccepted(accepted=accepted, skipped=skipped)
+    return IngestAccepted(accepted=accepted.points, skipped=skipped)

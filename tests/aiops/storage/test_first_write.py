@@ -34,7 +34,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
         store.close()
 
 
-def write(store: Store, tenant: str, points: list[tuple[str, int, float]]):
+def write(store: Store, tenant: str, points: list[tuple[str, int, float]], keep_stored: bool = False):
     """Points ``(series name, seconds after NOW, value)`` as one batch."""
     builder = BatchBuilder(now_ms=int(time.time() * 1000), max_past_seconds=86400, max_future_seconds=300)
     for name in sorted({p[0] for p in points}):
@@ -43,7 +43,7 @@ def write(store: Store, tenant: str, points: list[tuple[str, int, float]]):
                     np.array([p[2] for p in mine]))
     batch = builder.build()
     return store.ingest_batch(tenant, batch.points_table(tenant), batch.series_table(tenant), batch.digest(tenant),
-                              1000)
+                              1000, keep_stored=keep_stored)
 
 
 def stored(store: Store, tenant: str) -> dict[tuple[str, int], float]:
@@ -71,6 +71,18 @@ def test_the_reported_overwrite_is_refused_and_storage_keeps_the_first(store: St
     assert again.conflict is None and again.accepted_points == 1
     assert stored(store, tenant) == {("cpu", 0): 50.0, ("cpu", 60): 1.0}
     assert rolled_up(store, tenant) == {("cpu", 0): (50.0, 1), ("cpu", 60): (1.0, 1)}  # each point counted once
+
+
+def test_keep_stored_leaves_out_only_the_changed_points(store: Store) -> None:
+    """OTLP and the rollups: the points that would change a stored one are left out and named, the rest written."""
+    tenant = f"t{next(_tenants)}"
+    write(store, tenant, [("cpu", 0, 50.0), ("cpu", 10, 5.0)])
+    outcome = write(store, tenant, [("cpu", 0, 500.0), ("cpu", 10, 5.0), ("cpu", 60, 1.0)], keep_stored=True)
+    assert outcome.conflict is None and outcome.accepted_points == 1  # the new point; the re-sent one not again
+    assert outcome.changed_points.tolist() == [0] and "500 differs from the stored 50" in outcome.change
+    assert stored(store, tenant) == {("cpu", 0): 50.0, ("cpu", 10): 5.0, ("cpu", 60): 1.0}
+    assert rolled_up(store, tenant) == {("cpu", 0): (55.0, 2), ("cpu", 60): (1.0, 1)}
+    assert write(store, tenant, [("cpu", 120, 2.0)], keep_stored=True).changed_points is None
 
 
 def test_a_batch_may_not_contradict_itself() -> None:
