@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 
-from aiops.storage.span_queries import trace_sample
+from aiops.storage.span_queries import ns_window, trace_sample
 from aiops.storage.telemetry_records import LogMinute, LogShape, StoredLog, TelemetryOutcome, TemplateCount
 from aiops.storage.telemetry_writes import TelemetryWrites
 
@@ -50,6 +50,7 @@ class LogQueries(TelemetryWrites):
         sampled to about ``limit``: by trace where a record has one (the traces
         :meth:`spans_in_window` keeps), by its time otherwise.
         """
+        since, until = ns_window(since, until)
         parameters: dict = {"tenant_id": tenant_id, "since": since, "until": until, "limit": limit}
         where = f"tenant_id = {{tenant_id:String}} AND timestamp >= {{since:{NS}}} AND timestamp < {{until:{NS}}}"
         if services is not None:
@@ -68,6 +69,7 @@ class LogQueries(TelemetryWrites):
 
     def _log_filter(self, tenant_id: str, service_id: str | None, since: datetime, until: datetime,
                     min_severity: int) -> tuple[str, dict]:
+        since, until = ns_window(since, until)
         predicate = (f"l.tenant_id = {{tenant_id:String}} AND l.timestamp >= {{since:{NS}}} "
                      f"AND l.timestamp < {{until:{NS}}}")
         parameters: dict = {"tenant_id": tenant_id, "since": since, "until": until, "min_severity": min_severity}

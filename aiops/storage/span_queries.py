@@ -38,6 +38,18 @@ def _utc(value: datetime) -> datetime:
     return utc(value)
 
 
+# What a DateTime64(9) column holds (int64 nanoseconds since 1970). A window reaching past
+# it (``until=2299-01-01`` is a fair way to say "everything") is cut to it, instead of
+# failing inside ClickHouse.
+NS_EARLIEST = datetime(1900, 1, 2, tzinfo=UTC)
+NS_LATEST = datetime(2262, 4, 11, tzinfo=UTC)
+
+
+def ns_window(since: datetime, until: datetime) -> tuple[datetime, datetime]:
+    """``[since, until)`` cut to what a nanosecond timestamp column holds."""
+    return tuple(min(max(_utc(moment), NS_EARLIEST), NS_LATEST) for moment in (since, until))
+
+
 SAMPLE_BUCKETS = 10_000
 
 
@@ -145,6 +157,7 @@ class SpanQueries(TelemetryWrites):
         whatever the query, whole traces kept, as head sampling does) to about ``limit``, so the
         spans after an anomaly's start are not cut off in favour of the oldest ones.
         """
+        since, until = ns_window(since, until)
         parameters: dict = {"tenant_id": tenant_id, "since": since, "until": until, "limit": limit}
         where = f"tenant_id = {{tenant_id:String}} AND start >= {{since:{NS}}} AND start < {{until:{NS}}}"
         if services is not None:
@@ -164,6 +177,7 @@ class SpanQueries(TelemetryWrites):
     def list_traces(self, tenant_id: str, service_id: str | None, since: datetime, until: datetime,
                     limit: int) -> list[TraceSummary]:
         """Traces with a span that starts in ``[since, until)`` (of ``service_id`` when given), newest first."""
+        since, until = ns_window(since, until)
         parameters: dict = {"tenant_id": tenant_id, "since": since, "until": until, "limit": limit}
         only = ""
         if service_id is not None:

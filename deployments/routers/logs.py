@@ -12,9 +12,10 @@ from aiops.ingest.otlp.logs import number_of_text
 from aiops.schemas.telemetry import Level, LogOut, LogsResponse, TemplateOut
 from deployments.deps import Ctx, Reader
 from deployments.routers.traces import at
+from deployments.routing import AuthorizedRoute
 from deployments.timeparams import query_time
 
-router = APIRouter(prefix="/api/v1/logs", tags=["logs"])
+router = APIRouter(prefix="/api/v1/logs", tags=["logs"], route_class=AuthorizedRoute)
 
 TEMPLATES_LISTED = 50
 

@@ -11,9 +11,10 @@ from aiops.errors import NotFound, Unprocessable
 from aiops.schemas.telemetry import SpanNode, TraceOut, TracesResponse, TraceSummaryOut
 from aiops.storage.telemetry_records import StoredSpan
 from deployments.deps import Ctx, Reader
+from deployments.routing import AuthorizedRoute
 from deployments.timeparams import query_time
 
-router = APIRouter(prefix="/api/v1/traces", tags=["traces"])
+router = APIRouter(prefix="/api/v1/traces", tags=["traces"], route_class=AuthorizedRoute)
 
 KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
 STATUSES = ("unset", "ok", "error")
