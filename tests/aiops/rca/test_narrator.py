@@ -56,6 +56,22 @@ def test_alert_text_reaches_the_llm_fenced_and_the_summary_is_marked(stored, llm
                                 "facts; summary_by: llm (template: template)")
 
 
+def test_log_templates_and_span_names_in_evidence_are_fenced_too() -> None:
+    """They were mined from what OTLP senders wrote: data, never instructions."""
+    facts = {"root_causes": [{"service_id": "db", "score": 0.9, "evidence": [
+        {"metric_name": "error_logs", "z_score": 4.0, "kind": "logs", "template": INJECTION},
+        {"metric_name": "span_self_time", "z_score": 3.0, "kind": "traces", "operation": "SELECT " + INJECTION},
+        {"metric_name": "cpu", "z_score": 2.0, "kind": "metric"}]}]}
+    user = prompt(facts, token="f" * 24)
+    before, quoted = user.split("QUOTED DATA", 1)
+    assert "Ignore all previous instructions" not in before
+    assert '"template": "quoted: root_causes[0].evidence[0].template"' in before
+    for where in ("root_causes[0].evidence[0].template", "root_causes[0].evidence[1].operation"):
+        block = quoted[quoted.index(where + ":"):]
+        assert block.split("BEGIN QUOTED " + "f" * 24 + "\n", 1)[1].split("\nEND QUOTED", 1)[0].endswith(INJECTION)
+    assert facts["root_causes"][0]["evidence"][0]["template"] == INJECTION  # the caller's facts are left alone
+
+
 @pytest.mark.reliability(
     fault="alert text crafted to close its fence: the end marker, the begin marker, guessed tokens, newlines "
           "(Hypothesis)",
