@@ -69,11 +69,16 @@ class OtlpSettings(Section):
     """OTLP/HTTP receivers (``/v1/traces``, ``/v1/metrics``, ``/v1/logs``) and what spans and logs become."""
 
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)  # as received (compressed): 413 before decompressing
-    max_decompressed_bytes: int = Field(64 * 1024 * 1024, gt=0)  # a gzip body inflates to at most this
+    # Bounds on one request, each checked before the work it bounds, so the worst body within
+    # them stays cheap (RELIABILITY.md, kind 1): parsed protobuf takes up to ~8x its size in
+    # memory, parsed JSON ~10x and is parsed by pure Python.
+    max_decompressed_bytes: int = Field(16 * 1024 * 1024, gt=0)  # a body (gzip inflated) is at most this
+    max_json_bytes: int = Field(2 * 1024 * 1024, gt=0)  # and a JSON body at most this
+    max_items_per_request: int = Field(10_000, ge=1)  # spans, log records or data points; and 2x the plan's rate
     decode_in_thread_bytes: int = Field(64 * 1024, ge=0)  # larger bodies are decoded off the event loop
-    max_attributes: int = Field(32, ge=0, le=64)  # per span, log record or data point (first ones kept)
+    max_attributes: int = Field(32, ge=0, le=63)  # per span or record (first ones kept); data points: refused past
     max_attribute_key_chars: int = Field(128, ge=1, le=128)
-    max_attribute_value_chars: int = Field(1024, ge=1, le=1024)  # longer values are cut
+    max_attribute_value_chars: int = Field(1024, ge=1, le=1024)  # longer values are cut (data points: refused)
     max_log_body_chars: int = Field(4096, ge=1, le=1_000_000)  # longer bodies are cut
     max_span_names: int = Field(10_000, ge=1)  # distinct (service, span name) per tenant; spans past it are refused
     max_spans_per_trace_read: int = Field(10_000, ge=1)  # GET /api/v1/traces/{id} returns at most this many

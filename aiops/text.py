@@ -14,8 +14,11 @@ field it sits in.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
+
+from aiops.errors import BadRequest
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # A run of backslashes then "u" and a surrogate's four hex digits: an escape only when the
@@ -100,3 +103,22 @@ def lone_surrogate_escapes(body: bytes) -> list[tuple[int, int]]:
     if pending_high is not None:
         spans.append(pending_high)
     return spans
+
+
+def decode_json(body: bytes) -> Any:
+    """JSON text -> Python value; 400 naming the problem unless it is strict JSON: UTF-8,
+    well-formed, real text in every string and key, no key twice in one object."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadRequest(f"body is not UTF-8 text (byte {error.start})") from None
+    try:
+        data = json.loads(text, object_pairs_hook=unique_pairs)
+    except RecursionError:
+        raise BadRequest("body is not valid JSON: nested too deeply") from None
+    except json.JSONDecodeError as error:
+        raise BadRequest(f"body is not valid JSON: {error}") from None
+    problem = find_bad_text(data)
+    if problem is not None:
+        raise BadRequest(problem)
+    return data

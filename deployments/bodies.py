@@ -10,14 +10,13 @@ key given twice in one object, each refusal a 400 naming where.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from aiops.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
-from aiops.text import find_bad_text, unique_pairs
+from aiops.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from aiops.text import decode_json
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -43,24 +42,6 @@ def require_content_type(request: Request, *accepted: str) -> None:
 def is_json(request: Request) -> bool:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
-
-
-def decode_json(body: bytes) -> Any:
-    """JSON text -> Python value; 400 naming the problem unless it is strict JSON (see above)."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise BadRequest(f"body is not UTF-8 text (byte {error.start})") from None
-    try:
-        data = json.loads(text, object_pairs_hook=unique_pairs)
-    except RecursionError:
-        raise BadRequest("body is not valid JSON: nested too deeply") from None
-    except json.JSONDecodeError as error:
-        raise BadRequest(f"body is not valid JSON: {error}") from None
-    problem = find_bad_text(data)
-    if problem is not None:
-        raise BadRequest(problem)
-    return data
 
 
 def parse_json(body: bytes, model: type[BaseModel]) -> BaseModel:

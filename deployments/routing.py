@@ -5,7 +5,7 @@ so an unauthenticated caller could make a replica read and parse a body as large
 likes before its 401. :class:`AuthorizedRoute` runs the route's auth rule (its one
 :class:`~deployments.deps.RequirePermission`) before anything of the body is read, then
 reads the body within ``serve.max_body_bytes`` (413 before parsing) and decodes it as
-strict JSON (:func:`deployments.bodies.decode_json`); FastAPI then validates what was
+strict JSON (:func:`aiops.text.decode_json`); FastAPI then validates what was
 decoded. Routes that read their own bodies (ingestion) get the same auth-first step.
 """
 
@@ -19,7 +19,8 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from aiops.schemas.common import ErrorResponse
-from deployments.bodies import decode_json, is_json, read_body
+from aiops.text import decode_json
+from deployments.bodies import is_json, read_body
 from deployments.deps import RequirePermission, authenticate
 
 BODY_ERRORS = {

@@ -183,6 +183,7 @@ def test_table_covers_every_route(tmp_path) -> None:
     from deployments.api import ROUTERS, create_api
     from deployments.context import ApiContext
     from deployments.deps import RequirePermission
+    from deployments.routing import AuthorizedRoute
 
     app = create_api(ApiContext.build(load_settings(data_dir=tmp_path, jwt_secret="x" * 40)))
     # Everything the app serves comes from ROUTERS, plus FastAPI's own documented pages.
@@ -197,6 +198,9 @@ def test_table_covers_every_route(tmp_path) -> None:
     for router in ROUTERS:
         for route in router.routes:
             assert isinstance(route, APIRoute)
+            # Credentials before the body: every route checks its rule before reading a byte of it
+            # (the OTLP receivers through AuthorizedRoute's OTLP variant, which answers google.rpc.Status).
+            assert isinstance(route, AuthorizedRoute), f"{route.path} does not check credentials first"
             rules = [d.call for d in route.dependant.dependencies if isinstance(d.call, RequirePermission)]
             for method in route.methods:
                 if route.path in OPEN_ROUTES:

@@ -13,16 +13,24 @@ body first it would have waited for bytes that never come (until the proxy's tim
 
 from __future__ import annotations
 
+import base64
+import gzip
 import os
 import socket
 import time
+import zlib
 
 import cramjam
 import orjson
 import pytest
 import ray
+from google.protobuf import json_format
 from hypothesis import given
 from hypothesis import strategies as st
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from actors.directory import WEBHOOK_LISTENER, actor_name
 from aiops.auth.roles import Role
@@ -136,6 +144,75 @@ def remote_write_inflating_to(size: int, series: int) -> bytes:
 
 PROTOBUF = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"}
 JSON = {"Content-Type": "application/json"}
+OTLP = {"Content-Type": "application/x-protobuf"}
+OTLP_GZIP = {**OTLP, "Content-Encoding": "gzip"}
+
+
+def otlp_spans(spans: int, attributes: int, value: str = "v") -> ExportTraceServiceRequest:
+    """``spans`` spans of service "worst", each with ``attributes`` string attributes."""
+    start = time.time_ns() - 120 * 10**9
+    request = ExportTraceServiceRequest()
+    resource = request.resource_spans.add()
+    resource.resource.attributes.add(key="service.name", value=AnyValue(string_value="worst"))
+    scope = resource.scope_spans.add()
+    template = Span(trace_id=os.urandom(16), name="worst", kind=2, start_time_unix_nano=start,
+                    end_time_unix_nano=start + 1000)
+    template.attributes.extend(KeyValue(key=f"k{k:02d}", value=AnyValue(string_value=value))
+                               for k in range(attributes))
+    for i in range(spans):
+        span = scope.spans.add()
+        span.CopyFrom(template)
+        span.span_id = (i + 1).to_bytes(8, "big")
+        if i % 100 == 0:
+            template.trace_id = os.urandom(16)
+    return request
+
+
+def otlp_inflating_to(size: int, spans: int) -> bytes:
+    """``spans`` spans whose attributes make the request about ``size`` bytes, gzip-compressed."""
+    attributes = size // spans // 16
+    while True:
+        raw = otlp_spans(spans, attributes).SerializeToString()
+        if len(raw) <= size:
+            return gzip.compress(raw, 1)
+        attributes = int(attributes * size / len(raw) * 0.99)
+
+
+def gzip_of_zeros(size: int) -> bytes:
+    deflate = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return b"".join(deflate.compress(b"\0" * MIB) for _ in range(size // MIB)) + deflate.flush()
+
+
+def otlp_spans_json(body_limit: int, items: int, attributes: int) -> bytes:
+    """OTLP JSON spans (hex ids), as many as fit in ``body_limit`` bytes (at most ``items``)."""
+    def build(spans: int) -> bytes:
+        document = json_format.MessageToDict(otlp_spans(spans, attributes, "value"))
+        for span in document["resourceSpans"][0]["scopeSpans"][0]["spans"]:
+            span["traceId"] = base64.b64decode(span["traceId"]).hex()
+            span["spanId"] = base64.b64decode(span["spanId"]).hex()
+        return orjson.dumps(document)
+
+    spans = min(items, int(body_limit / (len(build(100)) / 100) * 0.98))
+    while len(body := build(spans)) > body_limit:
+        spans = int(spans * 0.98)
+    return body
+
+
+def otlp_histograms(points: int, attributes: int) -> bytes:
+    """``points`` histogram data points over ``points // 5`` attribute sets (5 series each: the series
+    limit exactly); the last point names an attribute twice, so it is refused after all the work."""
+    now = time.time_ns() - 120 * 10**9
+    request = ExportMetricsServiceRequest()
+    resource = request.resource_metrics.add()
+    resource.resource.attributes.add(key="service.name", value=AnyValue(string_value="worst"))
+    histogram = resource.scope_metrics.add().metrics.add(name="latency").histogram
+    for i in range(points):
+        point = histogram.data_points.add(time_unix_nano=now + (i % 5) * 1_000_000, count=4, sum=10.0,
+                                          explicit_bounds=[1.0, 5.0, 10.0], bucket_counts=[1, 1, 1, 1])
+        point.attributes.extend(KeyValue(key=f"k{k:02d}", value=AnyValue(string_value=str(i // 5)))
+                                for k in range(attributes))
+    point.attributes[-1].key = point.attributes[0].key
+    return request.SerializeToString()
 
 
 def worst_bodies(engine: RunningEngine) -> list[tuple[str, str, str, bytes, dict, int]]:
@@ -149,6 +226,9 @@ def worst_bodies(engine: RunningEngine) -> list[tuple[str, str, str, bytes, dict
         edges.pop()
     bomb, bomb_claim = snappy_bomb(ingest.max_body_bytes)
     alerts = engine.settings.alerts
+    otlp = engine.settings.otlp
+    otlp_bomb_claim = 64 * otlp.max_decompressed_bytes
+    otlp_bomb = gzip_of_zeros(otlp_bomb_claim)
     alert = {"status": "firing", "labels": {"alertname": "Worst", "service_id": "worst", "tenant_id": "no-such"},
              "annotations": {"summary": "x" * 600}, "startsAt": "2026-04-10T12:00:00Z"}
     payload = {"alerts": []}
@@ -175,6 +255,25 @@ def worst_bodies(engine: RunningEngine) -> list[tuple[str, str, str, bytes, dict
          orjson.dumps({"edges": edges}), JSON, 200),
         (f"9093 webhook, {len(payload['alerts'])} alerts in {alerts.max_body_bytes // 1024} KiB", "webhook",
          "/api/v1/alerts/webhook", orjson.dumps(payload), JSON, 422),
+        (f"OTLP traces, {otlp.max_items_per_request:,} spans x {otlp.max_attributes} attributes (decoded, stored)",
+         "http", "/v1/traces", otlp_spans(otlp.max_items_per_request, otlp.max_attributes).SerializeToString(), OTLP,
+         200),
+        (f"OTLP traces, gzip inflating to {otlp.max_decompressed_bytes // MIB} MiB of attributes on 100 spans "
+         f"(parsed whole, {otlp.max_attributes} per span kept)", "http", "/v1/traces",
+         otlp_inflating_to(otlp.max_decompressed_bytes - 64 * 1024, 100), OTLP_GZIP, 200),
+        (f"OTLP traces, {otlp.max_items_per_request + 1:,} spans (one over the item limit, counted after parsing)",
+         "http", "/v1/traces", otlp_spans(otlp.max_items_per_request + 1, 0).SerializeToString(), OTLP, 413),
+        (f"OTLP traces, a gzip bomb claiming {otlp_bomb_claim // MIB} MiB", "http", "/v1/traces", otlp_bomb,
+         OTLP_GZIP, 413),
+        (f"OTLP JSON traces near {min(otlp.max_json_bytes, otlp.max_decompressed_bytes) // MIB} MiB "
+         f"({otlp.max_attributes} attributes a span, decoded, stored)", "http", "/v1/traces",
+         otlp_spans_json(min(otlp.max_json_bytes, otlp.max_decompressed_bytes), otlp.max_items_per_request,
+                         otlp.max_attributes), JSON, 200),
+        (f"OTLP metrics, {otlp.max_items_per_request:,} histogram points x {otlp.max_attributes} attributes "
+         f"({5 * otlp.max_items_per_request:,} points, {ingest.max_series_per_batch:,} series, refused at the last "
+         "point's repeated attribute)", "http", "/v1/metrics",
+         otlp_histograms(min(otlp.max_items_per_request, ingest.max_series_per_batch), otlp.max_attributes), OTLP,
+         400),
     ]
 
 

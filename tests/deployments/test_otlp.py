@@ -414,5 +414,124 @@ def test_over_the_plan_rate_is_429_with_retry_after(engine: RunningEngine) -> No
     assert status_pb2.Status.FromString(answers[1].content).code == 8  # RESOURCE_EXHAUSTED
     too_big = engine.http.post("/v1/traces", headers={**PROTOBUF, "X-API-Key": key},
                                content=spans_request("tiny", burst + 1, start_ns=start_ns).SerializeToString())
-    assert too_big.status_code == 413 and "split it" in status_pb2.Status.FromString(too_big.content).message
+    assert too_big.status_code == 413  # counted before a single span was decoded
+    assert "export smaller batches" in status_pb2.Status.FromString(too_big.content).message
     assert trace_count(engine, tenant, "tiny") == burst * 2 // 3
+
+
+# -- the hardening rules (issue #19) on the OTLP receivers and the telemetry reads ----------------
+def gauge_request(service: str, points: list[tuple[int, float]], attributes: list[tuple[str, str]] = (),
+                  name: str = "m") -> bytes:
+    """One gauge of ``service``: ``(unix seconds, value)`` points, each with ``attributes``."""
+    request = ExportMetricsServiceRequest()
+    resource = request.resource_metrics.add()
+    resource.resource.attributes.add(key="service.name", value=AnyValue(string_value=service))
+    gauge = resource.scope_metrics.add().metrics.add(name=name).gauge
+    for at, value in points:
+        point = gauge.data_points.add(time_unix_nano=at * 10**9, as_double=value)
+        point.attributes.extend(KeyValue(key=k, value=AnyValue(string_value=v)) for k, v in attributes)
+    return request.SerializeToString()
+
+
+def series_points(engine: RunningEngine, tenant: str, service: str, since: int, until: int) -> list:
+    response = read(engine, tenant, "/api/v1/series", service_id=service, since=since, until=until)
+    assert response.status_code == 200, response.text
+    return [point for series in response.json()["series"] for point in series["points"]]
+
+
+@pytest.mark.reliability(
+    fault="an OTLP gauge re-sending a stored point with another value (the report's [[T, 50]] then [[T, 500]]), "
+          "next to a new point",
+    promise="first write wins, as on every path: the changed point is refused in partial_success naming it, the "
+            "new one stored; /api/v1/series keeps 50; the JSON path answers the same change 409",
+    kind="10 overwrites",
+)
+def test_otlp_points_follow_the_first_write_rule(engine: RunningEngine, record_property) -> None:
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
+
+    tenant, key = new_tenant(engine)
+    start = (int(time.time()) // 60) * 60 - 300
+    headers = {**PROTOBUF, "X-API-Key": key}
+    first = engine.http.post("/v1/metrics", content=gauge_request("ow", [(start, 50.0)]), headers=headers)
+    assert first.status_code == 200 and first.content == b""
+    second = engine.http.post("/v1/metrics", content=gauge_request("ow", [(start, 500.0), (start + 60, 1.0)]),
+                              headers=headers)
+    assert second.status_code == 200, second.text
+    partial = ExportMetricsServiceResponse.FromString(second.content).partial_success
+    assert partial.rejected_data_points == 1 and "500 differs from the stored 50" in partial.error_message
+    assert series_points(engine, tenant, "ow", start, start + 120) == [[start, 50.0], [start + 60, 1.0]]
+    again = engine.http.post("/api/v1/ingest/metrics", headers={**JSON, "X-API-Key": key},
+                             json={"series": [{"service_id": "ow", "metric_name": "m", "points": [[start, 500.0]]}]})
+    assert again.status_code == 409, again.text
+    record_property("measured", f"OTLP: 200, rejected_data_points 1 ({partial.error_message[:90]}...), the new "
+                                "point stored; series keeps 50; JSON: 409")
+
+
+@pytest.mark.reliability(
+    fault="OTLP metrics with a value of 1e200, an attribute named twice, half an emoji in OTLP JSON, a protobuf "
+          "string that is not UTF-8, more items than a request may hold",
+    promise="1e200 refused in partial_success (not a 500, not stored); the repeated attribute and the text that "
+            "is not text a 400 naming where; too many items 413 before decoding them; all as google.rpc.Status",
+    kind="6 label sets",
+)
+def test_otlp_values_label_sets_and_text(engine: RunningEngine, record_property) -> None:
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
+
+    tenant, key = new_tenant(engine)
+    start = (int(time.time()) // 60) * 60 - 300
+    headers = {**PROTOBUF, "X-API-Key": key}
+    huge = engine.http.post("/v1/metrics", content=gauge_request("edge", [(start, 1e200), (start + 10, 2.0)]),
+                            headers=headers)
+    partial = ExportMetricsServiceResponse.FromString(huge.content).partial_success
+    assert huge.status_code == 200 and partial.rejected_data_points == 1 and "1e+150" in partial.error_message
+    twice = engine.http.post("/v1/metrics", headers=headers,
+                             content=gauge_request("labels", [(start, 1.0)], [("az", "1"), ("az", "2")]))
+    twice_status = status_pb2.Status.FromString(twice.content)
+    assert twice.status_code == 400 and "label 'az' appears more than once" in twice_status.message
+    assert "dataPoints[0]" in twice_status.message
+    half = (b'{"resourceLogs": [{"scopeLogs": [{"logRecords": [{"timeUnixNano": "%d", '
+            b'"body": {"stringValue": "half \\ud83d"}}]}]}]}' % (start * 10**9))
+    text = engine.http.post("/v1/logs", content=half, headers={**JSON, "X-API-Key": key})
+    assert text.status_code == 400 and "logRecords[0].body.stringValue: not text" in text.json()["message"]
+    not_utf8 = gauge_request("labels", [(start, 1.0)], [("az", "PLACEHOLDER")]).replace(b"PLACEHOLDER",
+                                                                                          b"\xed\xa0\xbd-half")
+    assert engine.http.post("/v1/metrics", content=not_utf8, headers=headers).status_code == 400
+    many = engine.settings.otlp.max_items_per_request + 1
+    too_many = engine.http.post("/v1/logs", headers={**JSON, "X-API-Key": key}, content=json.dumps(
+        {"resourceLogs": [{"scopeLogs": [{"logRecords": [{}] * many}]}]}).encode())
+    assert too_many.status_code == 413 and f"{many} log records" in too_many.json()["message"]
+    assert series_points(engine, tenant, "edge", start, start + 60) == [[start + 10, 2.0]]
+    assert series_points(engine, tenant, "labels", start, start + 60) == []
+    assert read(engine, tenant, "/api/v1/logs", since=start - 60).json()["logs"] == []
+    record_property("measured", f"1e200: 200 with rejected_data_points 1; repeated attribute: 400 "
+                                f"({twice_status.message[:80]}...); half an emoji: 400 naming the field; "
+                                f"non-UTF-8 protobuf: 400; {many:,} records: 413")
+
+
+@pytest.mark.reliability(
+    fault="crafted since/until on the telemetry reads (/api/v1/traces, /api/v1/logs, /api/v1/topology): years "
+          "1900 and 2299 (past what span timestamps hold), year 10000, huge numbers; huge limits and trace ids",
+    promise="a clean 4xx naming the parameter, or 200 for a window storage can answer; never a 500",
+    kind="9 numbers at the edge",
+)
+def test_telemetry_reads_refuse_crafted_values(engine: RunningEngine, record_property) -> None:
+    from tests.deployments.test_internals import assert_no_internals
+
+    tenant, _ = new_tenant(engine)
+    answers = {}
+    for path in ("/api/v1/traces", "/api/v1/logs", "/api/v1/topology"):
+        wide = read(engine, tenant, path, since="1900-01-02T00:00:00Z", until="2299-12-29T00:00:00Z")
+        assert wide.status_code == 200, (path, wide.text)  # cut to what storage holds, not a 500
+        late = read(engine, tenant, path, since="2270-01-01T00:00:00Z", until="2299-12-29T00:00:00Z")
+        assert late.status_code == 200, (path, late.text)
+        for params in ({"until": "10000-01-01T00:00:00Z"}, {"since": str(10**30)}, {"since": "-1e30"},
+                       {"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}):
+            refused = read(engine, tenant, path, **params)
+            assert refused.status_code == 422, (path, params, refused.status_code, refused.text)
+            assert_no_internals(refused.text)
+        answers[path] = (wide.status_code, late.status_code)
+    for path in ("/api/v1/traces", "/api/v1/logs"):
+        assert read(engine, tenant, path, limit=10**12).status_code == 422
+    assert read(engine, tenant, "/api/v1/traces/" + "a" * 10_000).status_code in (404, 422)
+    record_property("measured", f"1900..2299 and 2270..2299 windows: {answers}; year 10000, ±1e30, since after "
+                                "until, limit 1e12: all 422")

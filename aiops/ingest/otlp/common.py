@@ -19,6 +19,8 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from aiops.errors import PayloadTooLarge
+
 SERVICE_NAME = "service.name"
 UNKNOWN_SERVICE = "unknown_service"  # what OpenTelemetry SDKs report when service.name is unset
 MAX_SERVICE_CHARS = 256  # as a series' service_id
@@ -35,11 +37,19 @@ class OtlpLimits:
     max_attribute_key_chars: int = 128
     max_attribute_value_chars: int = 1024
     max_log_body_chars: int = 4096
+    max_items: int = 10_000  # spans, log records or data points in one request (413 past it)
 
     @classmethod
     def around(cls, now_ns: int, max_past_seconds: int, max_future_seconds: int, **bounds: int) -> OtlpLimits:
         return cls(now_ns - max_past_seconds * 1_000_000_000, now_ns + max_future_seconds * 1_000_000_000, now_ns,
                    **bounds)
+
+
+def check_items(count: int, limit: int, items: str) -> None:
+    """413 when a request holds more than ``limit`` items (counted before any per-item work)."""
+    if count > limit:
+        raise PayloadTooLarge(f"{count} {items} in one request; at most {limit}: export smaller batches "
+                              "(the SDK's max_export_batch_size, the Collector's send_batch_max_size)")
 
 
 @dataclass

@@ -25,6 +25,7 @@ from aiops.ingest.otlp.common import (
     AttributeColumns,
     OtlpLimits,
     Rejections,
+    check_items,
     hex_column,
     id_lengths_ok,
     service_of,
@@ -69,7 +70,10 @@ class DecodedLogs:
 
 
 def decode_logs(request: ExportLogsServiceRequest, limits: OtlpLimits) -> DecodedLogs:
-    """Every log record of ``request`` as a row, those refused left out and counted by reason."""
+    """Every log record of ``request`` as a row, those refused left out and counted by reason;
+    413 (before any per-record work) when it holds more than ``limits.max_items``."""
+    check_items(sum(len(scope.log_records) for resource in request.resource_logs for scope in resource.scope_logs),
+                limits.max_items, "log records")
     services, times, numbers, bodies, trace_ids, span_ids = [], [], [], [], [], []
     attributes = AttributeColumns(limits)
     body_chars, now_ns = limits.max_log_body_chars, limits.now_ns

@@ -22,6 +22,7 @@ from aiops.ingest.otlp.common import (
     AttributeColumns,
     OtlpLimits,
     Rejections,
+    check_items,
     hex_column,
     id_lengths_ok,
     service_of,
@@ -43,7 +44,10 @@ class DecodedSpans:
 
 
 def decode_spans(request: ExportTraceServiceRequest, limits: OtlpLimits) -> DecodedSpans:
-    """Every span of ``request`` as a row, those refused left out and counted by reason."""
+    """Every span of ``request`` as a row, those refused left out and counted by reason; 413
+    (before any per-span work) when it holds more than ``limits.max_items``."""
+    check_items(sum(len(scope.spans) for resource in request.resource_spans for scope in resource.scope_spans),
+                limits.max_items, "spans")
     services, operations, trace_ids, span_ids, parent_ids = [], [], [], [], []
     kinds, starts, ends, codes, messages = [], [], [], [], []
     attributes = AttributeColumns(limits)

@@ -5,8 +5,11 @@ Binary protobuf (``application/x-protobuf``) is parsed by the message classes of
 the differences the specification makes: trace and span ids are hex strings (not base64),
 keys are lowerCamelCase (original field names are accepted too), enums are integers,
 64-bit integers may be strings or numbers, and unknown fields are ignored. The body is
-read with orjson (strict UTF-8: a lone surrogate is malformed), ids are rewritten to what
-``google.protobuf.json_format`` expects, and ``json_format`` fills the message.
+read as the engine's strict JSON (:func:`aiops.text.decode_json`: UTF-8, real text in
+every string, no key twice in one object; a 400 naming where otherwise), its items
+(spans, log records, data points) are counted against ``max_items`` before any per-item
+work, ids are rewritten to what ``google.protobuf.json_format`` expects, and
+``json_format`` fills the message.
 
 Errors answer with ``google.rpc.Status`` in the request's encoding, as OTLP/HTTP requires.
 """
@@ -16,12 +19,13 @@ from __future__ import annotations
 import base64
 from enum import Enum
 
-import orjson
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 from google.rpc import code_pb2, status_pb2
 
 from aiops.errors import BadRequest, UnsupportedMediaType
+from aiops.ingest.otlp.common import check_items
+from aiops.text import decode_json
 
 
 class Encoding(Enum):
@@ -65,8 +69,44 @@ def _hex_ids_to_base64(document: object) -> None:
             stack.extend(item for item in node if isinstance(item, dict | list))
 
 
-def parse_request(body: bytes, encoding: Encoding, message_class: type[Message]) -> Message:
-    """``body`` as a ``message_class`` (an ``Export*ServiceRequest``); 400 when malformed."""
+# Where each request's items sit in OTLP JSON (each step: its names, camelCase and original;
+# DATA: whichever data field a metric has), and what they are called.
+_DATA = ("gauge", "sum", "histogram", "exponentialHistogram", "exponential_histogram", "summary")
+_ITEMS = {
+    "ExportTraceServiceRequest": ("spans", (("resourceSpans", "resource_spans"), ("scopeSpans", "scope_spans"),
+                                            ("spans",))),
+    "ExportLogsServiceRequest": ("log records", (("resourceLogs", "resource_logs"), ("scopeLogs", "scope_logs"),
+                                                 ("logRecords", "log_records"))),
+    "ExportMetricsServiceRequest": ("data points", (("resourceMetrics", "resource_metrics"),
+                                                    ("scopeMetrics", "scope_metrics"), ("metrics",), _DATA,
+                                                    ("dataPoints", "data_points"))),
+}
+
+
+def json_items(document: dict, path: tuple[tuple[str, ...], ...]) -> int:
+    """How many items ``path`` reaches in a decoded OTLP JSON document (one step per level;
+    what is not a list or an object is left for ``json_format`` to refuse)."""
+    nodes: list = [document]
+    for names in path:
+        below: list = []
+        for node in nodes:
+            if not isinstance(node, dict):
+                continue
+            for name in names:
+                child = node.get(name)
+                if isinstance(child, list):
+                    below.extend(child)
+                elif isinstance(child, dict):
+                    below.append(child)
+        nodes = below
+    return len(nodes)
+
+
+def parse_request(body: bytes, encoding: Encoding, message_class: type[Message],
+                  max_items: int | None = None) -> Message:
+    """``body`` as a ``message_class`` (an ``Export*ServiceRequest``); 400 when malformed, 413
+    when a JSON body holds more than ``max_items`` items (a protobuf body's are counted by
+    the decoders, right after this cheap parse)."""
     message = message_class()
     name = message_class.DESCRIPTOR.name
     if encoding is Encoding.PROTOBUF:
@@ -75,12 +115,12 @@ def parse_request(body: bytes, encoding: Encoding, message_class: type[Message])
         except (DecodeError, RecursionError) as error:
             raise BadRequest(f"body is not a protobuf {name}: {error}") from None
         return message
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise BadRequest(f"body is not valid JSON: {error}") from None
+    document = decode_json(body)
     if not isinstance(document, dict):
         raise BadRequest(f"body must be a JSON object ({name})")
+    if max_items is not None and name in _ITEMS:
+        items, path = _ITEMS[name]
+        check_items(json_items(document, path), max_items, items)
     _hex_ids_to_base64(document)
     try:
         json_format.ParseDict(document, message, ignore_unknown_fields=True)
