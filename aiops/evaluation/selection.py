@@ -126,7 +126,13 @@ def _normalised(raw: float, null: float, perfect: float) -> float | None:
 
 
 def select(grids: list[Grid], series: list[Series], labels: dict, thresholds: np.ndarray = THRESHOLDS,
-           max_clean_episodes: float = 0.5) -> SelectionReport:
+           max_clean_episodes: float = 0.5, fixed_threshold: float | None = None) -> SelectionReport:
+    """Leave one category out; ``fixed_threshold``: choose only the configuration, every fold at
+    that threshold (a rule set before seeing any category, as HTM alarms at a likelihood of 1 - 1e-5)."""
+    allowed = np.ones(thresholds.size, dtype=bool) if fixed_threshold is None else \
+        np.isclose(thresholds, fixed_threshold)
+    if not allowed.any():
+        raise ValueError(f"threshold {fixed_threshold} is not on the grid")
     categories = sorted({s.name.split("/")[0] for s in series})
     null, perfect = _bounds(series, labels, categories)
 
@@ -134,7 +140,7 @@ def select(grids: list[Grid], series: list[Series], labels: dict, thresholds: np
         best: tuple[float, Grid | None, int] = (-np.inf, None, -1)
         for grid in grids:
             totals = grid.raw[:, train].sum(axis=1)
-            for i in np.flatnonzero(grid.clean <= max_clean_episodes):
+            for i in np.flatnonzero((grid.clean <= max_clean_episodes) & allowed):
                 score = _normalised(totals[i], null[train].sum(), perfect[train].sum())
                 if score is not None and score > best[0]:
                     best = (score, grid, int(i))
