@@ -65,6 +65,7 @@ class SelectionReport:
     cross_validated: float  # one corpus-level NAB score assembled from the folds
     final: Fold  # chosen on every category (held_out = "")
     categories: list[str]
+    rule: str = "quiet"  # how each candidate's threshold was set (see :func:`select`)
 
 
 def clean_episodes_per_month(scores: np.ndarray, threshold: float, days: float, close_after: int = 3) -> float:
@@ -126,13 +127,27 @@ def _normalised(raw: float, null: float, perfect: float) -> float | None:
 
 
 def select(grids: list[Grid], series: list[Series], labels: dict, thresholds: np.ndarray = THRESHOLDS,
-           max_clean_episodes: float = 0.5, fixed_threshold: float | None = None) -> SelectionReport:
-    """Leave one category out; ``fixed_threshold``: choose only the configuration, every fold at
-    that threshold (a rule set before seeing any category, as HTM alarms at a likelihood of 1 - 1e-5)."""
-    allowed = np.ones(thresholds.size, dtype=bool) if fixed_threshold is None else \
-        np.isclose(thresholds, fixed_threshold)
-    if not allowed.any():
-        raise ValueError(f"threshold {fixed_threshold} is not on the grid")
+           max_clean_episodes: float = 0.5, rule: str = "quiet", fixed_threshold: float | None = None
+           ) -> SelectionReport:
+    """Leave one category out; the threshold of a candidate by ``rule``:
+
+    - ``"best"``: whichever scores best on the training categories (NAB's own method,
+      per fold), among thresholds within the clean budget;
+    - ``"quiet"``: the lowest threshold within the clean budget, read off the clean
+      synthetic series alone (no labels): the threshold is what the quiet promise allows,
+      and only the configuration is chosen on the training categories;
+    - ``"fixed"``: ``fixed_threshold`` for every candidate (if within the budget).
+    """
+    def allowed(grid: Grid) -> np.ndarray:
+        mask = grid.clean <= max_clean_episodes
+        if rule == "quiet":
+            mask = np.arange(mask.size) == (int(np.flatnonzero(mask)[0]) if mask.any() else -1)
+        elif rule == "fixed":
+            mask &= np.isclose(thresholds, np.nan if fixed_threshold is None else fixed_threshold)
+        elif rule != "best":
+            raise ValueError(f"unknown threshold rule {rule!r} (best, quiet or fixed)")
+        return mask
+
     categories = sorted({s.name.split("/")[0] for s in series})
     null, perfect = _bounds(series, labels, categories)
 
@@ -140,7 +155,7 @@ def select(grids: list[Grid], series: list[Series], labels: dict, thresholds: np
         best: tuple[float, Grid | None, int] = (-np.inf, None, -1)
         for grid in grids:
             totals = grid.raw[:, train].sum(axis=1)
-            for i in np.flatnonzero((grid.clean <= max_clean_episodes) & allowed):
+            for i in np.flatnonzero(allowed(grid)):
                 score = _normalised(totals[i], null[train].sum(), perfect[train].sum())
                 if score is not None and score > best[0]:
                     best = (score, grid, int(i))
@@ -158,7 +173,7 @@ def select(grids: list[Grid], series: list[Series], labels: dict, thresholds: np
     cross_validated = _normalised(sum(f.held_out_raw for f in folds), null.sum(), perfect.sum())
     grid, i, score = choose(list(range(len(categories))))
     final = Fold("", grid.candidate, float(thresholds[i]), score, None, float(grid.raw[i].sum()))
-    return SelectionReport(folds, float(cross_validated or 0.0), final, categories)
+    return SelectionReport(folds, float(cross_validated or 0.0), final, categories, rule)
 
 
 def seasonal_member(weekly: bool, window: int) -> dict:

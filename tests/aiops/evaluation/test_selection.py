@@ -31,7 +31,7 @@ def test_each_fold_chooses_on_the_other_categories_and_folds_sum_to_one_score() 
     # Rows: thresholds; columns: categories a, b, c (raw NAB scores).
     good_on_a = grid("good on a", [[0.9, -1.0, -0.2], [0.5, -1.0, 0.0]], [0.1, 0.1])
     good_on_b = grid("good on b", [[-1.0, 0.8, -0.3], [-1.0, 0.4, 0.0]], [0.1, 0.1])
-    report = select([good_on_a, good_on_b], series, labels, THRESHOLDS)
+    report = select([good_on_a, good_on_b], series, labels, THRESHOLDS, rule="best")
     by_held = {fold.held_out: fold for fold in report.folds}
     # Holding a out, b's candidate wins on b + c; a is then scored by it (-1.0: missed).
     assert by_held["a"].choice.name == "good on b" and by_held["a"].held_out_raw == -1.0
@@ -50,6 +50,24 @@ def test_choices_that_are_loud_on_clean_data_are_never_made() -> None:
     assert {fold.choice.name for fold in report.folds} == {"quiet"} and report.final.choice.name == "quiet"
     with pytest.raises(ValueError, match="no candidate"):
         select([loud], series, labels, THRESHOLDS, max_clean_episodes=0.5)
+
+
+def test_the_quiet_rule_sets_each_threshold_from_clean_data_alone() -> None:
+    """Under ``quiet`` a candidate alarms from its lowest threshold within the clean budget, even
+    where a higher one scores better on the labels; ``best`` takes the better-scoring one."""
+    series, labels = corpus()
+    # Threshold 0.4 is within the budget but scores worse than 0.6 on every category.
+    only = grid("only", [[0.1, 0.1, -0.5], [0.6, 0.6, 0.0]], [0.4, 0.0])
+    quiet = select([only], series, labels, THRESHOLDS)
+    assert quiet.rule == "quiet" and {fold.threshold for fold in quiet.folds} == {0.4}
+    assert quiet.final.threshold == 0.4
+    best = select([only], series, labels, THRESHOLDS, rule="best")
+    assert {fold.threshold for fold in best.folds} == {0.6}
+    # Louder than the budget at 0.4: the quiet threshold moves up to 0.6.
+    louder = select([grid("louder", [[0.1, 0.1, -0.5], [0.6, 0.6, 0.0]], [0.7, 0.3])], series, labels, THRESHOLDS)
+    assert louder.final.threshold == 0.6
+    with pytest.raises(ValueError, match="rule"):
+        select([only], series, labels, THRESHOLDS, rule="median")
 
 
 def test_a_judgement_settled_at_a_threshold_is_the_models_own_run_there() -> None:
