@@ -57,17 +57,30 @@ def test_the_quiet_rule_sets_each_threshold_from_clean_data_alone() -> None:
     where a higher one scores better on the labels; ``best`` takes the better-scoring one."""
     series, labels = corpus()
     # Threshold 0.4 is within the budget but scores worse than 0.6 on every category.
-    only = grid("only", [[0.1, 0.1, -0.5], [0.6, 0.6, 0.0]], [0.4, 0.0])
-    quiet = select([only], series, labels, THRESHOLDS)
+    only = grid("only", [[0.1, 0.1, 0.0], [0.6, 0.6, 0.0]], [0.4, 0.0])
+    quiet = select([only], series, labels, THRESHOLDS, rule="quiet")
     assert quiet.rule == "quiet" and {fold.threshold for fold in quiet.folds} == {0.4}
     assert quiet.final.threshold == 0.4
-    best = select([only], series, labels, THRESHOLDS, rule="best")
+    best = select([only], series, labels, THRESHOLDS)
     assert {fold.threshold for fold in best.folds} == {0.6}
     # Louder than the budget at 0.4: the quiet threshold moves up to 0.6.
-    louder = select([grid("louder", [[0.1, 0.1, -0.5], [0.6, 0.6, 0.0]], [0.7, 0.3])], series, labels, THRESHOLDS)
+    louder = select([grid("louder", [[0.1, 0.1, 0.0], [0.6, 0.6, 0.0]], [0.7, 0.3])], series, labels, THRESHOLDS,
+                    rule="quiet")
     assert louder.final.threshold == 0.6
     with pytest.raises(ValueError, match="rule"):
         select([only], series, labels, THRESHOLDS, rule="median")
+
+
+def test_a_choice_never_alarms_on_a_training_category_without_windows() -> None:
+    """Category c has no windows (as NAB's artificialNoAnomaly): a threshold that alarms there is
+    not chosen while c is training data, however well it scores elsewhere; held out, c is just scored."""
+    series, labels = corpus()
+    noisy_on_c = grid("noisy on c", [[0.9, 0.9, -0.1], [0.5, 0.5, 0.0]], [0.1, 0.1])
+    report = select([noisy_on_c], series, labels, THRESHOLDS)
+    assert report.final.threshold == 0.6
+    by_held = {fold.held_out: fold for fold in report.folds}
+    assert by_held["a"].threshold == 0.6 and by_held["b"].threshold == 0.6
+    assert by_held["c"].threshold == 0.4 and by_held["c"].held_out_raw == -0.1
 
 
 def test_a_judgement_settled_at_a_threshold_is_the_models_own_run_there() -> None:
