@@ -127,19 +127,22 @@ def _normalised(raw: float, null: float, perfect: float) -> float | None:
 
 
 def select(grids: list[Grid], series: list[Series], labels: dict, thresholds: np.ndarray = THRESHOLDS,
-           max_clean_episodes: float = 0.5, rule: str = "best", fixed_threshold: float | None = None
-           ) -> SelectionReport:
+           max_clean_episodes: float = 0.5, rule: str = "best", fixed_threshold: float | None = None,
+           quiet_on_windowless: bool = True) -> SelectionReport:
     """Leave one category out; the threshold of a candidate by ``rule``.
 
     A choice must be quiet on the clean data it is shown: at most ``max_clean_episodes``
     on the synthetic series, and no false alarm on training categories without windows
-    (NAB's ``artificialNoAnomaly``, when it is not the held-out one). Rules:
+    (NAB's ``artificialNoAnomaly``, when it is not the held-out one; ``quiet_on_windowless``
+    False drops that). Rules:
 
 
     - ``"best"`` (shipped): whichever scores best on the training categories (NAB's own
       method, per fold), among thresholds within the clean budget;
     - ``"quiet"``: the lowest threshold within the clean budget: the threshold is what the
       quiet promise allows, and only the configuration is chosen on the training categories;
+    - ``"member_tail"``: HTM's alarm level read per member, a member's likelihood tail of
+      1e-5 (:func:`member_tail_score`, rounded down to the grid), if within the budget;
     - ``"fixed"``: ``fixed_threshold`` for every candidate (if within the budget).
     """
     categories = sorted({s.name.split("/")[0] for s in series})
@@ -149,15 +152,19 @@ def select(grids: list[Grid], series: list[Series], labels: dict, thresholds: np
         # Quiet on the clean data it is shown: the synthetic series, and no false alarm on the
         # training categories without windows (NAB's artificialNoAnomaly: raw below 0 is a false alarm).
         mask = grid.clean <= max_clean_episodes
-        windowless = [k for k in train if perfect[k] == null[k]]
+        windowless = [k for k in train if perfect[k] == null[k]] if quiet_on_windowless else []
         if windowless:
             mask &= (grid.raw[:, windowless] >= 0).all(axis=1)
         if rule == "quiet":
             mask = np.arange(mask.size) == (int(np.flatnonzero(mask)[0]) if mask.any() else -1)
+        elif rule == "member_tail":
+            members = len(grid.candidate.config.get("members", ())) or 1
+            at = np.flatnonzero(thresholds <= member_tail_score(members) + 1e-9)
+            mask &= np.arange(mask.size) == (at[-1] if at.size else -1)
         elif rule == "fixed":
             mask &= np.isclose(thresholds, np.nan if fixed_threshold is None else fixed_threshold)
         elif rule != "best":
-            raise ValueError(f"unknown threshold rule {rule!r} (best, quiet or fixed)")
+            raise ValueError(f"unknown threshold rule {rule!r} (best, quiet, member_tail or fixed)")
         return mask
 
     def choose(train: list[int]) -> tuple[Grid, int, float]:
@@ -183,6 +190,13 @@ def select(grids: list[Grid], series: list[Series], labels: dict, thresholds: np
     grid, i, score = choose(list(range(len(categories))))
     final = Fold("", grid.candidate, float(thresholds[i]), score, None, float(grid.raw[i].sum()))
     return SelectionReport(folds, float(cross_validated or 0.0), final, categories, rule)
+
+
+def member_tail_score(members: int, tail: float = 1e-5) -> float:
+    """The calibrated score at which one of ``members`` likelihoods has tail ``tail``:
+    ``-log10(members x tail) / 10`` (the Bonferroni factor of :mod:`models.detectors.calibrated`);
+    HTM alarms at a likelihood of 1 - 1e-5 (0.470 for two members, 0.452 for three)."""
+    return float(-np.log10(members * tail) / 10)
 
 
 def seasonal_member(weekly: bool, window: int) -> dict:

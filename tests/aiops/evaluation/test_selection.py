@@ -71,6 +71,21 @@ def test_the_quiet_rule_sets_each_threshold_from_clean_data_alone() -> None:
         select([only], series, labels, THRESHOLDS, rule="median")
 
 
+def test_the_member_tail_rule_alarms_where_one_member_is_htm_rare() -> None:
+    """HTM alarms at a likelihood of 1 - 1e-5; with n members (Bonferroni) that is -log10(n 1e-5) / 10."""
+    from aiops.evaluation.selection import member_tail_score
+
+    assert member_tail_score(1) == pytest.approx(0.5)
+    assert member_tail_score(3) == pytest.approx(0.4523, abs=1e-4)
+    series, labels = corpus()
+    thresholds = np.array([0.44, 0.45, 0.46, 0.47])
+    raw = [[0.1, 0.1, 0.0], [0.2, 0.2, 0.0], [0.9, 0.9, 0.0], [0.3, 0.3, 0.0]]
+    three = Grid(Candidate("three", "calibrated", {"members": [{}, {}, {}]}), np.array(raw), np.zeros(4))
+    two = Grid(Candidate("two", "calibrated", {"members": [{}, {}]}), np.array(raw), np.zeros(4))
+    assert select([three], series, labels, thresholds, rule="member_tail").final.threshold == 0.45
+    assert select([two], series, labels, thresholds, rule="member_tail").final.threshold == 0.46  # 0.4699, grid below
+
+
 def test_a_choice_never_alarms_on_a_training_category_without_windows() -> None:
     """Category c has no windows (as NAB's artificialNoAnomaly): a threshold that alarms there is
     not chosen while c is training data, however well it scores elsewhere; held out, c is just scored."""
