@@ -14,7 +14,8 @@ STEP = 300.0
 
 def daily(days: int, seed: int, noise: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     stamps = np.arange(0, days * DAY, STEP)
-    return 50 + 20 * np.sin(2 * np.pi * stamps / DAY) + np.random.default_rng(seed).normal(0, noise, stamps.size), stamps
+    noise_points = np.random.default_rng(seed).normal(0, noise, stamps.size)
+    return 50 + 20 * np.sin(2 * np.pi * stamps / DAY) + noise_points, stamps
 
 
 def test_a_block_is_reported_at_the_first_point_after_it_with_its_mean_and_centre() -> None:
