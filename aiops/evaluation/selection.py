@@ -136,7 +136,6 @@ def select(grids: list[Grid], series: list[Series], labels: dict, thresholds: np
     (NAB's ``artificialNoAnomaly``, when it is not the held-out one; ``quiet_on_windowless``
     False drops that). Rules:
 
-
     - ``"best"`` (shipped): whichever scores best on the training categories (NAB's own
       method, per fold), among thresholds within the clean budget;
     - ``"quiet"``: the lowest threshold within the clean budget: the threshold is what the
