@@ -98,7 +98,7 @@ class StorageSettings(Section):
 
 class WatchdogSettings(Section):
     shards: int = Field(2, ge=1, le=1024)
-    detector: str = "seasonal_likelihood"
+    detector: str = "seasonal_multiscale"
     rca_threshold: float = Field(0.95, gt=0, le=1)
     close_after: int = Field(3, ge=1, le=1000)
     checkpoint_seconds: float = Field(30.0, gt=0)

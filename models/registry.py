@@ -98,7 +98,14 @@ register(
     "seasonal_likelihood",
     "models.detectors.seasonal_likelihood:SeasonalLikelihoodDetector",
     "daily and weekly seasonal deviations through HTM's anomaly likelihood, new extremes, spikes, a rest "
-    "(the watchdog's default)",
+    "(the previous default)",
+)
+register(
+    "detector",
+    "seasonal_multiscale",
+    "models.detectors.seasonal_multiscale:SeasonalMultiscaleDetector",
+    "seasonal deviations of points and of 6-hour blocks through HTM's anomaly likelihood, new extremes, "
+    "spikes, a rest (the watchdog's default)",
 )
 register(
     "detector",

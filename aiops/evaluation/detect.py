@@ -43,6 +43,14 @@ def run_tree(detector: Detector, series: list[Series]) -> dict[str, Scores]:
     """
     if not series:
         return {}
+    values, stamps, active = tree_matrix(series)
+    result = detector.run(detector.init_state(len(series)), values, stamps, active)
+    return {s.name: Scores(result.score[:s.values.size, k].copy(), result.z_score[:s.values.size, k].copy())
+            for k, s in enumerate(series)}
+
+
+def tree_matrix(series: list[Series]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(steps, files)`` values, unix seconds and active flags: file ``k`` is column ``k``, padded at the end."""
     steps = max(s.values.size for s in series)
     values, stamps = np.zeros((steps, len(series))), np.zeros((steps, len(series)))
     active = np.zeros((steps, len(series)), dtype=bool)
@@ -50,9 +58,7 @@ def run_tree(detector: Detector, series: list[Series]) -> dict[str, Scores]:
         values[:s.values.size, column] = s.values
         stamps[:s.values.size, column] = s.unix_seconds
         active[:s.values.size, column] = True
-    result = detector.run(detector.init_state(len(series)), values, stamps, active)
-    return {s.name: Scores(result.score[:s.values.size, k].copy(), result.z_score[:s.values.size, k].copy())
-            for k, s in enumerate(series)}
+    return values, stamps, active
 
 
 def write_scores(output_dir: Path, detector: Detector, series: list[Series],

@@ -18,6 +18,12 @@ call new extremes anomalous). After an alarm the next ``rest`` points score just
 the threshold (CAD OSE's rest period): one event, one alarm, and a level shift is one
 episode while the members re-learn.
 
+A member may judge the series at a coarser step (``resample_seconds``): it and its
+likelihood see the means of time blocks, one step per block, and speak at the first point
+after a block (no look-ahead). It is there for slow changes the point members miss, so
+its alarm counts only if the series has not alarmed since the start of the block before:
+a level shift alarms at the shift, not again when its block closes.
+
 >>> import numpy as np
 >>> t = np.arange(0, 14 * 86400, 300.0)
 >>> values = 10 + 5 * np.sin(2 * np.pi * t / 86400) + np.random.default_rng(0).normal(0, 0.3, t.size)
@@ -31,12 +37,13 @@ episode while the members re-learn.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from models.detectors.base import Detector, DetectorConfig, Scores, State
+from models.detectors.base import Detector, DetectorConfig, Scores, State, flag_wild, screen
 from models.detectors.likelihood import AnomalyLikelihood, LikelihoodConfig, tail_to_score
 
 
@@ -51,6 +58,11 @@ class Member(BaseModel):
     signal: Literal["score", "z", "abs_z"] = Field("score", description="what the likelihood judges: the member's "
                                                                         "score, its signed deviation or its size")
     clip: float = Field(1e6, gt=0, description="deviations count at most this many sigmas")
+    resample_seconds: int | None = Field(None, ge=60, description="judge the means of time blocks this long "
+                                         "instead of points: the member and its likelihood step once per "
+                                         "block, at the first point after it (None: every point)")
+    likelihood: LikelihoodConfig | None = Field(None, description="this member's likelihood, counted in its "
+                                                "own steps (blocks when resampled); None: the detector's")
 
 
 class CalibratedConfig(DetectorConfig):
@@ -66,6 +78,12 @@ class CalibratedConfig(DetectorConfig):
                                                           "expectation scores 1 (None: off)")
     rest: int = Field(0, ge=0, description="points after an alarm that cannot alarm again")
 
+    @model_validator(mode="after")
+    def _first_member_scores_points(self) -> CalibratedConfig:
+        if self.members[0].resample_seconds is not None:
+            raise ValueError("the first member gives z_score and the range rule's deviation: it cannot be resampled")
+        return self
+
 
 class CalibratedDetector(Detector):
     """Member detectors' scores through the anomaly likelihood, the range rule and a rest."""
@@ -79,16 +97,22 @@ class CalibratedDetector(Detector):
 
         self.config: CalibratedConfig = config
         self.members: list[Detector] = [build("detector", m.detector, m.config) for m in config.members]
-        self.likelihoods = [AnomalyLikelihood(config.likelihood.model_copy(update={"window": m.window}))
-                            for m in config.members]
+        self.likelihoods = [AnomalyLikelihood((m.likelihood or config.likelihood).model_copy(
+            update={"window": m.window})) for m in config.members]
+        self._coarse = any(m.resample_seconds is not None for m in config.members)
 
     def init_state(self, size: int) -> State:
         state: State = {}
         for k, (member, likelihood) in enumerate(zip(self.members, self.likelihoods, strict=True)):
             state.update({f"m{k}.d.{key}": value for key, value in member.init_state(size).items()})
             state.update({f"m{k}.l.{key}": value for key, value in likelihood.init_state(size).items()})
+            if self.config.members[k].resample_seconds is not None:
+                state.update({f"m{k}.r.{key}": np.zeros(size) for key in ("block", "total", "count")})
+                state.update({f"m{k}.r.{key}": np.ones(size) for key in ("low", "prior")})
         for key in ("range_low", "range_high", "range_seen", "range_first", "range_record", "rest_left"):
             state[key] = np.zeros(size)
+        if self._coarse:
+            state["last_alarm"] = np.full(size, NEVER)
         return state
 
     def _update(self, state: State, values: np.ndarray, timestamps: np.ndarray, active: np.ndarray) -> Scores:
@@ -97,29 +121,133 @@ class CalibratedDetector(Detector):
 
     def _update_many(self, state: State, values: np.ndarray, timestamps: np.ndarray,
                      active: np.ndarray) -> Scores:
-        from models.detectors.likelihood_kernel import range_breaks, rest_after_alarms
+        judged = self._judge(state, values, timestamps, active)
+        c = self.config
+        carried = {key: np.ascontiguousarray(state[key], dtype=np.float64) for key in ("rest_left", "last_alarm")
+                   if key in state}
+        score = settle(judged, timestamps, active, c.threshold, c.rest, carried["rest_left"],
+                       carried.get("last_alarm"))
+        state.update(carried)
+        return Scores(score, judged.z)
+
+    def judge(self, state: State, values: np.ndarray, timestamps: np.ndarray, active: np.ndarray) -> Judgement:
+        """What the members say about ``(steps, series)`` points before alarms are settled (state in place).
+
+        :func:`settle` with the model's threshold and rest turns it into exactly what
+        :meth:`run` returns; the selection settles one judgement at many thresholds.
+        """
+        clean, learn, wild = screen(values, active)
+        judged = self._judge(state, clean, np.asarray(timestamps, dtype=np.float64), learn)
+        judged.z = flag_wild(Scores(np.zeros(values.shape), judged.z), values, wild).z_score
+        judged.wild = wild
+        return judged
+
+    def _judge(self, state: State, values: np.ndarray, timestamps: np.ndarray, active: np.ndarray) -> Judgement:
+        from models.detectors.likelihood_kernel import range_breaks
 
         c = self.config
         tail = np.ones(values.shape)
         z = None
         for k, (member, likelihood) in enumerate(zip(self.members, self.likelihoods, strict=True)):
-            raw = member.run(_part(state, f"m{k}.d."), values, timestamps, active)
             spec = self.config.members[k]
-            signal = {"score": raw.score, "z": np.clip(raw.z_score, -spec.clip, spec.clip),
-                      "abs_z": np.minimum(np.abs(raw.z_score), spec.clip)}[spec.signal]
-            tail = np.minimum(tail, likelihood.run(_part(state, f"m{k}.l."), signal, values, timestamps, active))
-            z = raw.z_score if z is None else z
-        score = np.where(active, tail_to_score(np.minimum(1.0, tail * len(self.members))), 0.0)
+            if spec.resample_seconds is None:
+                raw = member.run(_part(state, f"m{k}.d."), values, timestamps, active)
+                tail = np.minimum(tail, likelihood.run(_part(state, f"m{k}.l."), _signal(spec, raw), values,
+                                                       timestamps, active))
+                z = raw.z_score if z is None else z
+        factor = len(self.members)
+        points = np.where(active, tail_to_score(np.minimum(1.0, tail * factor)), 0.0)
         if c.range_tolerance is not None or c.spike_z is not None:
             breaks = range_breaks(state["range_low"], state["range_high"], state["range_seen"], state["range_first"],
                                   state["range_record"], values, timestamps, active, z,
                                   np.inf if c.range_tolerance is None else c.range_tolerance, c.likelihood.probation,
                                   c.likelihood.probation_seconds, c.range_min_z,
                                   np.inf if c.spike_z is None else c.spike_z)
-            score[breaks] = 1.0
-        if c.rest:
-            rest_after_alarms(state["rest_left"], score, active, c.threshold, c.rest, np.nextafter(c.threshold, 0))
-        return Scores(score, np.where(active, z, 0.0))
+            points[breaks] = 1.0
+        coarse = np.zeros(values.shape)
+        since = np.full(values.shape, NEVER)
+        for k, spec in enumerate(self.config.members):
+            if spec.resample_seconds is not None:
+                tail, start = self._blocks_tail(k, state, values, timestamps, active)
+                score = np.where(active, tail_to_score(np.minimum(1.0, tail * factor)), 0.0)
+                since = np.where(score > coarse, start, since)
+                coarse = np.maximum(coarse, score)
+        return Judgement(points, coarse, since, np.where(active, z, 0.0))
+
+    def _blocks_tail(self, k: int, state: State, values: np.ndarray, timestamps: np.ndarray,
+                     active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A resampled member's tail (1 except at the points that close a block) and, there, the
+        start of the block before the closed one (unix seconds)."""
+        from models.detectors.resample_kernel import close_blocks
+
+        spec = self.config.members[k]
+        width = float(spec.resample_seconds)
+        keys = [f"m{k}.r.{key}" for key in ("block", "total", "count")]
+        arrays = [np.ascontiguousarray(state[key], dtype=np.float64) for key in keys]
+        closed, means, centres = close_blocks(*arrays, values, timestamps, active, width)
+        state.update(zip(keys, arrays, strict=True))
+        tail, start = np.ones(values.shape), np.full(values.shape, NEVER)
+        if not closed.any():
+            return tail, start
+        # The closed blocks of each series, packed into rows (a series closes at most a few per call).
+        steps, series = np.nonzero(closed)
+        rank = (np.cumsum(closed, axis=0) - 1)[steps, series]
+        shape = (int(rank.max()) + 1, values.shape[1])
+        block_values, block_times = np.zeros(shape), np.zeros(shape)
+        block_active = np.zeros(shape, dtype=bool)
+        block_values[rank, series] = means[steps, series]
+        block_times[rank, series] = centres[steps, series]
+        block_active[rank, series] = True
+        raw = self.members[k].run(_part(state, f"m{k}.d."), block_values, block_times, block_active)
+        tail[steps, series] = self.likelihoods[k].run(_part(state, f"m{k}.l."), _signal(spec, raw), block_values,
+                                                      block_times, block_active)[rank, series]
+        start[steps, series] = centres[steps, series] - 1.5 * width
+        return tail, start
+
+
+NEVER = -1e18  # "no alarm yet", as unix seconds (finite: state holds no inf)
+
+
+@dataclass
+class Judgement:
+    """The members' say on ``(steps, series)`` points, before :func:`settle` makes alarms of it."""
+
+    points: np.ndarray  # score of the point members, new extremes and spikes (1)
+    coarse: np.ndarray  # score of the resampled members where a block closed (0 elsewhere)
+    since: np.ndarray  # unix seconds: an alarm at or after this silences ``coarse`` at that point
+    z: np.ndarray  # the first member's signed deviation
+    wild: np.ndarray | None = None  # points beyond the base class's screen: they score 1 whatever the rest
+
+
+def settle(judged: Judgement, timestamps: np.ndarray, active: np.ndarray, threshold: float, rest: int,
+           rest_left: np.ndarray | None = None, last_alarm: np.ndarray | None = None) -> np.ndarray:
+    """Scores with alarms settled: coarse scores silenced by recent alarms, then the rest.
+
+    ``rest_left`` / ``last_alarm`` (one per series) carry on from earlier calls and are
+    updated in place; None starts fresh (as the selection does for a whole series).
+    """
+    from models.detectors.likelihood_kernel import settle_alarms
+
+    series = judged.points.shape[1]
+    rest_left = np.zeros(series) if rest_left is None else rest_left
+    last_alarm = np.full(series, NEVER) if last_alarm is None else last_alarm
+    score = np.ascontiguousarray(judged.points, dtype=np.float64).copy()
+    settle_alarms(rest_left, last_alarm, score, np.ascontiguousarray(judged.coarse, dtype=np.float64),
+                  np.ascontiguousarray(judged.since, dtype=np.float64),
+                  np.ascontiguousarray(timestamps, dtype=np.float64), np.ascontiguousarray(active, dtype=bool),
+                  threshold, rest, np.nextafter(threshold, 0))
+    if judged.wild is not None:
+        score[judged.wild] = 1.0
+    return score
+
+
+def _signal(spec: Member, raw: Scores) -> np.ndarray:
+    """What a member's likelihood judges: its score, its signed deviation or the deviation's size."""
+    if spec.signal == "score":
+        return raw.score
+    if spec.signal == "z":
+        return np.clip(raw.z_score, -spec.clip, spec.clip)
+    return np.minimum(np.abs(raw.z_score), spec.clip)
 
 
 class _part(dict):

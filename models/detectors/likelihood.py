@@ -8,9 +8,13 @@ distribution of its own *averaged* raw score (a moving average over ``window`` p
 modelled as a Gaussian re-estimated every ``period`` points over the last ``blocks x
 period`` points), and a point's likelihood is the Gaussian tail probability of its
 averaged score on the side it falls (so each side contributes: a tail ``p`` is reached by
-about ``2p`` of normal points): how often this series has been this surprised. Only the first of
-consecutive "red" points (tail at most ``red``) stays red; the ones after it are reported
-at ``yellow`` (NuPIC's filter), so one event alarms once.
+about ``2p`` of normal points): how often this series has been this surprised. With
+``red_filter`` (NuPIC's filter, on by default) only the first of consecutive "red" points
+(tail at most 1e-5) stays red; the ones after it are reported at 1e-3, so one event alarms
+once. The filter also caps what a slowly growing anomaly can score: its first red point is
+the one just past 1e-5, so such anomalies all score about ``tail_to_score(1e-5)``; a
+detector that suppresses repeats itself (a rest after alarms) can turn it off and let the
+score keep rising with the evidence.
 
 Kept from the original: the learning period (raw scores before it are not used, the
 model was still learning), the probation (tail 0.5 until ``probation`` points), the floors
@@ -61,6 +65,8 @@ class LikelihoodConfig(BaseModel):
     min_mean: float = Field(0.03, ge=0, description="floor on the averaged score's mean")
     min_variance: float = Field(0.0003, gt=0, description="floor on the averaged score's variance")
     flat_variance: float = Field(1.5e-5, ge=0, description="a metric varying less than this is never surprising")
+    red_filter: bool = Field(True, description="NuPIC's filter: after a red point (tail <= 1e-5), the next red "
+                                               "points read 1e-3 until one is not red")
 
     @model_validator(mode="after")
     def _probation_covers_learning(self) -> LikelihoodConfig:
@@ -99,7 +105,8 @@ class AnomalyLikelihood:
             arrays["lk_stdev"], arrays["lk_previous"], arrays["lk_first"], np.ascontiguousarray(raw, dtype=np.float64),
             np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(timestamps, dtype=np.float64),
             np.ascontiguousarray(active, dtype=bool), c.learning, c.probation, c.probation_seconds / 2,
-            c.probation_seconds, c.period, c.min_mean, c.min_variance, c.flat_variance, RED, YELLOW)
+            c.probation_seconds, c.period, c.min_mean, c.min_variance, c.flat_variance,
+            RED if c.red_filter else -1.0, YELLOW)  # no tail is at most -1: the filter never acts
         state.update(arrays)
         return tail
 

@@ -148,3 +148,33 @@ def rest_after_alarms(left: np.ndarray, scores: np.ndarray, active: np.ndarray, 
             elif scores[t, n] >= threshold:
                 remaining = rest
         left[n] = remaining
+
+
+@numba.njit(cache=True, nogil=True)
+def settle_alarms(left: np.ndarray, last_alarm: np.ndarray, scores: np.ndarray, coarse: np.ndarray,
+                  since: np.ndarray, timestamps: np.ndarray, active: np.ndarray, threshold: float, rest: int,
+                  cap: float) -> None:
+    """Alarms from point and coarse scores, in place in ``scores``.
+
+    A coarse score counts (the larger of the two) only if the series has not alarmed at or
+    after ``since``; then after a score at or above ``threshold`` the next ``rest`` points
+    score at most ``cap``. ``left`` / ``last_alarm``: rest still to run and the last alarm's
+    time, per series (in place).
+    """
+    steps, series = scores.shape
+    for n in range(series):
+        remaining = left[n]
+        last = last_alarm[n]
+        for t in range(steps):
+            if not active[t, n]:
+                continue
+            if coarse[t, n] > scores[t, n] and last < since[t, n]:
+                scores[t, n] = coarse[t, n]
+            if remaining > 0:
+                remaining -= 1
+                scores[t, n] = min(scores[t, n], cap)
+            elif scores[t, n] >= threshold:
+                remaining = rest
+                last = timestamps[t, n]
+        left[n] = remaining
+        last_alarm[n] = last

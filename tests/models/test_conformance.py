@@ -18,6 +18,13 @@ QUICK = {
     "seasonal_likelihood": {"likelihood": {"learning": 50, "probation": 100, "probation_seconds": 0}, "rest": 0},
     "calibrated": {"likelihood": {"learning": 50, "probation": 100, "probation_seconds": 0},
                    "members": [{"detector": "seasonal", "config": {"warmup": 20}}]},
+    # A block member on hourly blocks that speaks after a few of them: the 400 steps exercise it.
+    "seasonal_multiscale": {
+        "likelihood": {"learning": 50, "probation": 100, "probation_seconds": 0, "red_filter": False}, "rest": 0,
+        "members": [{"detector": "seasonal", "signal": "z", "clip": 10.0, "window": 20, "config": {"warmup": 20}},
+                    {"detector": "seasonal", "signal": "z", "clip": 10.0, "window": 5, "resample_seconds": 3600,
+                     "config": {"slot_seconds": 3600, "warmup": 4},
+                     "likelihood": {"learning": 4, "probation": 8, "probation_seconds": 0, "period": 4}}]},
 }
 
 

@@ -11,7 +11,7 @@ from models.detectors.likelihood import AnomalyLikelihood, LikelihoodConfig, sco
 
 
 def nupic_likelihood(raw: np.ndarray, values: np.ndarray, learning: int, probation: int, period: int,
-                     window: int = 10) -> np.ndarray:
+                     window: int = 10, red_filter: bool = True) -> np.ndarray:
     """NuPIC's AnomalyLikelihood.anomalyProbability, point by point, as its source describes it.
 
     The history holds every record (the test stays shorter than the history window); each
@@ -45,7 +45,7 @@ def nupic_likelihood(raw: np.ndarray, values: np.ndarray, learning: int, probati
                 distribution = (mean, math.sqrt(variance))
                 previous = tail(averaged[-1], *distribution)
             current = tail(average([s for s, _ in history] + [score])[-1], *distribution)
-            result.append(1e-3 if current <= 1e-5 and previous <= 1e-5 else current)
+            result.append(1e-3 if red_filter and current <= 1e-5 and previous <= 1e-5 else current)
             previous = current
         history.append((score, value))
     return np.array(result)
@@ -66,6 +66,24 @@ def test_matches_nupic_while_the_history_fits_its_window() -> None:
     reference = nupic_likelihood(raw, values, 300, 600, 100)
     np.testing.assert_allclose(ours, reference, rtol=1e-9, atol=1e-12)
     assert (ours <= 1e-5).sum() >= 2 and (ours == 1e-3).sum() >= 1  # red points, and the filter at work
+
+
+def test_without_the_red_filter_consecutive_red_points_keep_their_tails() -> None:
+    rng = np.random.default_rng(4)
+    n = 2000
+    raw = np.clip(np.abs(rng.normal(0.05, 0.05, n)), 0, 1)
+    raw[1200:1230] = np.linspace(0.3, 1.0, 30)  # an anomaly that keeps growing
+    values = rng.normal(10, 1, n)
+    config = LikelihoodConfig(learning=300, probation=600, probation_seconds=0, period=100, red_filter=False)
+    likelihood = AnomalyLikelihood(config)
+    points = np.arange(n, dtype=float)[:, None]
+    ours = likelihood.run(likelihood.init_state(1), raw[:, None], values[:, None], points * 60,
+                          np.ones((n, 1), dtype=bool))[:, 0]
+    np.testing.assert_allclose(ours, nupic_likelihood(raw, values, 300, 600, 100, red_filter=False),
+                               rtol=1e-9, atol=1e-12)
+    red = np.flatnonzero(ours <= 1e-5)
+    assert red.size >= 10 and np.all(np.diff(red) == 1)  # every red point of the anomaly stays red
+    assert ours[red].min() < ours[red[0]] / 1e3  # rarer as the evidence grows (the filter would say 1e-3)
 
 
 def test_a_flat_metric_is_never_surprising() -> None:
