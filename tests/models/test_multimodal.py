@@ -9,7 +9,7 @@ import pytest
 from aiops.bench.traced_tenant import traced_tenant
 from models.rankers.base import LOG, METRIC, TRACE, deviation
 from models.rankers.multimodal import MultimodalConfig, MultimodalRanker
-from models.rankers.signals.base import Signal, count_surprise
+from models.rankers.signals.base import Signal, count_surprise, novel_count, saturating
 from models.rankers.signals.metrics import metric_kind
 from models.rankers.signals.templates import clean, mask, mine_templates
 from models.rankers.signals.traces import SpanFrame
@@ -99,12 +99,21 @@ def test_a_reading_at_the_float_limit_ranks_its_service_first() -> None:
     assert np.isfinite(deviation(frame_of(data), 1_700_000_000.0 + 6000, robust=True, relative_floor=0.01).z).all()
 
 
-def test_signals_vote_by_how_clearly_their_leader_stands_out() -> None:
-    clear = Signal("a", TRACE, {"x": 10.0, "y": 1.0})
-    tied = Signal("b", TRACE, {"x": 5.0, "y": 5.0})
+def test_signals_vote_by_their_strength_and_how_clearly_their_leader_stands_out() -> None:
+    clear = Signal("a", TRACE, {"x": 1.0, "y": 0.1})
+    tied = Signal("b", TRACE, {"x": 0.5, "y": 0.5})
     assert clear.margin() == pytest.approx(0.9) and tied.margin() == 0.0
     assert clear.vote(["x", "y", "z"]).tolist() == pytest.approx([0.9, 0.09, 0.0])
-    assert Signal("c", LOG, {"x": 3.0}).margin() == 1.0 and Signal("d", LOG, {}).margin() == 0.0
+    assert Signal("c", LOG, {"x": 0.3}).margin() == 1.0 and Signal("d", LOG, {}).margin() == 0.0
+    # A weak change stays weak although it leads its signal: strengths are not rescaled per case.
+    weak = Signal("e", TRACE, {"x": 0.05, "y": 0.01}, confidence=0.5)
+    assert weak.vote(["x", "y"]).tolist() == pytest.approx([0.05 * 0.8 * 0.5, 0.01 * 0.8 * 0.5])
+
+
+def test_counts_of_new_events_weigh_what_was_not_due() -> None:
+    novel = novel_count(np.array([2, 2, 2, 0]), np.array([0.0, 2.0, 18.0, 3.0]))
+    assert novel.tolist() == pytest.approx([2.0, 1.0, 0.2, 0.0])
+    assert saturating(np.array([0.0, 1.0, 3.0])).tolist() == pytest.approx([0.0, 0.5, 0.75])
 
 
 def test_count_surprise_is_signed_and_finite() -> None:
