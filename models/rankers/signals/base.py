@@ -26,6 +26,7 @@ class Signal:
     evidence: dict[str, list[Evidence]] = field(default_factory=dict)  # per service, strongest first
     onset: dict[str, float] = field(default_factory=dict)  # per service, unix seconds it began to move
     confidence: float = 1.0  # in [0, 1]: how far the leader's change is beyond noise, where the signal can tell
+    order: list[str] | None = None  # set when the signal is itself a whole ranking (the metrics-only baseline)
 
     def strengths(self, services: list[str]) -> np.ndarray:
         """The scores of ``services``, clipped to [0, 1] (0 where a service has none)."""
