@@ -120,7 +120,7 @@ def test_a_planted_root_cause_is_ranked_first_through_the_live_path(engine: Runn
     assert blast["api"]["depth"] == 1 and blast["web"]["depth"] in (1, 2)
     assert all(b["lag_minutes"] >= 0 for b in blast.values())
     assert "db" in result["summary"] and "api" in result["summary"]
-    assert result["ranker"] == "baro" and result["similar_incidents"] == []
+    assert result["ranker"] == engine.settings.rca.ranker and result["similar_incidents"] == []
     # Asking again returns the stored result; nothing is re-run.
     assert get(engine, tenant, f"/api/v1/rca/{anomaly['anomaly_id']}").json() == result
 
