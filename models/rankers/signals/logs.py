@@ -51,7 +51,8 @@ def log_frame(logs: LogTable, start: float, spans: SpanFrame | None) -> tuple[pd
     return frame, texts
 
 
-def error_logs_signal(frame: pd.DataFrame, texts: dict[int, str], *, evidence: int = 3) -> Signal:
+def error_logs_signal(frame: pd.DataFrame, texts: dict[int, str], spans: SpanFrame | None = None, *,
+                      evidence: int = 3) -> Signal:
     signal = Signal("log.error_logs", LOG, {})
     before, after = int((~frame.after).sum()), int(frame.after.sum())
     if before == 0 or after == 0:
@@ -62,7 +63,8 @@ def error_logs_signal(frame: pd.DataFrame, texts: dict[int, str], *, evidence: i
     counts.columns = ["before", "after"]
     counts["due"] = counts.before * (after / before)  # the same share of the window's log volume
     counts["surprise"] = count_surprise(counts.after, counts.due)
-    counts["novel"] = novel_count(counts.after, counts.due)
+    counts["echoed"] = echoed(errors, counts, spans).reindex(counts.index, fill_value=0)
+    counts["novel"] = novel_count(counts.after - counts.echoed, counts.due)
     first = errors[errors.after].groupby(["service", "template"])["at"].min()
     surplus = counts[counts.novel > 0].sort_values(["novel", "surprise"], ascending=False)
     for service, rows in surplus.groupby(level="service", sort=False):
@@ -72,6 +74,46 @@ def error_logs_signal(frame: pd.DataFrame, texts: dict[int, str], *, evidence: i
                      template=texts.get(int(index[1]), ""), observed=float(r.after), expected=round(float(r.due), 3))
             for index, r in rows.head(evidence).iterrows()]
     return signal
+
+
+def echoed(errors: pd.DataFrame, counts: pd.DataFrame, spans: SpanFrame | None) -> pd.Series:
+    """Per (service, template): error lines after the start written in a span that called, directly
+    or through others, a span of another service that wrote a *new* error line (a template more
+    than half of whose lines after the start were not due).
+
+    An error travels up the call chain: the callee that returned a wrong value or threw logs
+    it first, and each caller on the way may log its own error about the failed call. The
+    deepest new error is the origin (as ``trace.errors`` blames the error span without an
+    erroring child); the callers' lines echo it and are not counted against them.
+    """
+    if spans is None or not len(errors):
+        return pd.Series(dtype=float)
+    late = errors[errors.after & (errors.row >= 0)]
+    share = counts.after / (counts.after + counts.due)
+    new = share.reindex(pd.MultiIndex.from_arrays([late.service, late.template])).to_numpy() > 0.5
+    origin = late.row.to_numpy()[new]
+    callers = np.zeros(len(spans), dtype=bool)
+    at = spans.parent[origin]
+    for _ in range(64):  # deeper call chains than this are not followed
+        at = at[at >= 0]
+        if not at.size:
+            break
+        callers[at] = True
+        at = spans.parent[at]
+    # A service's own spans above its own error are the same service: not an echo.
+    own = np.zeros(len(spans), dtype=bool)
+    at, service = spans.parent[origin], spans.svc[origin]
+    for _ in range(64):
+        keep = at >= 0
+        at, service = at[keep], service[keep]
+        if not at.size:
+            break
+        same = spans.svc[at] == service
+        own[at[same]] = True
+        at, service = at[same], service[same]  # stop climbing once the chain leaves the service
+        at = spans.parent[at]
+    echo = callers[late.row.to_numpy()] & ~own[late.row.to_numpy()]
+    return late[echo].groupby(["service", "template"]).size().astype(float)
 
 
 def missing_logs_signal(frame: pd.DataFrame, texts: dict[int, str], spans: SpanFrame, *, evidence: int = 3) -> Signal:
@@ -95,7 +137,7 @@ def log_signals(logs: LogTable | None, start: float, spans: SpanFrame | None, *,
     frame, texts = log_frame(logs, start, spans)
     if not frame.after.any() or frame.after.all():
         return []
-    signals = [error_logs_signal(frame, texts, evidence=evidence)]
+    signals = [error_logs_signal(frame, texts, spans, evidence=evidence)]
     if spans is not None:
         signals.append(missing_logs_signal(frame, texts, spans, evidence=evidence))
     return [s for s in signals if s.score]
