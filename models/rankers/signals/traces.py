@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import gammaincc
 
 from models.rankers.base import TRACE, Evidence
 from models.rankers.signals.base import Signal, count_surprise, novel_count, saturating
@@ -202,11 +203,29 @@ def expected_events(frame: SpanFrame, rows: np.ndarray, events: np.ndarray, *, m
     return counts[(n_before >= min_before) & (n_after >= 1)]
 
 
+FULL_WEIGHT_P = 0.01  # a shortfall this unlikely under the normal rates counts in full (see missing_share)
+
+
 def missing_share(counts: pd.DataFrame, pseudo: float) -> pd.Series:
-    """Per service code: the share of due events that did not come, ``sum(missing) / (sum(due) + pseudo)``."""
+    """Per service code: the share of due events that did not come, ``sum(missing) / (sum(due) + pseudo)``,
+    weighted by how unlikely the service's shortfall is by chance.
+
+    The weight is ``-log10(p) / -log10(FULL_WEIGHT_P)``, at most 1, where ``p`` is the Poisson
+    probability of seeing at most the events that came when the normal rates predicted the
+    due ones (all of the service's operations and events together). With one request in ten
+    sampled a window may hold a handful of spans after the start, where a third of the due
+    lines missing is ordinary variation (p ~ 0.1, weight 0.5), while an operation that
+    stopped writing all of its seven usual lines is not (p ~ 0.001, full weight). On Nezha's
+    cases the weight raised Train Ticket's Avg@5 from 0.486 to 0.557 (full weight at p of
+    0.1 to 1e-6: 0.514-0.557) and left Online Boutique's unchanged.
+    """
     missing = (counts.due - counts.after).clip(lower=0)
-    grouped = pd.DataFrame({"missing": missing, "due": counts.due, "service": counts.service}).groupby("service")
-    return grouped.missing.sum() / (grouped.due.sum() + pseudo)
+    grouped = pd.DataFrame({"missing": missing, "due": counts.due, "after": counts.after,
+                            "service": counts.service}).groupby("service")
+    due, came = grouped.due.sum(), grouped.after.sum()
+    p = gammaincc(came.to_numpy() + 1.0, np.maximum(due.to_numpy(), 1e-9))  # Poisson P(X <= came | due)
+    weight = np.clip(np.log10(np.maximum(p, 1e-300)) / np.log10(FULL_WEIGHT_P), 0.0, 1.0)
+    return grouped.missing.sum() / (due + pseudo) * weight
 
 
 def missing_events_signal(name: str, kind: str, frame: SpanFrame, counts: pd.DataFrame, describe, *,
