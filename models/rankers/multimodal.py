@@ -2,27 +2,32 @@
 
 Each signal (:mod:`models.rankers.signals`) scores the services whose own behaviour changed
 by a strength in [0, 1] whose meaning is fixed by the measure (the share of an operation's
-time that is new, of its calls or log lines that did not come, a saturating count of new
-error lines, a rank-based share for metrics). Its vote is that strength times how decisive
-the signal is in this case: its margin (how clearly its leader stands out: a signal that
-moves many services alike is noise or a shared symptom and barely votes) and, for metrics,
-its confidence (whether the leader moved beyond noise at all). Votes are averaged within a
-modality over the signals that saw anything and summed across modalities with one weight
-each (``metric_weight``, ``trace_weight``, ``log_weight``). A modality the tenant does not
-send, or that saw no change, adds nothing, so the same ranker serves metrics-only tenants:
-there the ranking is the metric signal's own.
+time that is new; the share of its calls or log lines that did not come, weighted by how
+unlikely the shortfall is by chance; a saturating count of error lines that were not due; a
+rank-based share for metrics). Its vote is that strength times how decisive the signal is in
+this case: its margin (how clearly its leader stands out: a signal that moves many services
+alike is noise or a shared symptom and barely votes) and, for metrics, its confidence
+(whether the leader moved beyond noise at all). Votes are averaged within a modality over
+the signals that saw anything and summed across modalities with one weight each
+(``metric_weight``, ``trace_weight``, ``log_weight``).
 
 Dividing each signal by the case's strongest score instead (the first version) made a
 noise-level change that led a quiet signal as loud as a real fault: on Nezha's Train Ticket
 cases the trace signals lead with a few sub-millisecond query slowdowns in most windows.
 
+When no trace or log signal sees anything (a metrics-only tenant, or spans and logs that
+show nothing after the start), the ranking is :class:`~models.rankers.deviation.BaroRanker`'s
+(:func:`baseline_signal`): the kind-ranked metric signal is built to be one voice among the
+others and, alone on clean metrics, loses to BARO. So this ranker is never worse than the
+metrics-only default it replaced.
+
 Services tied on the fused score are ordered by the earliest metric onset (a callee's fault
 reaches its callers later), then callee before caller where a call is declared (``PUT
-/api/v1/topology``; as :class:`~models.rankers.deviation.BaroRanker` does), then by name.
-Favouring callees over callers beyond exact ties, on the declared or the observed call graph,
-was measured on Nezha's cases and lost (Avg@5 0.658 -> 0.654 at a tie ratio of 0.95, 0.562
-at 0.5): the faulty service there is as often a caller (the front end, checkout) as a leaf.
-Scores are shares of the total, as the other rankers' are. The settings are few on purpose: the weights are chosen by
+/api/v1/topology``; as BARO does), then by name. Favouring callees over callers beyond exact
+ties, on the declared or the observed call graph, was measured on Nezha's cases and lost
+(Avg@5 0.658 -> 0.654 at a tie ratio of 0.95, 0.562 at 0.5): the faulty service there is as
+often a caller (the front end, checkout) as a leaf. Scores are shares of the total, as the
+other rankers' are. The settings are few on purpose: the two weights are chosen by
 cross-validation across systems (``aiops eval rca --cross-validate``), not per dataset.
 
 >>> import numpy as np

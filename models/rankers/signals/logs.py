@@ -12,12 +12,15 @@ are, otherwise by their own time).
   saturating strength (one new error line 0.5, three 0.75). Warnings are left out: on Train
   Ticket the warning lines of busy services ("left ticket info is empty") surge with the
   traffic mix and outvoted the faulty service's own errors (Avg@5 of this measure alone
-  there 0.25 with warnings, 0.33 without). The evidence's ``z_score`` is the Poisson
-  surprise of the surplus (nats).
+  there 0.25-0.27 with warnings, 0.33 without). A caller's error lines that echo a new error
+  logged deeper in the same request by another service are not counted (:func:`echoed`).
+  The evidence's ``z_score`` is the Poisson surprise of the surplus (nats).
 - ``missing_logs``: per operation, the log templates its spans normally write (lines per
   span before the start) and those they wrote after: an exception thrown early in a request
   handler leaves the span but not the lines after the throw. The share of the due lines that
-  did not come, per service (as ``missing_calls`` does for child calls). Needs spans.
+  did not come, per service, weighted by how unlikely that shortfall is by chance (as
+  ``missing_calls`` does for child calls, :func:`~models.rankers.signals.traces.missing_share`).
+  Needs spans.
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ with spectrum scores and PageRank, done here by construction):
 - ``missing_calls``: per operation, the calls it normally makes (child spans per span of
   that operation before the start) against those it made after: calls that stop (an
   exception thrown before them, a wrong return value that changes the path) count for the
-  service whose operation changed, as the share of its due calls that did not come.
+  service whose operation changed, as the share of its due calls that did not come, weighted
+  by how unlikely the shortfall is by chance (:func:`missing_share`).
 - ``errors``: spans with error status whose children are not in error (the origin of an
   error, not the callers it travels through), per service, against the normal error rate:
   the error spans that were not due (:func:`~models.rankers.signals.base.novel_count`) as a
