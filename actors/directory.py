@@ -14,6 +14,7 @@ VECTORIZER = "vectorizer"
 RCA_WORKER = "rca-worker"
 WEBHOOK_LISTENER = "webhook-listener"
 RATE_LIMITER = "rate-limiter"
+TELEMETRY_ROLLUP = "telemetry-rollup"
 
 
 def actor_name(role: str, index: int) -> str:
@@ -24,6 +25,7 @@ def engine_actor_names(settings: Settings) -> list[str]:
     """Every named actor the engine runs, in the order they should be stopped."""
     names = [actor_name(WEBHOOK_LISTENER, 0), actor_name(RATE_LIMITER, 0)]
     names += [actor_name(RCA_WORKER, i) for i in range(settings.rca.workers)]
+    names += [actor_name(TELEMETRY_ROLLUP, i) for i in range(settings.otlp.rollup_workers)]
     names += [actor_name(VECTORIZER, i) for i in range(settings.watchdog.shards)]
     names += [actor_name(WATCHDOG_SHARD, i) for i in range(settings.watchdog.shards)]
     if settings.embedded_storage:
@@ -40,6 +42,7 @@ class ActorDirectory:
             WATCHDOG_SHARD: settings.watchdog.shards,
             VECTORIZER: settings.watchdog.shards,
             RCA_WORKER: settings.rca.workers,
+            TELEMETRY_ROLLUP: settings.otlp.rollup_workers,
         }
         self._handles: dict[str, Any] = {}
 

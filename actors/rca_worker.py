@@ -95,7 +95,7 @@ class RcaWorker:
     def _run(self, request: RcaRecord) -> int:
         attempts = request.attempts + 1
         if attempts > self._settings.rca.max_attempts:
-            self._finish(replace(request, status="failed", updated_at=datetime.now(UTC),
+            self._finish(replace(request, status="failed", updated_at=datetime.now(UTC), error_code="gave_up",
                                  error=f"gave up after {request.attempts} attempts (a worker died each time)"))
             return 1
         claimed = replace(request, status="running", attempts=attempts, worker=self._index,
@@ -105,10 +105,15 @@ class RcaWorker:
         try:
             result = self._runner.analyse(claimed)
         except Exception as error:  # an analysis bug must not take the queue down with it
-            log.exception("rca %s/%s failed", request.tenant_id, request.anomaly_id)
+            # The exception's text (library internals, paths) goes to this worker's log under a
+            # reference the stored reason gives, so a person can find it; the reason itself is words.
+            ref = f"{request.tenant_id}/{request.anomaly_id}#{attempts}"
+            log.exception("rca %s failed", ref)
             self._last_error = f"{type(error).__name__}: {error}"
             status = "failed" if attempts >= self._settings.rca.max_attempts else "pending"
-            result = replace(claimed, status=status, error=self._last_error, updated_at=datetime.now(UTC))
+            result = replace(claimed, status=status, error_code="analysis_error", updated_at=datetime.now(UTC),
+                             error=f"the analysis failed unexpectedly; details are in rca-worker-{self._index}'s "
+                                   f"log under {ref}")
         elapsed = time.perf_counter() - began
         self._durations = (self._durations + [elapsed])[-256:]
         self._dashboard.seconds.observe(elapsed, tags={"status": result.status})

@@ -39,7 +39,7 @@ class WatchdogShard:
         self._index = index
         self._store = StoreGateway.for_settings(settings)
         self._actors = ActorDirectory(settings)
-        self._dashboard = ShardMetrics(index)
+        self._dashboard = ShardMetrics(index, per_tenant=settings.metrics.per_tenant)
         self._waiting = 0
         self._durations: list[float] = []
         self._tenants: dict[str, TenantWatch] = {}
@@ -115,8 +115,7 @@ class WatchdogShard:
             self._dashboard.queue.set(self._waiting)
         self._durations = (self._durations + [elapsed])[-256:]
         self._dashboard.seconds.observe(elapsed)
-        if observation.fresh_points > 0:  # a Ray counter refuses increments of zero
-            self._dashboard.points.inc(observation.fresh_points, tags={"tenant": tenant_id})
+        self._dashboard.scored(tenant_id, observation.fresh_points)
         return observation.fresh_points
 
     def _write(self, watch: TenantWatch, anomalies: list) -> None:

@@ -5,6 +5,9 @@ thread, on a socket it binds itself with ``SO_REUSEADDR`` (a restarted actor get
 back at once, and a bind error is reported instead of killing the worker). The app it
 serves (:mod:`deployments.webhook_app`) writes through the storage gateway; the listener
 itself holds no state, so a restart loses nothing (Alertmanager retries what failed).
+Every request must arrive (head and body) within ``alerts.request_timeout_seconds``,
+idle connections close after ``alerts.keep_alive_seconds``, and at most
+``alerts.max_connections`` are served at once (see :mod:`deployments.deadlines`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import uvicorn
 
 from aiops.logs import configure_engine_logging
 from aiops.settings import Settings
+from deployments.deadlines import timely_h11
 from deployments.webhook_app import create_webhook_app
 
 
@@ -33,12 +37,15 @@ class WebhookListener:
             raise RuntimeError(f"cannot listen on {settings.serve.host}:{self._port}: {error}") from None
         sock.listen(256)
         self._port = sock.getsockname()[1]
+        alerts = settings.alerts
         config = uvicorn.Config(
             create_webhook_app(settings),
+            http=timely_h11(alerts.request_timeout_seconds),  # a request head must arrive in time
             log_level="warning",
             lifespan="off",
             access_log=False,
-            timeout_keep_alive=30,
+            timeout_keep_alive=alerts.keep_alive_seconds,
+            limit_concurrency=alerts.max_connections,  # beyond: 503, not an unbounded pile of connections
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -1,9 +1,10 @@
 """The actors' Ray dashboard metrics (``ray.util.metrics``), made inside each actor process.
 
 Names start with ``aiops_``; tags are bounded (a shard or worker index, a status, a model
-name), except points per tenant, which operators asked for and which grows with tenants
-rather than with traffic. The API's ``/metrics`` republishes the same figures from the
-actors' ``status`` answers, for Prometheus servers that scrape the API and not Ray.
+name). Points per tenant carry the tenant id only with ``metrics.per_tenant`` (then they
+grow with tenants, never with traffic); otherwise they are counted per shard. The API's
+``/metrics`` republishes the same figures from the actors' ``status`` answers, for
+Prometheus servers that scrape the API and not Ray.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ def p95(values: list[float]) -> float | None:
 
 
 class ShardMetrics:
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, *, per_tenant: bool = False) -> None:
         from ray.util.metrics import Counter, Gauge, Histogram
 
         tags = {"shard": str(index)}
-        self.points = Counter("aiops_watchdog_points", description="Points scored by the watchdog, by tenant.",
-                              tag_keys=("shard", "tenant"))
+        self.per_tenant = per_tenant
+        self.points = Counter("aiops_watchdog_points", description="Points scored by the watchdog (by tenant only "
+                              "with metrics.per_tenant).", tag_keys=("shard", "tenant") if per_tenant else ("shard",))
         self.points.set_default_tags(tags)
         self.seconds = Histogram("aiops_detection_seconds", description="Time to score one stored batch.",
                                  boundaries=SECONDS, tag_keys=("shard",))
@@ -33,6 +35,10 @@ class ShardMetrics:
         self.queue = Gauge("aiops_watchdog_queue_depth", description="Batches waiting for or in detection.",
                            tag_keys=("shard",))
         self.queue.set_default_tags(tags)
+
+    def scored(self, tenant_id: str, points: int) -> None:
+        if points > 0:  # a Ray counter refuses increments of zero
+            self.points.inc(points, tags={"tenant": tenant_id} if self.per_tenant else None)
 
 
 class RcaMetrics:

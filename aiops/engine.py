@@ -39,24 +39,40 @@ def prepare_settings(settings: Settings) -> Settings:
     return settings
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def local_ray_options(settings: Settings) -> dict[str, Any]:
+    """``ray.init`` arguments for a local Ray. The dashboard binds ``ray.dashboard_host``
+    (loopback unless an operator names another interface: it has no authentication and its
+    Jobs API runs arbitrary code), never the Serve host."""
+    host = settings.ray.dashboard_host
+    if settings.ray.dashboard and host not in LOOPBACK:
+        log.warning("the Ray dashboard listens on %s (ray.dashboard_host): anyone who reaches that port can run "
+                    "code on this cluster through its Jobs API; prefer 127.0.0.1 and an SSH tunnel or an "
+                    "authenticating proxy", host)
+    return {
+        "address": "local",
+        "num_cpus": settings.ray.num_cpus,
+        "include_dashboard": settings.ray.dashboard,
+        "dashboard_host": host,
+        "dashboard_port": settings.ray.dashboard_port or None,
+        "namespace": settings.ray.namespace,
+        "log_to_driver": False,
+        "configure_logging": False,
+    }
+
+
 def connect_ray(settings: Settings) -> bool:
     """Join the configured cluster, or start a local Ray. Returns True when started here."""
     import ray
 
     if ray.is_initialized():
         return False
-    common = {"namespace": settings.ray.namespace, "log_to_driver": False, "configure_logging": False}
     if settings.ray_address:
         join_ray(settings.ray_address, settings.ray.namespace)
         return False
-    ray.init(
-        address="local",
-        num_cpus=settings.ray.num_cpus,
-        include_dashboard=settings.ray.dashboard,
-        dashboard_host=settings.serve.host,
-        dashboard_port=settings.ray.dashboard_port or None,
-        **common,
-    )
+    ray.init(**local_ray_options(settings))
     return True
 
 
@@ -139,7 +155,7 @@ class Engine:
         """The Ray dashboard this engine started, when it started one on a known port."""
         ray_settings = self.settings.ray
         if self.started_ray and ray_settings.dashboard and ray_settings.dashboard_port:
-            return f"http://{self.settings.serve.host}:{ray_settings.dashboard_port}"
+            return f"http://{ray_settings.dashboard_host}:{ray_settings.dashboard_port}"
         return None
 
     # -- start -------------------------------------------------------------------------
@@ -152,6 +168,8 @@ class Engine:
             pending = self._create_actors()
             # Serve's controller and proxy start while the actors import their models.
             self._start_serve()
+            # Not needed to serve: started after Serve's proxy, which has a start deadline of its own.
+            pending.update(self._create_rollups())
             log.info("serve app deployed at %.1f s", time.monotonic() - began)
             self._await_actors(pending)
             log.info("actors answering at %.1f s", time.monotonic() - began)
@@ -235,6 +253,19 @@ class Engine:
         pending.update({name: handle.status.remote() for name, handle in actors.items()})
         return pending
 
+    def _create_rollups(self) -> dict[str, Any]:
+        """The telemetry rollup actors; returns their first calls, still in flight."""
+        from actors.directory import TELEMETRY_ROLLUP, actor_name
+        from actors.telemetry_rollup import TelemetryRollupWorker
+
+        spread = {"scheduling_strategy": "SPREAD", "num_cpus": SPREAD_CPUS}
+        pending = {}
+        for index in range(self.settings.otlp.rollup_workers):
+            name = actor_name(TELEMETRY_ROLLUP, index)
+            handle = self._actor(TelemetryRollupWorker, name, self.settings, index, max_concurrency=2, **spread)
+            pending[name] = handle.status.remote()
+        return pending
+
     def _await_actors(self, pending: dict[str, Any]) -> None:
         import ray
 
@@ -279,6 +310,7 @@ class Engine:
 
         from actors.directory import (
             RCA_WORKER,
+            TELEMETRY_ROLLUP,
             VECTORIZER,
             WATCHDOG_SHARD,
             WEBHOOK_LISTENER,
@@ -300,7 +332,8 @@ class Engine:
             except ValueError:
                 continue
             try:
-                if name == actor_name(WEBHOOK_LISTENER, 0) or name.startswith((RCA_WORKER, VECTORIZER)):
+                if name == actor_name(WEBHOOK_LISTENER, 0) or name.startswith((RCA_WORKER, VECTORIZER,
+                                                                                TELEMETRY_ROLLUP)):
                     ray.get(handle.stop.remote(), timeout=10)
                 elif name.startswith(WATCHDOG_SHARD):
                     ray.get(handle.stop.remote(), timeout=60)  # a last checkpoint

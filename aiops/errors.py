@@ -50,6 +50,15 @@ class NotFound(ApiError):
     status, code = 404, "not_found"
 
 
+class RequestTimeout(ApiError):
+    """The request (its head or body) did not arrive in time; the connection is closed after the answer."""
+
+    status, code = 408, "request_timeout"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"Connection": "close"})
+
+
 class Conflict(ApiError):
     status, code = 409, "conflict"
 

@@ -45,6 +45,11 @@ class IngestSettings(Section):
     max_batches_in_flight: int = Field(16, ge=1, le=1024)
     shard_queue: int = Field(64, ge=1, le=100_000)
     max_points_per_read: int = Field(200_000, ge=1)
+    # Bounds on one batch, checked before any per-series or per-point work, so the worst
+    # body within them stays cheap (RELIABILITY.md has the figures per route).
+    max_decompressed_bytes: int = Field(32 * 1024 * 1024, gt=0)  # a compressed body may inflate to this
+    max_series_per_batch: int = Field(10_000, ge=1)
+    max_points_per_batch: int = Field(500_000, ge=1)  # and at most twice the plan's points_per_second
 
 
 class RetentionSettings(Section):
@@ -56,6 +61,34 @@ class RetentionSettings(Section):
     correlation_edges_days: int = Field(90, gt=0)
     alerts_days: int = Field(365, gt=0)
     knowledge_base_days: int = Field(3650, gt=0)
+    spans_days: int = Field(7, gt=0)  # spans, trace index, observed calls, span names
+    logs_days: int = Field(7, gt=0)  # log records and their templates
+
+
+class OtlpSettings(Section):
+    """OTLP/HTTP receivers (``/v1/traces``, ``/v1/metrics``, ``/v1/logs``) and what spans and logs become."""
+
+    max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)  # as received (compressed): 413 before decompressing
+    # Bounds on one request, each checked before the work it bounds, so the worst body within
+    # them stays cheap (RELIABILITY.md, kind 1): parsed protobuf takes up to ~8x its size in
+    # memory, parsed JSON ~10x and is parsed by pure Python.
+    max_decompressed_bytes: int = Field(16 * 1024 * 1024, gt=0)  # a body (gzip inflated) is at most this
+    max_json_bytes: int = Field(2 * 1024 * 1024, gt=0)  # and a JSON body at most this
+    max_items_per_request: int = Field(10_000, ge=1)  # spans, log records or data points; and 2x the plan's rate
+    decode_in_thread_bytes: int = Field(64 * 1024, ge=0)  # larger bodies are decoded off the event loop
+    max_attributes: int = Field(32, ge=0, le=63)  # per span or record (first ones kept); data points: refused past
+    max_attribute_key_chars: int = Field(128, ge=1, le=128)
+    max_attribute_value_chars: int = Field(1024, ge=1, le=1024)  # longer values are cut (data points: refused)
+    max_log_body_chars: int = Field(4096, ge=1, le=1_000_000)  # longer bodies are cut
+    max_span_names: int = Field(10_000, ge=1)  # distinct (service, span name) per tenant; spans past it are refused
+    max_spans_per_trace_read: int = Field(10_000, ge=1)  # GET /api/v1/traces/{id} returns at most this many
+    rollup_workers: int = Field(1, ge=1, le=64)  # telemetry-rollup-<n> actors; tenants are hashed onto them
+    rollup_interval_seconds: float = Field(5.0, gt=0)  # how often closed minutes are looked for
+    rollup_lateness_seconds: float = Field(30.0, ge=0)  # a minute is closed this long after it ends
+    rollup_lookback_minutes: int = Field(120, ge=1, le=10_080)  # minutes not yet rolled up are looked for this far back
+    templates_per_tenant: int = Field(1000, ge=1, le=100_000)  # log templates (Drain clusters) kept per tenant
+    template_similarity: float = Field(0.4, gt=0, le=1)  # Drain's sim_th: how alike a message and a template must be
+    template_shapes_per_minute: int = Field(5000, ge=1)  # new message shapes mined per tenant and minute
 
 
 class StorageSettings(Section):
@@ -65,7 +98,7 @@ class StorageSettings(Section):
 
 class WatchdogSettings(Section):
     shards: int = Field(2, ge=1, le=1024)
-    detector: str = "seasonal"
+    detector: str = "seasonal_likelihood"
     rca_threshold: float = Field(0.95, gt=0, le=1)
     close_after: int = Field(3, ge=1, le=1000)
     checkpoint_seconds: float = Field(30.0, gt=0)
@@ -96,11 +129,15 @@ class RcaSettings(Section):
     max_attempts: int = Field(3, ge=1, le=100)
     max_series: int = Field(5000, ge=2)
     graph_series: int = Field(300, ge=2, le=100_000)
+    max_spans: int = Field(200_000, ge=0)  # spans an analysis reads (OTLP), sampled by trace beyond
+    max_log_records: int = Field(200_000, ge=0)  # log records an analysis reads, sampled likewise
 
 
 class AlertSettings(Section):
     """The Alertmanager webhook on ``webhook_port``."""
 
+    # Refuse (401) alerts that present no webhook key. None: on in production mode, off in development.
+    require_webhook_key: bool | None = None
     default_tenant: str | None = None  # for alerts without a tenant_id label and no key
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     max_alerts: int = Field(1000, ge=1)  # per payload
@@ -109,6 +146,11 @@ class AlertSettings(Section):
     onset_gap_minutes: int = Field(10, ge=0, le=1440)
     severity_scores: dict[str, float] = Field(
         default_factory=lambda: {"critical": 1.0, "error": 0.95, "warning": 0.8, "info": 0.5})
+    # A request whose head and body have not arrived within this gets 408 (slow-drip senders);
+    # an idle keep-alive connection is closed after keep_alive_seconds.
+    request_timeout_seconds: float = Field(30.0, gt=0)
+    keep_alive_seconds: float = Field(30.0, gt=0)
+    max_connections: int = Field(256, ge=1)  # open connections at once; more are answered 503
 
 
 class IncidentSettings(Section):
@@ -137,6 +179,8 @@ class AuthSettings(Section):
     default_token_ttl_seconds: int = Field(3600, gt=0)
     jwks_cache_seconds: float = Field(300, gt=0)
     jwks_refresh_cooldown_seconds: float = Field(30, ge=0)
+    # Longest accepted token lifetime (exp - iat); longer-lived tokens are refused.
+    max_token_lifetime_seconds: int = Field(7 * 86400, gt=0)
     key_cache_seconds: float = Field(1.0, ge=0, le=60)
     tenant_cache_seconds: float = Field(1.0, ge=0, le=60)
     max_key_rate_limit_rps: float = Field(100_000, gt=0)
@@ -160,6 +204,9 @@ DEFAULT_PLANS = {
 class RaySettings(Section):
     namespace: str = "aiops"
     dashboard: bool = True
+    # The dashboard (and its Jobs API, which runs code) has no authentication: loopback unless
+    # an operator deliberately names another interface.
+    dashboard_host: str = "127.0.0.1"
     dashboard_port: int = Field(8265, ge=0, le=65535)
     num_cpus: int | None = Field(None, ge=1)
 
@@ -171,6 +218,16 @@ class ServeSettings(Section):
     # A request (its body included) must complete within this, or Serve's proxy answers 408:
     # a client dripping its body byte by byte cannot hold a connection forever.
     request_timeout_seconds: float = Field(60.0, gt=0)
+    # JSON bodies of the REST routes other than ingestion: larger ones get 413 before parsing.
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
+
+
+class MetricsSettings(Section):
+    """What ``GET /metrics`` (open to anyone who reaches the port) and the actors' Ray metrics show."""
+
+    # Figures per tenant (tenant ids as label values) only when asked for; totals otherwise.
+    per_tenant: bool = False
+    max_tenants: int = Field(100, ge=1, le=10_000)  # per-tenant label values at most; the rest as "other"
 
 
 class Settings(BaseSettings):
@@ -196,6 +253,7 @@ class Settings(BaseSettings):
     ray_address: str | None = None
 
     ingest: IngestSettings = IngestSettings()
+    otlp: OtlpSettings = OtlpSettings()
     retention: RetentionSettings = RetentionSettings()
     storage: StorageSettings = StorageSettings()
     watchdog: WatchdogSettings = WatchdogSettings()
@@ -209,6 +267,7 @@ class Settings(BaseSettings):
     default_plan: str = "free"
     ray: RaySettings = RaySettings()
     serve: ServeSettings = ServeSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @field_validator("data_dir")
     @classmethod
@@ -232,10 +291,22 @@ class Settings(BaseSettings):
         return value or None
 
     @model_validator(mode="after")
+    def _default_ttl_within_the_maximum(self) -> Settings:
+        if self.auth.default_token_ttl_seconds > self.auth.max_token_lifetime_seconds:
+            raise ValueError("auth.default_token_ttl_seconds is longer than auth.max_token_lifetime_seconds")
+        return self
+
+    @model_validator(mode="after")
     def _default_plan_exists(self) -> Settings:
         if self.default_plan not in self.plans:
             raise ValueError(f"default_plan {self.default_plan!r} is not one of plans: {', '.join(self.plans)}")
         return self
+
+    @property
+    def webhook_key_required(self) -> bool:
+        """Whether port 9093 refuses alerts without a webhook key (``alerts.require_webhook_key``)."""
+        required = self.alerts.require_webhook_key
+        return self.mode == "production" if required is None else required
 
     @property
     def dsn(self) -> str:

@@ -21,18 +21,22 @@ from deployments.routers import (
     health,
     incidents,
     ingest,
+    logs,
     models,
+    otlp,
     rbac,
     rca,
     series,
     status,
     tenants,
     topology,
+    traces,
 )
 
 ROUTERS = (
     health.router, status.router, tenants.router, rbac.router, apikeys.router, ingest.router, series.router,
-    anomalies.router, models.router, rca.router, topology.router, incidents.router,
+    anomalies.router, models.router, rca.router, topology.router, incidents.router, otlp.router, traces.router,
+    logs.router,
 )
 
 # Documented in OpenAPI for every route, because every route can answer them.
@@ -91,6 +95,7 @@ class ApiGateway:
         knobs = ServeKnobs.model_validate(user_config or {})
         if knobs.max_batches_in_flight is not None:
             self._context.ingest.limit_in_flight(knobs.max_batches_in_flight)
+            self._context.telemetry.limit_in_flight(knobs.max_batches_in_flight)
         if knobs.log_level is not None:
             logging.getLogger().setLevel(knobs.log_level)
 

@@ -1,4 +1,11 @@
-"""Reading request bodies safely: size limits before parsing, content types, JSON."""
+"""Reading request bodies safely: size limits before parsing, content types, strict JSON.
+
+Every body is read only after the caller's credentials were checked (see
+:mod:`deployments.routing`), refused with 413 as soon as it is known to be over its limit
+(the declared ``Content-Length`` first, then the bytes as they arrive), and decoded as
+strict JSON: well-formed, UTF-8, real text in every string (no lone surrogates) and no
+key given twice in one object, each refusal a 400 naming where.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,8 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from aiops.errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from aiops.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from aiops.text import decode_json
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -31,12 +39,14 @@ def require_content_type(request: Request, *accepted: str) -> None:
         raise UnsupportedMediaType(f"Content-Type must be {' or '.join(accepted)}, not {content_type or 'missing'}")
 
 
+def is_json(request: Request) -> bool:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
 def parse_json(body: bytes, model: type[BaseModel]) -> BaseModel:
-    """``model`` from a JSON body: 400 when it is not JSON, 422 naming the first problems otherwise."""
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise BadRequest(f"body is not valid JSON: {error}") from None
+    """``model`` from a JSON body: 400 when it is not strict JSON, 422 naming the first problems otherwise."""
+    data = decode_json(body)
     try:
         return model.model_validate(data)
     except ValidationError as error:

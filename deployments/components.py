@@ -16,13 +16,13 @@ from typing import Any
 
 import httpx
 
-from actors.directory import RCA_WORKER, VECTORIZER, WATCHDOG_SHARD, ActorDirectory, actor_name
+from actors.directory import RCA_WORKER, TELEMETRY_ROLLUP, VECTORIZER, WATCHDOG_SHARD, ActorDirectory, actor_name
 from aiops.settings import Settings
 from aiops.storage.gateway import StoreGateway
 
 log = logging.getLogger(__name__)
 
-HEALTHY_WORD = {WATCHDOG_SHARD: "running", VECTORIZER: "running", RCA_WORKER: "ready"}
+HEALTHY_WORD = {WATCHDOG_SHARD: "running", VECTORIZER: "running", RCA_WORKER: "ready", TELEMETRY_ROLLUP: "running"}
 STATUS_TIMEOUT_SECONDS = 2.0
 LLM_PROBE_TTL_SECONDS = 30.0
 

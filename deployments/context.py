@@ -14,6 +14,7 @@ from deployments.components import ComponentProbe
 from deployments.ingestion import IngestPipeline
 from deployments.limits import LeasedLimiter
 from deployments.observability import EngineMetrics
+from deployments.telemetry import TelemetryIntake
 
 
 @dataclass
@@ -26,6 +27,7 @@ class ApiContext:
     probe: ComponentProbe
     metrics: EngineMetrics
     ingest: IngestPipeline
+    telemetry: TelemetryIntake
 
     @classmethod
     def build(cls, settings: Settings) -> ApiContext:
@@ -36,7 +38,7 @@ class ApiContext:
         actors = ActorDirectory(settings)
         limiter = LeasedLimiter(actors)
         auth = Authenticator(settings, store, TokenVerifier(settings, secret), limiter)
-        metrics = EngineMetrics()
+        metrics = EngineMetrics(settings.metrics)
         return cls(
             settings=settings,
             store=store,
@@ -46,6 +48,7 @@ class ApiContext:
             probe=ComponentProbe(settings, store, actors),
             metrics=metrics,
             ingest=IngestPipeline(settings, store, auth.tenants, limiter, actors, metrics),
+            telemetry=TelemetryIntake(settings, store, auth.tenants, limiter, metrics),
         )
 
     def close(self) -> None:

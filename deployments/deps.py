@@ -29,7 +29,11 @@ Ctx = Annotated[ApiContext, Depends(get_context)]
 
 
 async def authenticate(request: Request, context: Ctx) -> Identity:
-    identity = await context.auth.authenticate(request)
+    """The caller, resolved once per request (the route's preflight usually did it already)."""
+    identity = getattr(request.state, "identity", None)
+    if identity is None:
+        identity = await context.auth.authenticate(request)
+        request.state.identity = identity
     TENANT_ID.set(identity.tenant_id)  # for this request's log lines
     return identity
 

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aiops.errors import ApiError, Unavailable, error_body
+from aiops.logs import REQUEST_ID
 from aiops.storage.client import StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,7 @@ _STATUS_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
@@ -66,5 +68,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        # The details (a traceback, Ray's process and node names) go to the log under the request id;
+        # the answer carries only that id, so a report can be matched to the log line.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("internal", "internal error"), status_code=500)
+        return JSONResponse(error_body("internal", f"internal error (request id {REQUEST_ID.get() or 'unknown'})"),
+                            status_code=500)

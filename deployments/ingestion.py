@@ -2,8 +2,10 @@
 
 A decoded batch is charged to its tenant's ``points_per_second`` quota (429), written to
 ClickHouse exactly once (its content digest is the insert deduplication token; 429 when it
-would pass the plan's series limit, and then nothing is written), and only then handed to
-the tenant's watchdog shard. Queues are bounded: a replica admits a fixed number of
+would pass the plan's series limit, 409 when it would change a stored point, and then
+nothing is written; OTLP's points that would change a stored one are left out instead and
+reported, the rest written), and only then handed to the tenant's watchdog shard (what
+storage holds, nothing else). Queues are bounded: a replica admits a fixed number of
 batches in flight and a shard a fixed number of pending calls; past either the answer is
 503 with ``Retry-After``. A batch that was stored but not delivered is answered 503 too:
 its retry is stored once (same digest) and seen once (the shard skips points it has).
@@ -14,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 
 from actors.directory import WATCHDOG_SHARD, ActorDirectory, actor_name
-from aiops.errors import PayloadTooLarge, RateLimited, Unavailable
+from aiops.errors import Conflict, PayloadTooLarge, RateLimited, Unavailable
 from aiops.ingest.batch import PointBatch
 from aiops.settings import Settings
 from aiops.sharding import shard_for
@@ -28,6 +31,15 @@ from deployments.observability import EngineMetrics
 log = logging.getLogger(__name__)
 
 SHARD_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What :meth:`IngestPipeline.accept` made durable: points, and those left out for changing a stored one."""
+
+    points: int
+    changed: int = 0
+    change: str | None = None  # the first point left out, in words
 
 
 class IngestPipeline:
@@ -56,8 +68,9 @@ class IngestPipeline:
                 "aiops_ingested_points", description="Metric points accepted (durable).", tag_keys=("format",))
         self._dashboard_points.inc(points, tags={"format": source})
 
-    async def accept(self, tenant_id: str, batch: PointBatch, source: str) -> int:
-        """Make ``batch`` durable and deliver it; returns the points accepted."""
+    async def accept(self, tenant_id: str, batch: PointBatch, source: str, *, keep_stored: bool = False) -> Accepted:
+        """Make ``batch`` durable and deliver it. A point that would change a stored one refuses the
+        batch (409), or with ``keep_stored`` (OTLP) is left out, counted and named in the answer."""
         plan = await self._tenants.plan_of(tenant_id)
         if plan is None:  # authentication already checked; the tenant vanished since
             raise Unavailable("tenant is being changed, retry shortly")
@@ -72,18 +85,26 @@ class IngestPipeline:
         try:
             outcome = await self._store.aio.ingest_batch(
                 tenant_id, batch.points_table(tenant_id), batch.series_table(tenant_id), batch.digest(tenant_id),
-                plan.max_series,
+                plan.max_series, keep_stored=keep_stored,
             )
             if outcome.refused:
                 self._metrics.ingest_refused.labels(source, "series_limit").inc()
                 raise RateLimited(f"series limit: {outcome.refused}", retry_after=60)
-            await self._deliver(tenant_id, batch)
+            if outcome.conflict:
+                self._metrics.ingest_refused.labels(source, "conflict").inc()
+                raise Conflict(outcome.conflict)
+            changed = 0
+            if outcome.changed_points is not None:  # the watchdog sees only what storage holds
+                changed = int(outcome.changed_points.size)
+                batch = batch.without(outcome.changed_points)
+            if batch.points:
+                await self._deliver(tenant_id, batch)
         finally:
             self._in_flight -= 1
         self._metrics.ingest_points.labels(source).inc(batch.points)
         self._count_for_dashboard(source, batch.points)
         self._metrics.ingest_seconds.labels(source).observe(time.perf_counter() - started)
-        return batch.points
+        return Accepted(batch.points, changed, outcome.change)
 
     async def _deliver(self, tenant_id: str, batch: PointBatch) -> None:
         from ray.exceptions import PendingCallsLimitExceeded

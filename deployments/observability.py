@@ -1,8 +1,12 @@
 """The engine's own Prometheus metrics, exposed on ``GET /metrics``.
 
 Each API process keeps its own registry (no import-time global): request counts and
-latencies by route template (never by raw path, to keep cardinality bounded) and the
-last observed state of each component.
+latencies by route template and method (never by raw path or an arbitrary method name),
+and the last observed state of each component. ``/metrics`` is open to whoever reaches
+the port, so tenant ids appear as label values only with ``metrics.per_tenant``, and
+then at most ``metrics.max_tenants`` of them (the busiest; the rest summed as
+``_other``); otherwise per-tenant figures are totals labelled ``tenant="_all"`` (tenant
+ids cannot contain ``_``). Every label therefore has a bounded set of values.
 """
 
 from __future__ import annotations
@@ -17,12 +21,36 @@ from starlette.requests import Request
 
 from aiops import __version__
 from aiops.logs import REQUEST_ID
+from aiops.settings import MetricsSettings
 
 log = logging.getLogger(__name__)
 
 
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+ALL_TENANTS, OTHER_TENANTS = "_all", "_other"
+
+
+def bounded_by_tenant(figures: dict[str, float], settings: MetricsSettings) -> dict[str, float]:
+    """Per-tenant figures as label values: one total unless ``per_tenant``, then the busiest
+    ``max_tenants`` and the rest summed.
+
+    >>> bounded_by_tenant({"acme": 5, "globex": 3, "initech": 1}, MetricsSettings())
+    {'_all': 9}
+    >>> bounded_by_tenant({"acme": 5, "globex": 3, "initech": 1}, MetricsSettings(per_tenant=True, max_tenants=2))
+    {'acme': 5, 'globex': 3, '_other': 1}
+    """
+    if not settings.per_tenant:
+        return {ALL_TENANTS: sum(figures.values())} if figures else {}
+    ranked = sorted(figures.items(), key=lambda item: (-item[1], item[0]))
+    shown = dict(ranked[:settings.max_tenants])
+    if len(ranked) > settings.max_tenants:
+        shown[OTHER_TENANTS] = sum(value for _, value in ranked[settings.max_tenants:])
+    return shown
+
+
 class EngineMetrics:
-    def __init__(self) -> None:
+    def __init__(self, settings: MetricsSettings | None = None) -> None:
+        self._settings = settings or MetricsSettings()
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "aiops_http_requests_total",
@@ -52,8 +80,14 @@ class EngineMetrics:
             ["format", "reason"], registry=self.registry,
         )
         self.ingest_skipped = Counter(
-            "aiops_ingest_skipped_samples_total", "remote_write samples skipped (staleness markers, NaN).",
+            "aiops_ingest_skipped_samples_total",
+            "remote_write samples not stored, by reason (non_finite, out_of_range, native_histogram, exemplar).",
             ["reason"], registry=self.registry,
+        )
+        self.otlp_items = Counter(
+            "aiops_otlp_items_total", "OTLP spans, log records and data points, by signal and outcome "
+            "(accepted: durable; rejected: refused one by one, reported in partial_success).",
+            ["signal", "outcome"], registry=self.registry,
         )
         self.ingest_seconds = Histogram(
             "aiops_ingest_batch_seconds", "Time to store and deliver one batch, by format.", ["format"],
@@ -62,8 +96,10 @@ class EngineMetrics:
         )
         # Republished from the actors' status at each scrape (the Ray dashboard has the same).
         gauge = lambda name, text, labels: Gauge(name, text, labels, registry=self.registry)  # noqa: E731
-        self.watchdog_points = gauge("aiops_watchdog_points", "Points scored by the watchdog, by tenant.", ["tenant"])
-        self.watchdog_series = gauge("aiops_watchdog_series", "Series under detection, by tenant.", ["tenant"])
+        self.watchdog_points = gauge("aiops_watchdog_points", "Points scored by the watchdog (tenant=\"_all\" "
+                                     "unless metrics.per_tenant).", ["tenant"])
+        self.watchdog_series = gauge("aiops_watchdog_series", "Series under detection (tenant=\"_all\" unless "
+                                     "metrics.per_tenant).", ["tenant"])
         self.watchdog_queue = gauge("aiops_watchdog_queue_depth", "Batches waiting for or in detection.", ["shard"])
         self.detection_p95 = gauge("aiops_detection_p95_seconds", "Recent p95 time to score a batch.", ["shard"])
         self.rca_done = gauge("aiops_rca_completed", "Analyses done since the worker started.", ["worker"])
@@ -76,12 +112,19 @@ class EngineMetrics:
 
     def observe_actors(self, shards: list[dict], workers: list[dict], vectorizers: list[dict]) -> None:
         """Copy the actors' latest figures (their ``status`` answers) into this registry."""
+        points: dict[str, float] = {}
+        series: dict[str, float] = {}
+        for answer in shards:
+            for tenant, value in answer.get("points_by_tenant", {}).items():
+                points[tenant] = points.get(tenant, 0) + value
+            for tenant, value in answer.get("series_by_tenant", {}).items():
+                series[tenant] = series.get(tenant, 0) + value
+        for gauge, figures in ((self.watchdog_points, points), (self.watchdog_series, series)):
+            gauge.clear()  # tenants gone (or no longer among the busiest) leave no stale series
+            for tenant, value in bounded_by_tenant(figures, self._settings).items():
+                gauge.labels(tenant).set(value)
         for answer in shards:
             shard = str(answer.get("shard"))
-            for tenant, points in answer.get("points_by_tenant", {}).items():
-                self.watchdog_points.labels(tenant).set(points)
-            for tenant, series in answer.get("series_by_tenant", {}).items():
-                self.watchdog_series.labels(tenant).set(series)
             self.watchdog_queue.labels(shard).set(answer.get("queue_depth", 0))
             if answer.get("detection_p95_seconds") is not None:
                 self.detection_p95.labels(shard).set(answer["detection_p95_seconds"])
@@ -131,7 +174,8 @@ class MetricsMiddleware(BaseHTTPMiddleware):
         finally:
             route = request.scope.get("route")
             template = getattr(route, "path", "<unmatched>")
-            self._metrics.requests.labels(request.method, template, str(status)).inc()
+            method = request.method if request.method in HTTP_METHODS else "other"
+            self._metrics.requests.labels(method, template, str(status)).inc()
             elapsed = time.perf_counter() - started
             self._metrics.latency.labels(template).observe(elapsed)
             log.log(logging.ERROR if status >= 500 else logging.DEBUG, "%s %s -> %d in %.1f ms", request.method,

@@ -2,13 +2,19 @@
 
 Open by design, as the reference says (Alertmanager's network is the trust boundary),
 unless a ``webhook``-scoped API key is presented (Alertmanager's
-``http_config.authorization``): then it must be valid and decides the tenant. The intake
-stage (:mod:`aiops.alerts.intake`) stores the alerts and their anomalies and queues their
-RCAs in ClickHouse before the 200, so Alertmanager's retry covers any failure.
+``http_config.authorization``): then it must be valid and decides the tenant. With
+``alerts.require_webhook_key`` (on by default in production mode) a request without a key
+is refused (401) before its body is read; and a tenant that has webhook keys refuses
+alerts that come without one whatever the setting (see :mod:`aiops.alerts.intake`).
+Order of checks: content type, credentials, size, then parsing. The intake stage stores
+the alerts and their anomalies and queues their RCAs in ClickHouse (one storage call per
+payload) before the 200, so Alertmanager's retry covers any failure.
 """
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
@@ -24,20 +30,33 @@ from aiops.settings import Settings
 from aiops.storage.gateway import StoreGateway
 from deployments.access import KeyDirectory, TenantDirectory, presented_credential
 from deployments.bodies import ReferenceJSONResponse, parse_json, read_body, require_content_type
+from deployments.deadlines import RequestDeadline
 from deployments.errors import install_error_handlers
 from deployments.routers import error_responses
 
 
-class WebhookKeys:
-    """An optional ``webhook`` key: absent is fine, present must be valid."""
+@dataclass(frozen=True)
+class Presented:
+    """The webhook key a request came with: its tenant and id (both None/"" for no key)."""
 
-    def __init__(self, keys: KeyDirectory, tenants: TenantDirectory) -> None:
+    tenant_id: str | None = None
+    key_id: str = ""
+
+
+class WebhookKeys:
+    """A ``webhook`` key: when presented it must be valid; absent is fine unless ``required``."""
+
+    def __init__(self, keys: KeyDirectory, tenants: TenantDirectory, *, required: bool) -> None:
         self._keys = keys
         self._tenants = tenants
+        self._required = required
 
-    async def tenant_of(self, request: Request) -> str | None:
+    async def presented(self, request: Request) -> Presented:
         if not (request.headers.get("authorization") or request.headers.get("x-api-key")):
-            return None
+            if self._required:
+                raise Unauthorized("this port requires a webhook-scoped API key (alerts.require_webhook_key): "
+                                   "set it in Alertmanager's http_config.authorization")
+            return Presented()
         credential = presented_credential(request)
         if not looks_like_key(credential):
             raise Unauthorized("this port takes a webhook-scoped API key (isage_...) or no credential at all; "
@@ -51,7 +70,7 @@ class WebhookKeys:
             raise Unauthorized(f"tenant {key.tenant_id!r} does not exist")
         if key.scope != Scope.WEBHOOK:
             raise Forbidden(f"an API key of scope {key.scope!r} cannot post alerts (needs 'webhook')")
-        return key.tenant_id
+        return Presented(key.tenant_id, key.key_id)
 
 
 def create_webhook_app(settings: Settings) -> FastAPI:
@@ -63,16 +82,12 @@ def create_webhook_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.add_middleware(RequestDeadline, seconds=settings.alerts.request_timeout_seconds)
     store = StoreGateway.for_settings(settings)
     tenants = TenantDirectory(settings, store)
-    keys = WebhookKeys(KeyDirectory(settings, store), tenants)
-
-    async def tenant_exists(tenant_id: str) -> bool:
-        return await tenants.plan_of(tenant_id) is not None
-
+    keys = WebhookKeys(KeyDirectory(settings, store), tenants, required=settings.webhook_key_required)
     actors = ActorDirectory(settings)
-    intake = AlertIntake(settings, store.aio, tenant_exists,
-                         queued=lambda ids: wake_rca_workers(actors, settings.rca.workers, ids))
+    intake = AlertIntake(settings, store.aio, queued=lambda ids: wake_rca_workers(actors, settings.rca.workers, ids))
 
     @app.get("/-/healthy", response_model=HealthResponse, tags=["health"])
     async def healthy() -> HealthResponse:
@@ -89,9 +104,9 @@ def create_webhook_app(settings: Settings) -> FastAPI:
     async def alertmanager_webhook(request: Request) -> WebhookAnswer:
         """Alertmanager's webhook (version 4). Each firing alert becomes or joins an anomaly and requests an RCA."""
         require_content_type(request, "application/json")
-        key_tenant = await keys.tenant_of(request)
+        key = await keys.presented(request)
         body = await read_body(request, settings.alerts.max_body_bytes)
-        payload = parse_json(body, AlertmanagerPayload)
-        return await intake.receive(payload, key_tenant)
+        payload = await asyncio.to_thread(parse_json, body, AlertmanagerPayload)  # off the event loop
+        return await intake.receive(payload, key.tenant_id, key.key_id)
 
     return app

@@ -82,6 +82,32 @@ register(
 )
 
 register(
+    "detector",
+    "artime",
+    "models.detectors.artime:ArtimeDetector",
+    "adaptive resonance (fuzzy ART) over Haar features of the downsampled series (ARTime)",
+)
+register(
+    "detector",
+    "contextual",
+    "models.detectors.contextual:ContextualDetector",
+    "novelty of the context of discretised recent values (CAD OSE family)",
+)
+register(
+    "detector",
+    "seasonal_likelihood",
+    "models.detectors.seasonal_likelihood:SeasonalLikelihoodDetector",
+    "daily and weekly seasonal deviations through HTM's anomaly likelihood, new extremes, spikes, a rest "
+    "(the watchdog's default)",
+)
+register(
+    "detector",
+    "calibrated",
+    "models.detectors.calibrated:CalibratedDetector",
+    "any detector's score through HTM's anomaly likelihood, NAB's new-extreme rule and a rest after alarms",
+)
+
+register(
     "ranker",
     "baro",
     "models.rankers.deviation:BaroRanker",

@@ -60,8 +60,12 @@ def small_engine_settings(data_dir: Path, **overrides) -> Settings:
         "rca": {"workers": 1},
         "ray": {"dashboard": False},
         "serve": {"request_timeout_seconds": 20},  # long enough for a cold model load, short for slow-drip tests
+        # 9093's own deadlines, short for its slow-drip and idle-connection tests.
+        "alerts": {"request_timeout_seconds": 5, "keep_alive_seconds": 5},
         # A plan small enough to reach its limits in a test.
         "plans": {"tiny": {"requests_per_second": 1000, "points_per_second": 50, "max_series": 3}},
+        # Spans and logs stamped a few minutes back are rolled up within seconds of arriving.
+        "otlp": {"rollup_interval_seconds": 0.5, "rollup_lateness_seconds": 5},
     }
     base.update(overrides)
     return load_settings(**base)

@@ -1,7 +1,9 @@
 """RELIABILITY.md from the tests' own output.
 
 Tests of faults and attacks carry ``@pytest.mark.reliability(fault=..., promise=...)`` and
-report what they measured with ``record_property("measured", ...)``. The hooks in
+report what they measured with ``record_property("measured", ...)`` (once per test). A
+``kind=...`` argument (``"1 work before limits"``) files the row under that input kind of
+the hardening section (issue #19), one table per kind, in the kinds' order. The hooks in
 ``conftest.py`` collect each such test's outcome into ``reliability-results.json``;
 ``python -m tests.reliability [RESULTS]`` renders that into ``RELIABILITY.md``. A partial
 run updates only its own rows.
@@ -28,8 +30,11 @@ def collect(item, report) -> dict | None:
     if marker is None:
         return None
     measured = "; ".join(str(value) for name, value in item.user_properties if name == "measured")
-    return {"fault": marker.kwargs["fault"], "promise": marker.kwargs["promise"], "test": item.nodeid,
-            "outcome": report.outcome, "seconds": round(report.duration, 1), "measured": measured}
+    row = {"fault": marker.kwargs["fault"], "promise": marker.kwargs["promise"], "test": item.nodeid,
+           "outcome": report.outcome, "seconds": round(report.duration, 1), "measured": measured}
+    if marker.kwargs.get("kind"):
+        row["kind"] = marker.kwargs["kind"]
+    return row
 
 
 def save(rows: list[dict]) -> None:
@@ -44,8 +49,43 @@ def save(rows: list[dict]) -> None:
                                    "rows": list(kept.values())}, indent=1))
 
 
+def cell(text: object) -> str:
+    """Text safe inside a Markdown table cell (no pipes or line breaks of its own)."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _row(r: dict) -> str:
+    verdict = {"passed": "kept", "failed": "**BROKEN**", "skipped": "not run"}.get(r["outcome"], r["outcome"])
+    test = r["test"].split("::", 1)
+    return (f"| {cell(r['fault'])} | {cell(r['promise'])} | {cell(r['measured'] or '-')} | {verdict} | "
+            f"`{test[0]}` {cell(test[-1])} ({r['seconds']}) |")
+
+
+def _kind_order(kind: str) -> tuple[int, str]:
+    number = kind.split(" ", 1)[0]
+    return (int(number) if number.isdigit() else 10**6, kind)
+
+
+def kinds_section(rows: list[dict]) -> list[str]:
+    """The hardening rows (issue #19), one table per input kind."""
+    kinds = sorted({r["kind"] for r in rows if r.get("kind")}, key=_kind_order)
+    if not kinds:
+        return []
+    lines = ["", "## Input kinds (hardening, issue #19)", "",
+             "Each kind of input that once slipped through, fixed everywhere it occurs: its examples as "
+             "tests through the real engine, and a property or fuzz test trying its variants.",
+             ]
+    for kind in kinds:
+        number, _, name = kind.partition(" ")
+        lines += ["", f"### {number}. {name[:1].upper() + name[1:]}", "",
+                  "| tried | what the engine promises | measured | result | test (seconds) |",
+                  "|---|---|---|---|---|"]
+        lines += [_row(r) for r in sorted((r for r in rows if r.get("kind") == kind), key=lambda r: r["test"])]
+    return lines
+
+
 def render(results: dict) -> str:
-    rows = sorted(results["rows"], key=lambda r: (r["fault"], r["test"]))
+    rows = sorted((r for r in results["rows"] if not r.get("kind")), key=lambda r: (r["fault"], r["test"]))
     lines = [
         "# Reliability and security, measured",
         "",
@@ -55,12 +95,8 @@ def render(results: dict) -> str:
         "| fault or attack | what the engine promises | measured | result | test (seconds) |",
         "|---|---|---|---|---|",
     ]
-    for r in rows:
-        verdict = {"passed": "kept", "failed": "**BROKEN**", "skipped": "not run"}.get(r["outcome"], r["outcome"])
-        test = r["test"].split("::", 1)
-        lines.append(f"| {r['fault']} | {r['promise']} | {r['measured'] or '-'} | {verdict} | "
-                     f"`{test[0]}` {test[-1]} ({r['seconds']}) |")
-    return "\n".join(lines + soak_section()) + "\n"
+    lines += [_row(r) for r in rows]
+    return "\n".join(lines + kinds_section(results["rows"]) + soak_section()) + "\n"
 
 
 def _shown(value: float) -> str:

@@ -1,24 +1,28 @@
 """Alertmanager alerts -> anomalies (``source: alertmanager``), stored, linked and RCA-requested.
 
 Validation is whole-payload: every alert must map to an existing tenant and a service
-before anything is written, so a refused payload changes nothing. An alert is identified
+before anything is written, so a refused payload changes nothing. A payload costs one
+storage call whatever its size (``Store.record_alert_notices``). An alert is identified
 as Alertmanager identifies it, by fingerprint (its label set's hash; computed the same
 way when a sender leaves it out) and ``startsAt``; its anomaly id is derived from those,
 so Alertmanager's retries and repeat notifications land on the same anomaly, and a later
 ``resolved`` notification resolves it. The tenant is the webhook key's (when a
 ``webhook`` key was presented), else the ``tenant_id`` label, else ``alerts.default_tenant``.
+Without a key, a tenant that has webhook keys refuses the payload (401), and so does any
+notice about an alert first sent with a key: a forged ``resolved`` needs the credentials
+the firing alert came with.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from aiops.errors import Unprocessable
+from aiops.errors import Unauthorized, Unprocessable
 from aiops.schemas.alerts import AlertIn, AlertmanagerPayload, WebhookAnswer
 from aiops.settings import Settings
-from aiops.storage.records import WAITED_FOR, AlertRecord, AnomalyRecord
+from aiops.storage.records import AlertRecord, AnomalyRecord
 
 SERVICE_LABELS = ("service_id", "service", "job", "app")
 NEVER = datetime(1, 1, 1, tzinfo=UTC)  # Alertmanager's "no end yet"
@@ -45,17 +49,16 @@ class Mapped:
 
 
 class AlertIntake:
-    def __init__(self, settings: Settings, store, tenant_exists, queued=None) -> None:
+    def __init__(self, settings: Settings, store, queued=None) -> None:
         self._settings = settings
         self._store = store  # a StoreGateway's aio proxy
-        self._tenant_exists = tenant_exists  # async (tenant_id) -> bool
         self._queued = queued  # (anomaly ids) -> None: RCAs were requested for these
 
-    async def _map(self, payload: AlertmanagerPayload, key_tenant: str | None) -> list[Mapped]:
+    def _map(self, payload: AlertmanagerPayload, key_tenant: str | None) -> list[Mapped]:
         if len(payload.alerts) > self._settings.alerts.max_alerts:
             raise Unprocessable(f"{len(payload.alerts)} alerts in one payload; at most "
                                 f"{self._settings.alerts.max_alerts}")
-        mapped, checked = [], set()
+        mapped = []
         for index, alert in enumerate(payload.alerts):
             labels = {**payload.commonLabels, **alert.labels}
             labelled = labels.get("tenant_id")
@@ -66,10 +69,6 @@ class AlertIntake:
             if not tenant:
                 raise Unprocessable(f"alerts[{index}]: no tenant_id label, and no default tenant is configured "
                                     "(alerts.default_tenant)")
-            if tenant not in checked:
-                if not await self._tenant_exists(tenant):
-                    raise Unprocessable(f"alerts[{index}]: tenant {tenant!r} does not exist")
-                checked.add(tenant)
             service = next((labels[k] for k in SERVICE_LABELS if labels.get(k)), None)
             if service is None:
                 raise Unprocessable(f"alerts[{index}]: no service label (one of {', '.join(SERVICE_LABELS)})")
@@ -77,40 +76,32 @@ class AlertIntake:
             mapped.append(Mapped(tenant, service, labels, alert, fp, alert_anomaly_id(tenant, fp, alert.startsAt)))
         return mapped
 
-    async def receive(self, payload: AlertmanagerPayload, key_tenant: str | None = None) -> WebhookAnswer:
-        """Store every alert and its anomaly, link and request RCAs; answer once all of it is durable."""
-        mapped = await self._map(payload, key_tenant)
+    async def receive(self, payload: AlertmanagerPayload, key_tenant: str | None = None,
+                      key_id: str = "") -> WebhookAnswer:
+        """Store every alert and its anomaly, link and request RCAs; answer once all of it is durable.
+
+        ``key_id`` is the webhook key presented (its tenant ``key_tenant``), "" for none."""
+        mapped = self._map(payload, key_tenant)
         now = datetime.now(UTC)
-        window = timedelta(minutes=self._settings.alerts.link_window_minutes)
-        alerts, anomalies, wanting = [], [], {}
+        notices, fresh = [], []
         for m in mapped:
             a = m.alert
-            firing = a.status == "firing"
             ends_at = a.endsAt if a.endsAt is not None and a.endsAt > NEVER + timedelta(days=1) else None
-            existing = await self._store.get_anomaly(m.tenant_id, m.anomaly_id)
-            linked = await self._store.watchdog_anomalies_near(m.tenant_id, m.service_id, a.startsAt - window,
-                                                              a.startsAt + window)
             alertname = m.labels.get("alertname", "alert")
-            alerts.append(AlertRecord(m.tenant_id, m.fingerprint, a.startsAt, ends_at, a.status, alertname,
-                                      m.service_id, m.labels, a.annotations, a.generatorURL, m.anomaly_id, linked,
-                                      now))
+            notices.append(AlertRecord(m.tenant_id, m.fingerprint, a.startsAt, ends_at, a.status, alertname,
+                                       m.service_id, m.labels, a.annotations, a.generatorURL, m.anomaly_id, [], now,
+                                       key_id))
             severity = m.labels.get("severity", "").lower()
             score = self._settings.alerts.severity_scores.get(severity, 0.9)
-            anomaly = existing or AnomalyRecord(
-                m.tenant_id, m.anomaly_id, m.service_id, alertname, 0, m.labels, "alertmanager", "alertmanager",
-                score, 0.0, a.startsAt, a.startsAt, rca_triggered=firing)
-            last_seen = max(anomaly.last_seen_at, ends_at or now if not firing else now)
-            # Resolved stays resolved: a late retry of the firing notice does not reopen it.
-            anomalies.append(replace(anomaly, last_seen_at=last_seen, resolved=anomaly.resolved or not firing,
-                                     rca_triggered=anomaly.rca_triggered or firing, updated_at=now))
-            if firing:
-                wanting.setdefault(m.tenant_id, []).append(m.anomaly_id)
-        await self._store.save_alerts(alerts)
-        await self._store.upsert_anomalies(anomalies)
-        for tenant_id, ids in wanting.items():
-            await self._store.request_rcas(tenant_id, ids, now, WAITED_FOR)  # on-call waits on these
-            if self._queued is not None:
-                self._queued(ids)
+            fresh.append(AnomalyRecord(m.tenant_id, m.anomaly_id, m.service_id, alertname, 0, m.labels,
+                                       "alertmanager", "alertmanager", score, 0.0, a.startsAt, a.startsAt,
+                                       rca_triggered=a.status == "firing"))
+        window = timedelta(minutes=self._settings.alerts.link_window_minutes)
+        outcome = await self._store.record_alert_notices(notices, fresh, window, now)
+        if outcome.refused:
+            raise Unauthorized(outcome.refused) if outcome.needs_key else Unprocessable(outcome.refused)
+        if outcome.queued and self._queued is not None:
+            self._queued(outcome.queued)
         first_firing = next((m.anomaly_id for m in mapped if m.alert.status == "firing"), None)
         return WebhookAnswer(rca_triggered=first_firing is not None,
                              anomaly_id=first_firing or (mapped[0].anomaly_id if mapped else None))

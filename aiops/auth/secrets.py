@@ -1,7 +1,7 @@
 """The JWT signing secret when none is configured: generated once into the data dir.
 
 The engine and ``aiops token`` read the same file, so tokens printed by the CLI verify in
-the engine. Production mode refuses generated and short secrets.
+the engine. Production mode refuses generated and short secrets; development warns about short ones.
 """
 
 from __future__ import annotations
@@ -30,11 +30,16 @@ def resolve_jwt_secret(settings: Settings, *, create: bool = True) -> str | None
     """
     if settings.jwt_secret is not None:
         secret = settings.jwt_secret.get_secret_value()
-        if settings.mode == "production" and len(secret) < MIN_PRODUCTION_SECRET_CHARS:
-            raise SettingsError(
-                f"jwt_secret (AIOPS_JWT_SECRET): production mode needs at least "
-                f"{MIN_PRODUCTION_SECRET_CHARS} characters"
-            )
+        if len(secret) < MIN_PRODUCTION_SECRET_CHARS:
+            if settings.mode == "production":
+                raise SettingsError(
+                    f"jwt_secret (AIOPS_JWT_SECRET): production mode needs at least "
+                    f"{MIN_PRODUCTION_SECRET_CHARS} characters"
+                )
+            # Development starts anyway, but a short HS256 secret can be brute-forced offline
+            # from any one token: say so where the operator looks.
+            log.warning("jwt_secret (AIOPS_JWT_SECRET) has %d characters; use at least %d (production mode "
+                        "refuses shorter ones)", len(secret), MIN_PRODUCTION_SECRET_CHARS)
         return secret
     if settings.jwt_public_key or settings.jwt_jwks_url:
         return None

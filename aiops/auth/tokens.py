@@ -1,6 +1,9 @@
 """JWT issue and verification (pyjwt).
 
-Tokens carry ``sub``, ``tenant_id``, ``role``, ``exp`` and ``iat``. Verification picks the
+Tokens must carry ``sub``, ``tenant_id``, ``role``, ``exp`` and ``iat`` (CONTRACT.md, Identity), and
+live no longer than ``auth.max_token_lifetime_seconds`` (``exp - iat``; an ``iat`` in the
+future beyond the clock leeway is refused too), so a leaked token cannot stay useful for
+years. Verification picks the
 key by the token's algorithm family and never lets one family's key stand in for
 another's: HS256 only with the shared secret; RS256 / ES256 only with the configured PEM
 public key or the JWKS endpoint's keys (fetched, cached and refreshed on an unknown
@@ -9,6 +12,7 @@ public key or the JWKS endpoint's keys (fetched, cached and refreshed on an unkn
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +25,9 @@ from aiops.settings import Settings
 
 HMAC_ALGORITHMS = ("HS256",)
 PUBLIC_KEY_ALGORITHMS = ("RS256", "ES256")
-REQUIRED_CLAIMS = ("exp", "sub", "tenant_id", "role")
+REQUIRED_CLAIMS = ("exp", "iat", "sub", "tenant_id", "role")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,7 @@ class TokenVerifier:
         self._issuer = settings.auth.jwt_issuer
         self._audience = settings.auth.jwt_audience
         self._leeway = settings.auth.leeway_seconds
+        self._max_lifetime = settings.auth.max_token_lifetime_seconds
 
     def _key_for(self, token: str, algorithm: str):
         if algorithm in HMAC_ALGORITHMS:
@@ -107,8 +114,9 @@ class TokenVerifier:
             if self._jwks is not None:
                 try:
                     return self._jwks.get_signing_key_from_jwt(token).key
-                except jwt.PyJWKClientError as error:
-                    raise Unauthorized(f"no signing key for this token: {error}") from None
+                except jwt.PyJWKClientError as error:  # the provider's own words may name hosts: log them
+                    log.warning("no JWKS signing key for a token: %s", error)
+                    raise Unauthorized("no signing key of the identity provider matches this token") from None
         raise Unauthorized(f"token algorithm {algorithm!r} is not accepted")
 
     def verify(self, token: str) -> Identity:
@@ -135,6 +143,7 @@ class TokenVerifier:
             raise Unauthorized("token expired") from None
         except jwt.PyJWTError as error:
             raise Unauthorized(f"invalid token: {error}") from None
+        self._check_lifetime(claims)
         try:
             role = Role(claims["role"])
         except ValueError:
@@ -143,3 +152,12 @@ class TokenVerifier:
         if not isinstance(tenant_id, str) or not tenant_id or not isinstance(user_id, str) or not user_id:
             raise Unauthorized("token claims tenant_id and sub must be non-empty strings")
         return Identity(tenant_id=tenant_id, user_id=user_id, role=role)
+
+    def _check_lifetime(self, claims: dict) -> None:
+        # PyJWT has checked that iat is not in the future (beyond the leeway) and exp not past.
+        issued, expires = claims["iat"], claims["exp"]
+        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (issued, expires))
+        if not numbers:
+            raise Unauthorized("token claims iat and exp must be numbers (seconds since the epoch)")
+        if expires - issued > self._max_lifetime:
+            raise Unauthorized(f"token lifetime (exp - iat) is over the {self._max_lifetime} s this engine accepts")

@@ -11,6 +11,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "startup": ("aiops.bench.startup", "start-to-ready and stop of the whole engine"),
     "auth": ("aiops.bench.auth", "JWT and API-key checks per request, rate-limiter decisions"),
     "ingest": ("aiops.bench.ingest", "JSON and remote_write ingestion over HTTP vs the raw chDB ceiling"),
+    "otlp": ("aiops.bench.otlp", "OTLP/HTTP spans and log records/s (4 clients) vs the tables' insert ceilings"),
     "detect": ("aiops.bench.detect", "detector points/s on one core (10,000 series), ingest-to-listed latency"),
     "rca": ("aiops.bench.rca", "correlation graph for 200 and 2,000 services, sock-shop scores, fault-to-RCA latency"),
     "vectorizer": ("aiops.bench.vectorizer", "embedding texts/s at batch 1 and 64, micro-batched, CPU (and CUDA)"),

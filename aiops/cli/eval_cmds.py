@@ -38,16 +38,44 @@ def nab(
     data: Path = typer.Option(..., "--data", exists=True, file_okay=False, help="a NAB data/ tree"),
     labels: Path = typer.Option(..., "--labels", exists=True, dir_okay=False, help="combined_windows.json"),
     model: str | None = typer.Option(None, "--model", help="detector name (default: watchdog.detector)"),
+    every: bool = typer.Option(False, "--all", help="every registered detector, one after another"),
+    scores: Path | None = typer.Option(None, "--scores", exists=True, file_okay=False,
+                                       help="score another detector's results instead (a tree of "
+                                            "timestamp,anomaly_score CSVs, e.g. NAB's published results)"),
     per_file: bool = typer.Option(False, "--per-file", help="also print each file's score"),
+    handed_over: bool = typer.Option(False, "--handed-over",
+                                     help="give detectors that take them each file's min, max and probation up "
+                                          "front, as NAB's runner does (to check a port against its original)"),
+    cross_validate: bool = typer.Option(False, "--cross-validate",
+                                        help="choose the default's configuration and threshold leaving one "
+                                             "category out at a time (minutes), and print the folds"),
 ) -> None:
-    """Run the detector over a NAB tree and print its standard-profile NAB score."""
+    """Run detectors over a NAB tree: standard-profile score, and per category what the model flags."""
     from aiops.evaluation.detect import nab as run
+    from models.registry import entries
 
-    name = _model(model)
-    try:
-        report = run(data, labels, name)
-    except (KeyError, ValueError) as error:
-        raise fail(str(error), 2) from None
+    if cross_validate:
+        _cross_validate(data, labels)
+        return
+    if scores is not None:
+        from aiops.evaluation.detect import nab_of_files
+
+        try:
+            report = nab_of_files(data, labels, scores)
+        except (OSError, ValueError) as error:
+            raise fail(str(error), 2) from None
+        _print_nab(str(scores), report, per_file)
+        return
+    names = [entry.name for entry in entries("detector")] if every else [_model(model)]
+    for name in names:
+        try:
+            report = run(data, labels, name, handed_over=handed_over)
+        except (KeyError, ValueError) as error:
+            raise fail(str(error.args[0] if isinstance(error, KeyError) else error), 2) from None
+        _print_nab(name, report, per_file)
+
+
+def _print_nab(name: str, report, per_file: bool) -> None:
     result = report.result
     if per_file:
         for file, score in sorted(report.per_file.items()):
@@ -61,8 +89,45 @@ def nab(
     deployed = report.as_deployed
     typer.echo(
         f"  at the model's own threshold {deployed.threshold:.4f} (as deployed; the sweep above is NAB's own method): "
-        f"{deployed.score:.1f}; detected {deployed.true_positives}, false positives {deployed.false_positives}"
+        f"{deployed.score:.1f}; detected {deployed.true_positives}, false positives {deployed.false_positives}, "
+        f"false episodes {report.false_episodes}"
     )
+    typer.echo(f"  {'category':24} {'files':>5} {'best':>6} {'own':>6} {'windows found':>14} {'fp points':>9} "
+               f"{'fp episodes':>11}")
+    for c in report.categories:
+        best = f"{c.best.score:6.1f}" if c.own.windows else f"{'-':>6}"
+        own = f"{c.own.score:6.1f}" if c.own.windows else f"{'-':>6}"
+        found = f"{c.own.true_positives}/{c.own.windows}"
+        typer.echo(f"  {c.category:24} {c.files:5d} {best} {own} {found:>14} {c.own.false_positives:9d} "
+                   f"{c.false_episodes:11d}")
+
+
+def _cross_validate(data: Path, labels: Path) -> None:
+    from aiops.bench.detect import CLEAN_DAYS, clean_series
+    from aiops.evaluation.detect import read_corpus
+    from aiops.evaluation.selection import default_candidates, evaluate, select
+
+    try:
+        series, windows = read_corpus(data, labels)
+    except ValueError as error:
+        raise fail(str(error), 2) from None
+    clean = clean_series(50, seed=1)  # not the benchmark's seed: the benchmark stays a check
+    candidates = default_candidates()
+    grids = []
+    for number, candidate in enumerate(candidates, 1):
+        typer.echo(f"  [{number}/{len(candidates)}] {candidate.name}")
+        grids.append(evaluate(candidate, series, windows, clean, CLEAN_DAYS))
+    report = select(grids, series, windows)
+    typer.echo("leave one category out (choice made on the other categories, at most 0.5 false episodes "
+               "per series-month on clean synthetic series):")
+    for fold in report.folds:
+        held = "no windows" if fold.held_out_score is None else f"{fold.held_out_score:.1f}"
+        typer.echo(f"  {fold.held_out:24} <- {fold.choice.name} @ {fold.threshold:.2f} "
+                   f"(train {fold.train_score:.1f}); held out: {held} (raw {fold.held_out_raw:.2f})")
+    typer.echo(f"cross-validated NAB score (held-out raw scores summed, normalised once): "
+               f"{report.cross_validated:.1f}")
+    typer.echo(f"chosen on all categories: {report.final.choice.name} @ {report.final.threshold:.2f} "
+               f"({report.final.train_score:.1f})")
 
 
 def _figures(result) -> str:

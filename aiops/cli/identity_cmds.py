@@ -41,13 +41,17 @@ def token(
     if secret is None:
         raise fail("tokens can only be issued with a shared secret (jwt_secret); this engine verifies "
                    "public-key tokens from your identity provider", 2)
+    lifetime = parse_ttl(ttl) if ttl else settings.auth.default_token_ttl_seconds
+    if lifetime > settings.auth.max_token_lifetime_seconds:
+        raise fail(f"--ttl is longer than auth.max_token_lifetime_seconds "
+                   f"({settings.auth.max_token_lifetime_seconds} s); the engine would refuse the token", 2)
     typer.echo(
         issue_token(
             secret,
             tenant_id=tenant,
             user_id=user,
             role=role,
-            ttl_seconds=parse_ttl(ttl) if ttl else settings.auth.default_token_ttl_seconds,
+            ttl_seconds=lifetime,
             issuer=settings.auth.jwt_issuer,
             audience=settings.auth.jwt_audience,
         )

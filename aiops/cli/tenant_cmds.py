@@ -36,6 +36,10 @@ def create(
         raise fail(error.message, 2) from None
     with engine_store(settings) as store:
         created = store.sync.create_tenant(record)
+        deleted = None if created else store.sync.tenant_deleted_at(record.tenant_id)
+    if deleted is not None:
+        raise fail(f"tenant id {body.tenant_id!r} belonged to a tenant deleted at {deleted:%Y-%m-%d %H:%M:%S} UTC; "
+                   "ids are never reused: choose another", 1)
     if not created:
         raise fail(f"tenant {body.tenant_id!r} already exists", 1)
     created_at = record.created_at.isoformat().replace("+00:00", "Z")

@@ -162,3 +162,18 @@ def score_at(files: list[ScoredRows], threshold: float, profile: Profile = STAND
             detected += 1
     score = 100.0 * (raw - null) / (perfect - null) if perfect != null else 0.0
     return NabResult(score, float(threshold), raw, null, perfect, windows, detected, false_positives)
+
+
+def false_episodes(scored: ScoredRows, threshold: float, close_after: int = 3) -> int:
+    """Alarm episodes that touch no window, folded as the watchdog folds them.
+
+    Consecutive alarms (at or above ``threshold``) form one episode until ``close_after``
+    rows in a row are quiet; an episode with no row inside a labelled window is false.
+    """
+    alarms = np.flatnonzero(scored.anomaly_scores >= threshold)
+    if alarms.size == 0:
+        return 0
+    starts = np.r_[0, np.flatnonzero(np.diff(alarms) > close_after) + 1]
+    inside = scored.window_ids[alarms] >= 0
+    touched = np.add.reduceat(inside.astype(np.int64), starts)
+    return int((touched == 0).sum())

@@ -27,14 +27,29 @@ def read_series(path: Path, name: str) -> Series:
         if reader.fieldnames is None or not {"timestamp", "value"} <= set(reader.fieldnames):
             raise ValueError(f"{path}: needs the columns timestamp,value")
         rows = list(reader)
-    try:
-        stamps = np.array([_instant(row["timestamp"]) for row in rows], dtype="datetime64[s]")
-        values = np.array([float(row["value"]) for row in rows], dtype=np.float64)
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
+    stamps = np.empty(len(rows), dtype="datetime64[s]")
+    values = np.empty(len(rows), dtype=np.float64)
+    for number, row in enumerate(rows):
+        try:
+            stamps[number] = _instant(row["timestamp"] or "")
+            values[number] = _value(row["value"] or "")
+        except ValueError as error:
+            # Line numbers as an editor shows them: the header is line 1.
+            raise ValueError(f"{path}, line {number + 2}: {error}") from None
     # Scored in time order, as a stream would deliver it, whatever order the file lists.
     order = np.argsort(stamps, kind="stable")
     return Series(name, stamps[order], values[order])
+
+
+def _value(text: str) -> float:
+    """A finite number: an empty cell, NaN or ±inf is refused (it is not a measurement to score)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"value {text.strip()!r} is not a number") from None
+    if not np.isfinite(value):
+        raise ValueError(f"value {text.strip()!r} is not a finite number")
+    return value
 
 
 def _instant(text: str) -> np.datetime64:

@@ -18,16 +18,11 @@ TS_TYPE = pa.timestamp("ms", tz="UTC")
 
 def series_id(service_id: str, metric_name: str, labels: dict[str, str]) -> int:
     """Stable 64-bit identity of a series: service, metric and sorted labels."""
-    digest = hashlib.blake2b(digest_size=8)
-    digest.update(service_id.encode())
-    digest.update(b"\x00")
-    digest.update(metric_name.encode())
-    for name in sorted(labels):
-        digest.update(b"\x00")
-        digest.update(name.encode())
-        digest.update(b"\x01")
-        digest.update(labels[name].encode())
-    return int.from_bytes(digest.digest(), "little")
+    # One update of the joined text: the same digest as feeding the parts in turn, at a
+    # fraction of the calls (this runs once per series of every batch).
+    text = "".join([service_id, "\x00", metric_name,
+                    *(f"\x00{name}\x01{labels[name]}" for name in sorted(labels))])
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
 
 @dataclass
@@ -47,6 +42,13 @@ class PointBatch:
     @property
     def series(self) -> int:
         return len(self.service_ids)
+
+    def without(self, positions: np.ndarray) -> PointBatch:
+        """The batch less the points at ``positions`` (its series all kept)."""
+        keep = np.ones(self.points, dtype=bool)
+        keep[positions] = False
+        return PointBatch(self.service_ids, self.metric_names, self.labels, self.series_ids,
+                          self.series_index[keep], self.timestamps_ms[keep], self.values[keep])
 
     def digest(self, tenant_id: str) -> str:
         """Content hash: the same batch sent twice has the same digest (insert dedup token)."""

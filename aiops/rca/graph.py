@@ -2,11 +2,12 @@
 
 An edge ``u -> v`` means a change in ``u`` shows up in ``v`` ``lag`` minutes later
 (``kind="learned"``), or that ``u`` calls ``v`` (``kind="declared"``, from
-``PUT /api/v1/topology``; a fault in a callee reaches its callers, so for propagation a
-declared edge is read backwards). Learned edges are pruned with the data-processing
-inequality (as ARACNE does): in a triangle whose weakest edge is explained by the other
-two, lags adding up, that edge is an indirect effect and is dropped. That keeps a chain
-A -> B -> C a chain instead of a clique, which is what makes depth meaningful.
+``PUT /api/v1/topology``, or ``kind="observed"``, seen in the tenant's spans; a fault in a
+callee reaches its callers, so for propagation a call edge is read backwards). Learned
+edges are pruned with the data-processing inequality (as ARACNE does): in a triangle whose
+weakest edge is explained by the other two, lags adding up, that edge is an indirect
+effect and is dropped. That keeps a chain A -> B -> C a chain instead of a clique, which
+is what makes depth meaningful.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from aiops.rca.frame import MetricFrame
 
 LEARNED = "learned"
 DECLARED = "declared"
+OBSERVED = "observed"
+CALLS = frozenset({DECLARED, OBSERVED})  # edges that say "u calls v"
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,9 @@ class ServiceGraph:
         g = nx.DiGraph()
         g.add_nodes_from(self.services)
         for e in sorted(self.edges, key=lambda e: e.kind != LEARNED):  # learned first
-            if e.kind == DECLARED:
+            if e.kind in CALLS:
                 if not g.has_edge(e.target, e.source):
-                    g.add_edge(e.target, e.source, score=1.0, lag=0, kind=DECLARED)
+                    g.add_edge(e.target, e.source, score=1.0, lag=0, kind=e.kind)
                 continue
             old = g.get_edge_data(e.source, e.target)
             if old is None or e.correlation_score > old["score"]:

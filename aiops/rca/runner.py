@@ -1,7 +1,7 @@
 """What an RCA worker does, apart from being an actor: read, analyse, write.
 
 ``RcaRunner`` turns a queued request into a stored result (loading the anomaly, the
-tenant's metric frame around it, declared topology and the tenant's chosen ranker), and
+tenant's metric frame around it, its call edges and the tenant's chosen ranker), and
 computes and stores tenant correlation graphs for ``GET /api/v1/rca/correlations``.
 """
 
@@ -15,13 +15,17 @@ from datetime import UTC, datetime, timedelta
 
 from aiops.rca.analysis import GraphOptions, analyse, service_graph
 from aiops.rca.frame import MetricFrame
-from aiops.rca.graph import DECLARED, Edge, Related, ServiceGraph
+from aiops.rca.graph import DECLARED, OBSERVED, Edge, Related, ServiceGraph
 from aiops.rca.summary import template_summary
 from aiops.settings import Settings
 from aiops.storage.records import GraphSnapshot, RcaRecord
 from models.rankers.base import Evidence, RankedCause, RootCauseRanker
 from models.registry import build
 from models.telemetry import LogTable, SpanTable
+
+SPAN_COLUMNS = ("trace_id", "span_id", "parent_span_id", "service", "operation", "start_unix_nano",
+                "end_unix_nano", "status_code", "kind")
+LOG_COLUMNS = ("timestamp_unix_nano", "service", "trace_id", "span_id", "severity", "body")
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +99,14 @@ class RcaRunner:
         found = self._store.load_topology(tenant_id)
         return [Edge(caller, callee, DECLARED, 1.0, 0) for caller, callee in (found[0] if found else [])]
 
+    def call_edges(self, tenant_id: str, since: datetime, until: datetime) -> list[Edge]:
+        """The tenant's known calls: those its spans showed in ``[since, until)`` when there are any
+        (what the services really did then), else its declared topology."""
+        observed = self._store.observed_calls(tenant_id, since, until)
+        if observed:
+            return [Edge(call.caller, call.callee, OBSERVED, 1.0, 0) for call in observed]
+        return self.declared_edges(tenant_id)
+
     def frame(self, tenant_id: str, since: datetime, until: datetime) -> MetricFrame:
         rca = self._settings.rca
         at, services, metrics, values = self._store.metric_frame(tenant_id, since, until, rca.step_seconds,
@@ -102,14 +114,21 @@ class RcaRunner:
         return MetricFrame.from_long(at, services, metrics, values, step=rca.step_seconds)
 
     def telemetry(self, tenant_id: str, since: datetime, until: datetime) -> tuple[SpanTable | None, LogTable | None]:
-        """The window's spans and log records, for rankers that read them (``multimodal``).
+        """The window's stored spans and log records (OTLP), for rankers that read them (``multimodal``).
 
-        The engine stores no spans or log records yet: the OTLP receivers that will (issue
-        #16) read them here into the same :class:`SpanTable` / :class:`LogTable` that
-        ``aiops eval rca`` builds from a case's ``traces.csv`` / ``logs.csv``, so the analysis
-        below is the one measured offline. Until then every analysis runs on metrics alone.
+        The same :class:`SpanTable` / :class:`LogTable` that ``aiops eval rca`` builds from a
+        case's ``traces.csv`` / ``logs.csv``, so the analysis is the one measured offline. At most
+        ``rca.max_spans`` spans and ``rca.max_log_records`` records, sampled by trace beyond
+        that; ``None`` for a kind the tenant sent none of in the window.
         """
-        return None, None
+        rca = self._settings.rca
+        spans = self._store.spans_in_window(tenant_id, since, until, rca.max_spans)
+        logs = self._store.logs_in_window(tenant_id, since, until, rca.max_log_records)
+        span_table = SpanTable.from_columns(**{name: spans.column(name).to_numpy(zero_copy_only=False)
+                                               for name in SPAN_COLUMNS}) if spans.num_rows else None
+        log_table = LogTable.from_columns(**{name: logs.column(name).to_numpy(zero_copy_only=False)
+                                             for name in LOG_COLUMNS}) if logs.num_rows else None
+        return span_table, log_table
 
     # -- analyses --------------------------------------------------------------------------
     def start_of(self, anomaly) -> tuple[datetime, list]:
@@ -135,17 +154,18 @@ class RcaRunner:
         now = datetime.now(UTC)
         anomaly = self._store.get_anomaly(request.tenant_id, request.anomaly_id)
         if anomaly is None:
-            return replace(request, status="failed", error="the anomaly no longer exists", updated_at=now)
+            return replace(request, status="failed", error="the anomaly no longer exists", error_code="anomaly_gone",
+                           updated_at=now)
         rca = self._settings.rca
         start, alerts = self.start_of(anomaly)
-        since, until = start - timedelta(minutes=rca.lookback_minutes), start + timedelta(minutes=rca.after_minutes)
-        frame = self.frame(request.tenant_id, since, until)
-        spans, logs = self.telemetry(request.tenant_id, since, until)
+        window = (start - timedelta(minutes=rca.lookback_minutes), start + timedelta(minutes=rca.after_minutes))
+        frame = self.frame(request.tenant_id, *window)
+        spans, logs = self.telemetry(request.tenant_id, *window)
         ranker = self.ranker_for(request.tenant_id)
         if len(frame.columns) == 0 and not spans and not logs:
-            return replace(request, status="failed", ranker=ranker.name, updated_at=now,
-                           error="no metrics stored in the analysis window")
-        result = analyse(frame, start.timestamp(), ranker, declared=self.declared_edges(request.tenant_id),
+            return replace(request, status="failed", ranker=ranker.name, updated_at=now, error_code="no_metrics",
+                           error="no metrics, spans or logs stored in the analysis window")
+        result = analyse(frame, start.timestamp(), ranker, declared=self.call_edges(request.tenant_id, *window),
                          options=self.options, spans=spans, logs=logs)
         similar = []
         if self._similar is not None:
@@ -154,14 +174,18 @@ class RcaRunner:
         causes, blast = causes_json(result.ranking, start=start.timestamp()), blast_json(result.blast_radius)
         summary = template_summary(anomaly.service_id, anomaly.metric_name, result.ranking, result.blast_radius,
                                    similar)
+        summary_by = "template"
         if self._narrator is not None and self._narrator.enabled:
             facts = {"anomaly": {"service_id": anomaly.service_id, "metric_name": anomaly.metric_name,
                                  "source": anomaly.source, "started_at": start.isoformat()},
                      "alerts": [{"alertname": a.alertname, "annotations": a.annotations} for a in alerts[:3]],
                      "root_causes": causes[:3], "blast_radius": blast[:10], "similar_incidents": similar[:3]}
-            summary = self._narrator.narrate(facts) or summary
+            narrated = self._narrator.narrate(facts)
+            if narrated:
+                summary, summary_by = narrated, "llm"
         return replace(request, status="done", ranker=ranker.name, root_causes=causes, blast_radius=blast,
-                       similar_incidents=similar, summary=summary, error="", updated_at=datetime.now(UTC))
+                       similar_incidents=similar, summary=summary, summary_by=summary_by, error="", error_code="",
+                       updated_at=datetime.now(UTC))
 
     # -- tenant graphs ---------------------------------------------------------------------
     def refresh_graph(self, tenant_id: str) -> GraphSnapshot | None:
@@ -178,11 +202,13 @@ class RcaRunner:
         return GraphSnapshot(tenant_id, computed_at, frame.services, graph.edges)
 
     def current_graph(self, tenant_id: str, max_age_seconds: float) -> ServiceGraph | None:
-        """The stored graph if fresh enough, else a newly learned one; declared edges added."""
+        """The stored graph if fresh enough, else a newly learned one; call edges added."""
         snapshot = self._store.load_graph(tenant_id)
         age = (datetime.now(UTC) - snapshot.computed_at).total_seconds() if snapshot else None
         if snapshot is None or age is None or age > max_age_seconds:
             snapshot = self.refresh_graph(tenant_id) or snapshot
         if snapshot is None:
             return None
-        return ServiceGraph(list(snapshot.edges) + self.declared_edges(tenant_id), set(snapshot.services))
+        now = datetime.now(UTC)
+        calls = self.call_edges(tenant_id, now - timedelta(minutes=self._settings.rca.lookback_minutes), now)
+        return ServiceGraph(list(snapshot.edges) + calls, set(snapshot.services))

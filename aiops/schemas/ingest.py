@@ -10,6 +10,9 @@ from pydantic import BaseModel
 class IngestAccepted(BaseModel):
     status: Literal["ok"] = "ok"
     accepted: int
+    # Beyond the contract, only when something was: samples not stored, by reason
+    # (remote_write: NaN staleness markers, native histograms, exemplars, values out of range).
+    skipped: dict[str, int] | None = None
 
 
 class SeriesOut(BaseModel):

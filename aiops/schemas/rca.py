@@ -67,8 +67,12 @@ class RcaResult(BaseModel):
     blast_radius: list[BlastRadiusEntry]
     similar_incidents: list[SimilarIncident]
     summary: str
-    # Beyond the contract: why it failed, which ranker, and when.
+    # Beyond the contract: who wrote the summary, the engine's template or an LLM (llm.url)
+    # from the facts; an LLM's words deserve a second look before acting on them.
+    summary_by: Literal["template", "llm"] | None = None
+    # Beyond the contract: why it failed (words, and a stable code), which ranker, and when.
     reason: str | None = None
+    reason_code: Literal["anomaly_gone", "no_metrics", "gave_up", "analysis_error"] | None = None
     ranker: str | None = None
     requested_at: datetime
     updated_at: datetime
@@ -91,8 +95,24 @@ class TopologyIn(RequestBody):
         return edges
 
 
+class TopologyEdge(BaseModel):
+    """A caller -> callee edge and where it is known from. An edge both declared and observed is listed
+    once per source."""
+
+    caller: str
+    callee: str
+    source: Literal["declared", "observed"]
+    calls: int | None = Field(None, description="observed: calls in the window")
+    errors: int | None = Field(None, description="observed: calls whose callee span had status ERROR")
+    latency_ms_mean: float | None = Field(None, description="observed: mean call latency")
+    latency_ms_p95: float | None = Field(None, description="observed: the highest per-minute p95 in the window")
+    last_seen: datetime | None = Field(None, description="observed: the last minute with a call")
+
+
 class TopologyOut(BaseModel):
-    edges: list[CallEdge]
+    edges: list[TopologyEdge]
     services: int
     declared_by: str | None
     declared_at: datetime | None
+    observed_since: datetime | None = Field(None, description="the window observed edges were summed over")
+    observed_until: datetime | None = None

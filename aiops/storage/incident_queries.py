@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from aiops.storage.records import AlertRecord, KnowledgeMatch, KnowledgeRecord
 
 _ALERT_COLUMNS = ("tenant_id", "fingerprint", "starts_at", "ends_at", "status", "alertname", "service_id", "labels",
-                  "annotations", "generator_url", "anomaly_id", "linked_anomalies", "received_at", "updated_at")
+                  "annotations", "generator_url", "anomaly_id", "linked_anomalies", "received_at", "key_id",
+                  "updated_at")
 _KB_COLUMNS = ("tenant_id", "kb_id", "incident_id", "service_id", "resolution", "resolved_by",
                "time_to_recovery_minutes", "tags", "embedding", "embedding_model", "embedding_version",
                "created_at", "updated_at")
@@ -32,7 +33,7 @@ class IncidentQueries:
     def save_alerts(self, alerts: list[AlertRecord]) -> None:
         now = datetime.now(UTC)
         rows = [[a.tenant_id, a.fingerprint, a.starts_at, a.ends_at, a.status, a.alertname, a.service_id, a.labels,
-                 a.annotations, a.generator_url, a.anomaly_id, a.linked_anomalies, a.received_at, now]
+                 a.annotations, a.generator_url, a.anomaly_id, a.linked_anomalies, a.received_at, a.key_id, now]
                 for a in alerts]
         if rows:
             with self._pool.borrow() as client:
@@ -46,7 +47,7 @@ class IncidentQueries:
                 parameters={"tenant_id": tenant_id, "anomaly_id": anomaly_id},
             ).result_rows
         return [AlertRecord(r[0], r[1], _utc(r[2]), _utc(r[3]) if r[3] else None, r[4], r[5], r[6], dict(r[7]),
-                            dict(r[8]), r[9], r[10], list(r[11]), _utc(r[12])) for r in rows]
+                            dict(r[8]), r[9], r[10], list(r[11]), _utc(r[12]), r[13]) for r in rows]
 
     def watchdog_anomalies_near(self, tenant_id: str, service_id: str, since: datetime, until: datetime,
                                 limit: int = 20) -> list[str]:

@@ -51,6 +51,14 @@ EXPIRING_TABLES = (
     ExpiringTable("correlation_edges", "computed_at", "correlation_edges_days"),
     ExpiringTable("alerts", "starts_at", "alerts_days"),
     ExpiringTable("knowledge_base", "created_at", "knowledge_base_days"),
+    ExpiringTable("spans", "start", "spans_days"),
+    ExpiringTable("trace_index", "last_start", "spans_days"),
+    ExpiringTable("span_names", "first_seen", "spans_days"),
+    ExpiringTable("service_calls", "minute", "spans_days"),
+    ExpiringTable("logs", "timestamp", "logs_days"),
+    ExpiringTable("log_templates", "last_seen", "logs_days"),
+    ExpiringTable("log_shapes", "mined_at", "logs_days"),
+    ExpiringTable("log_template_minutes", "minute", "logs_days"),
 )
 _TTL_OF = {table.table: table for table in EXPIRING_TABLES}
 
@@ -228,6 +236,119 @@ MIGRATIONS: tuple[Migration, ...] = (
         8,
         "RCA requests someone waits for (an alert, an on-demand GET) are taken first",
         ("ALTER TABLE rca_results ADD COLUMN IF NOT EXISTS priority UInt8 DEFAULT 0",),
+    ),
+    Migration(
+        9,
+        "alerts remember the webhook key they came with (a later notice about them needs one too)",
+        ("ALTER TABLE alerts ADD COLUMN IF NOT EXISTS key_id String DEFAULT ''",),
+    ),
+    Migration(
+        10,
+        "RCA results: a stable code for why one failed, and who wrote the summary (template or LLM)",
+        (
+            "ALTER TABLE rca_results ADD COLUMN IF NOT EXISTS error_code LowCardinality(String) DEFAULT ''",
+            "ALTER TABLE rca_results ADD COLUMN IF NOT EXISTS summary_by LowCardinality(String) DEFAULT ''",
+        ),
+    ),
+    # 20-29: OpenTelemetry (OTLP) spans and logs, and what the engine derives from them.
+    Migration(
+        20,
+        "OTLP spans, the trace index, span names per tenant",
+        (
+            # One row per (tenant, trace id, span id): a retried span has the same sort key, so
+            # merges (and FINAL reads) keep one copy. Hours lead the key after the tenant: reads
+            # are by time window; a trace is found through trace_index and the bloom filter.
+            f"""CREATE TABLE IF NOT EXISTS spans (
+                tenant_id String, service LowCardinality(String), operation LowCardinality(String),
+                trace_id String, span_id String, parent_span_id String, kind UInt8,
+                start DateTime64(9, 'UTC'), duration_ns UInt64, status_code UInt8, status_message String,
+                attributes Map(LowCardinality(String), String), ingested_at {TS} DEFAULT now64(3),
+                INDEX trace_id_idx trace_id TYPE bloom_filter(0.001) GRANULARITY 1
+            ) ENGINE = ReplacingMergeTree(ingested_at) PARTITION BY toDate(start)
+            ORDER BY (tenant_id, toStartOfHour(start), service, trace_id, span_id) {_ttl("spans")}""",
+            # When each trace's spans start: a trace is read from those hours only.
+            """CREATE TABLE IF NOT EXISTS trace_index (
+                tenant_id String, trace_id String,
+                first_start SimpleAggregateFunction(min, DateTime64(9, 'UTC')),
+                last_start SimpleAggregateFunction(max, DateTime64(9, 'UTC'))
+            ) ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(last_start) ORDER BY (tenant_id, trace_id) """
+            + _ttl("trace_index"),
+            """CREATE MATERIALIZED VIEW IF NOT EXISTS trace_index_mv TO trace_index AS
+               SELECT tenant_id, trace_id, min(start) AS first_start, max(start) AS last_start
+               FROM spans GROUP BY tenant_id, trace_id""",
+            # Distinct span names per tenant and service, for the otlp.max_span_names bound.
+            f"""CREATE TABLE IF NOT EXISTS span_names (
+                tenant_id String, service String, operation String, first_seen {TS}
+            ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(first_seen) ORDER BY (tenant_id, service, operation)
+            {_ttl("span_names")}""",
+        ),
+    ),
+    Migration(
+        21,
+        "OTLP log records and their templates",
+        (
+            # record_id tells two records of the same service and instant apart by content, so a
+            # retried record collapses onto itself and two different ones stay two.
+            f"""CREATE TABLE IF NOT EXISTS logs (
+                tenant_id String, service LowCardinality(String), timestamp DateTime64(9, 'UTC'),
+                severity_number UInt8, severity LowCardinality(String), body String,
+                trace_id String, span_id String, attributes Map(LowCardinality(String), String),
+                record_id UInt64 MATERIALIZED cityHash64(body, trace_id, span_id, severity_number,
+                                                         toString(attributes)),
+                ingested_at {TS} DEFAULT now64(3)
+            ) ENGINE = ReplacingMergeTree(ingested_at) PARTITION BY toDate(timestamp)
+            ORDER BY (tenant_id, service, timestamp, record_id) {_ttl("logs")}""",
+            # Templates mined from message shapes (Drain): the current text of each (also what a
+            # restarted miner is rebuilt from), and which template each shape (by hash) belongs to.
+            f"""CREATE TABLE IF NOT EXISTS log_templates (
+                tenant_id String, template_id UInt64, template String, first_seen {TS}, last_seen {TS}
+            ) ENGINE = ReplacingMergeTree(last_seen) PARTITION BY toYYYYMM(first_seen) ORDER BY (tenant_id, template_id)
+            {_ttl("log_templates")}""",
+            f"""CREATE TABLE IF NOT EXISTS log_shapes (
+                tenant_id String, shape_hash UInt64, template_id UInt64, mined_at {TS}
+            ) ENGINE = ReplacingMergeTree(mined_at) PARTITION BY toYYYYMM(mined_at) ORDER BY (tenant_id, shape_hash)
+            {_ttl("log_shapes")}""",
+            # Records per template, service and level per minute (the rollup's counts; what
+            # GET /api/v1/logs lists templates from without scanning records).
+            f"""CREATE TABLE IF NOT EXISTS log_template_minutes (
+                tenant_id String, minute DateTime('UTC'), service LowCardinality(String), template_id UInt64,
+                severity LowCardinality(String), severity_number UInt8, records UInt64, computed_at {TS}
+            ) ENGINE = ReplacingMergeTree(computed_at) PARTITION BY toYYYYMM(minute)
+            ORDER BY (tenant_id, minute, service, template_id, severity) {_ttl("log_template_minutes")}""",
+        ),
+    ),
+    Migration(
+        22,
+        "telemetry rollups: minutes that hold spans or logs, minutes rolled up, observed calls",
+        (
+            # Which minutes hold spans or logs, and when their last row arrived: a minute is rolled
+            # up once it is over and quiet (aiops/telemetry/rollup.py).
+            f"""CREATE TABLE IF NOT EXISTS telemetry_minutes (
+                tenant_id String, signal LowCardinality(String), minute DateTime('UTC'),
+                items SimpleAggregateFunction(sum, UInt64), last_arrival SimpleAggregateFunction(max, {TS})
+            ) ENGINE = AggregatingMergeTree ORDER BY (tenant_id, signal, minute)
+            TTL minute + toIntervalDay(8)""",
+            """CREATE MATERIALIZED VIEW IF NOT EXISTS telemetry_minutes_spans_mv TO telemetry_minutes AS
+               SELECT tenant_id, 'spans' AS signal, toStartOfMinute(start) AS minute, count() AS items,
+                      max(ingested_at) AS last_arrival
+               FROM spans GROUP BY tenant_id, minute""",
+            """CREATE MATERIALIZED VIEW IF NOT EXISTS telemetry_minutes_logs_mv TO telemetry_minutes AS
+               SELECT tenant_id, 'logs' AS signal, toStartOfMinute(timestamp) AS minute, count() AS items,
+                      max(ingested_at) AS last_arrival
+               FROM logs GROUP BY tenant_id, minute""",
+            # A (tenant, signal, minute) is rolled up once: its row here says so.
+            f"""CREATE TABLE IF NOT EXISTS telemetry_rollups (
+                tenant_id String, signal LowCardinality(String), minute DateTime('UTC'), rolled_at {TS}
+            ) ENGINE = ReplacingMergeTree(rolled_at) ORDER BY (tenant_id, signal, minute)
+            TTL minute + toIntervalDay(8)""",
+            # The observed call graph: caller -> callee per minute, from spans.
+            f"""CREATE TABLE IF NOT EXISTS service_calls (
+                tenant_id String, minute DateTime('UTC'), caller LowCardinality(String),
+                callee LowCardinality(String), calls UInt64, errors UInt64, latency_ms_sum Float64,
+                latency_ms_p95 Float64, computed_at {TS}
+            ) ENGINE = ReplacingMergeTree(computed_at) PARTITION BY toYYYYMM(minute)
+            ORDER BY (tenant_id, caller, callee, minute) {_ttl("service_calls")}""",
+        ),
     ),
 )
 

@@ -12,11 +12,12 @@ from datetime import datetime
 
 import numpy as np
 
-from aiops.rca.graph import DECLARED, Edge
+from aiops.rca.graph import LEARNED, Edge
 from aiops.storage.records import GraphSnapshot, RcaRecord
 
 _RCA_COLUMNS = ("tenant_id", "anomaly_id", "status", "ranker", "root_causes", "blast_radius", "similar_incidents",
-                "summary", "error", "requested_at", "updated_at", "attempts", "worker", "priority")
+                "summary", "error", "requested_at", "updated_at", "attempts", "worker", "priority", "error_code",
+                "summary_by")
 _EDGE_COLUMNS = ("tenant_id", "source_service", "target_service", "kind", "correlation_score", "lag_minutes",
                  "direction", "metrics", "computed_at")
 
@@ -36,7 +37,7 @@ class RcaQueries:
             tenant_id=row[0], anomaly_id=row[1], status=row[2], ranker=row[3], root_causes=json.loads(row[4] or "[]"),
             blast_radius=json.loads(row[5] or "[]"), similar_incidents=json.loads(row[6] or "[]"), summary=row[7],
             error=row[8], requested_at=_utc(row[9]), updated_at=_utc(row[10]), attempts=int(row[11]),
-            worker=int(row[12]), priority=int(row[13]),
+            worker=int(row[12]), priority=int(row[13]), error_code=row[14], summary_by=row[15],
         )
 
     def request_rcas(self, tenant_id: str, anomaly_ids: list[str], at: datetime, priority: int = 0) -> int:
@@ -63,7 +64,8 @@ class RcaQueries:
         """Write a new version of an RCA row (the latest ``updated_at`` wins)."""
         row = [record.tenant_id, record.anomaly_id, record.status, record.ranker, json.dumps(record.root_causes),
                json.dumps(record.blast_radius), json.dumps(record.similar_incidents), record.summary, record.error,
-               record.requested_at, record.updated_at, record.attempts, record.worker, record.priority]
+               record.requested_at, record.updated_at, record.attempts, record.worker, record.priority,
+               record.error_code, record.summary_by]
         with self._pool.borrow() as client:
             client.insert("rca_results", [row], column_names=list(_RCA_COLUMNS))
 
@@ -78,11 +80,16 @@ class RcaQueries:
 
     def rca_queue_all_tenants(self, limit: int) -> list[RcaRecord]:
         """Requests not yet done or failed across tenants (for the RCA pool): those someone waits
-        for first, then oldest first."""
+        for first; within a priority, tenants take turns (each tenant's oldest, then each one's
+        second oldest, ...), so one tenant's thousand alerts do not queue ahead of everyone else."""
+        columns = ", ".join(_RCA_COLUMNS)
         with self._pool.borrow() as client:
             rows = client.query(
-                f"SELECT {', '.join(_RCA_COLUMNS)} FROM rca_results FINAL WHERE status IN ('pending', 'running') "
-                "ORDER BY priority DESC, requested_at LIMIT {limit:UInt32}",
+                f"""SELECT {columns} FROM (
+                        SELECT {columns}, row_number() OVER (
+                            PARTITION BY tenant_id, priority ORDER BY requested_at, anomaly_id) AS turn
+                        FROM rca_results FINAL WHERE status IN ('pending', 'running'))
+                    ORDER BY priority DESC, turn, requested_at, tenant_id LIMIT {{limit:UInt32}}""",
                 parameters={"limit": limit},
             ).result_rows
         return [self._rca(row) for row in rows]
@@ -154,7 +161,7 @@ class RcaQueries:
                    window: tuple[datetime, datetime]) -> None:
         """Store one learned graph; it replaces the previous one as the tenant's current graph."""
         rows = [[tenant_id, e.source, e.target, e.kind, e.correlation_score, e.lag_minutes,
-                 "downstream", list(e.metrics), computed_at] for e in edges if e.kind != DECLARED]
+                 "downstream", list(e.metrics), computed_at] for e in edges if e.kind == LEARNED]
         with self._pool.borrow() as client:
             if rows:
                 client.insert("correlation_edges", rows, column_names=list(_EDGE_COLUMNS))

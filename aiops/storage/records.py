@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,12 @@ class IngestOutcome:
 
     accepted_points: int
     new_series: int
-    refused: str | None = None  # set when nothing was written
+    refused: str | None = None  # set when nothing was written: over the series limit
+    conflict: str | None = None  # set when nothing was written: it would change a stored point
+    # With keep_stored: the points left out because they would change a stored point (positions
+    # in the batch's points), and the first of them in words.
+    changed_points: np.ndarray | None = None
+    change: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,10 +116,21 @@ class RcaRecord:
     blast_radius: list = field(default_factory=list)
     similar_incidents: list = field(default_factory=list)
     summary: str = ""
-    error: str = ""
+    error: str = ""  # why it failed, in words for a person (never an exception's text)
     attempts: int = 0
     worker: int = -1
     priority: int = 0  # WAITED_FOR: someone waits on it (an alert, an on-demand GET); taken first
+    error_code: str = ""  # why it failed, as a stable code (RCA_FAILURES)
+    summary_by: str = ""  # "template" or "llm": who wrote the summary
+
+
+# Why an RCA failed: stable codes (the RCA result's reason_code), each with its meaning.
+RCA_FAILURES = {
+    "anomaly_gone": "the anomaly no longer exists",
+    "no_metrics": "no metrics, spans or logs were stored in the analysis window",
+    "gave_up": "every attempt ended with its worker dying",
+    "analysis_error": "the analysis failed unexpectedly (details in the RCA worker's log)",
+}
 
 
 @dataclass(frozen=True)
@@ -140,6 +160,16 @@ class AlertRecord:
     anomaly_id: str
     linked_anomalies: list[str]
     received_at: datetime
+    key_id: str = ""  # the webhook key the notice came with ("" when it came with none)
+
+
+@dataclass(frozen=True)
+class AlertOutcome:
+    """What storing one Alertmanager payload did: refused whole (and why), or the RCAs it queued."""
+
+    refused: str = ""  # set when nothing was written
+    needs_key: bool = False  # refused because a webhook key is required and none was presented
+    queued: list[str] = field(default_factory=list)  # anomaly ids whose RCA was requested now
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,10 @@ from aiops.schemas.anomalies import AnomalyList, AnomalyOut, AnomalyPatch
 from aiops.sharding import shard_for
 from aiops.storage.records import AnomalyRecord
 from deployments.deps import Ctx, Reader, Writer
+from deployments.routing import AuthorizedRoute
 from deployments.timeparams import query_time
 
-router = APIRouter(prefix="/api/v1/anomalies", tags=["anomalies"])
+router = APIRouter(prefix="/api/v1/anomalies", tags=["anomalies"], route_class=AuthorizedRoute)
 
 AnomalyId = Annotated[str, Path(min_length=1, max_length=64)]
 

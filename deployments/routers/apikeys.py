@@ -11,8 +11,9 @@ from aiops.errors import NotFound, Unprocessable
 from aiops.schemas.apikeys import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyPublic
 from aiops.storage.records import ApiKeyRecord
 from deployments.deps import Ctx, KeyManager
+from deployments.routing import AuthorizedRoute
 
-router = APIRouter(prefix="/api/v1/apikeys", tags=["api keys"])
+router = APIRouter(prefix="/api/v1/apikeys", tags=["api keys"], route_class=AuthorizedRoute)
 
 
 def public(key: ApiKeyRecord) -> ApiKeyPublic:

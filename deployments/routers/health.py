@@ -7,11 +7,12 @@ import asyncio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
-from actors.directory import RATE_LIMITER, RCA_WORKER, VECTORIZER, WATCHDOG_SHARD, WEBHOOK_LISTENER
+from actors.directory import RATE_LIMITER, RCA_WORKER, TELEMETRY_ROLLUP, VECTORIZER, WATCHDOG_SHARD, WEBHOOK_LISTENER
 from aiops.schemas.status import HealthResponse
 from deployments.deps import Ctx
+from deployments.routing import AuthorizedRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=AuthorizedRoute)
 
 
 @router.get("/-/healthy", response_model=HealthResponse)
@@ -24,11 +25,12 @@ async def healthy() -> HealthResponse:
 async def ready(context: Ctx):
     """Ready when storage answers and every actor of every role answers."""
     probe = context.probe
-    clickhouse, watchdog, vectorizer, rca, listener, limiter = await asyncio.gather(
+    clickhouse, watchdog, vectorizer, rca, rollup, listener, limiter = await asyncio.gather(
         probe.clickhouse(),
         probe.role(WATCHDOG_SHARD),
         probe.role(VECTORIZER),
         probe.role(RCA_WORKER),
+        probe.role(TELEMETRY_ROLLUP),
         probe.singleton(WEBHOOK_LISTENER),
         probe.singleton(RATE_LIMITER),
     )
@@ -37,6 +39,7 @@ async def ready(context: Ctx):
         "watchdog": watchdog.word,
         "vectorizer": vectorizer.word,
         "rca": rca.word,
+        "telemetry_rollup": rollup.word,
         "webhook_listener": listener,
         "rate_limiter": limiter,
     }
@@ -45,6 +48,7 @@ async def ready(context: Ctx):
         and watchdog.answered_all
         and vectorizer.answered_all
         and rca.answered_all
+        and rollup.answered_all
         and listener == "running"
         and limiter == "running"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from datetime import UTC, datetime
 
 import ray
@@ -13,8 +14,11 @@ from aiops.incidents import IncidentMemory, new_record
 from aiops.schemas.alerts import IncidentMatch, IncidentSearchIn, IncidentSearchOut, ResolutionIn, ResolutionOut
 from deployments.bodies import ReferenceJSONResponse
 from deployments.deps import Ctx, Reader, Writer
+from deployments.routing import AuthorizedRoute
 
-router = APIRouter(prefix="/api/v1", tags=["incidents"])
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/v1", tags=["incidents"], route_class=AuthorizedRoute)
 
 
 def memory(context: Ctx) -> IncidentMemory:
@@ -41,7 +45,10 @@ async def search_incidents(body: IncidentSearchIn, identity: Reader, context: Ct
     try:
         model, matches = await memory(context).search(identity.tenant_id, body.query, body.limit)
     except (LookupError, ray.exceptions.RayError) as error:
-        raise Unavailable(f"incident search is unavailable: {error}", retry_after=2) from None
+        # Ray's text names processes, nodes and tracebacks: the log gets it (with the request id), not the caller.
+        log.warning("incident search failed: %s", error)
+        raise Unavailable("incident search is unavailable (the tenant's vectorizer is not answering); retry shortly",
+                          retry_after=2) from None
     return IncidentSearchOut(query=body.query, model=model, incidents=[IncidentMatch(
         incident_id=m.record.incident_id or m.record.kb_id, resolution=m.record.resolution,
         similarity=round(m.similarity, 4), knowledge_base_id=m.record.kb_id, service_id=m.record.service_id,

@@ -15,9 +15,10 @@ from aiops.incidents import vectorizer_of
 from aiops.schemas.models import ModelChoice, ModelChosen, ModelList, ModelOut
 from aiops.sharding import shard_for
 from deployments.deps import Admin, Ctx, Reader
+from deployments.routing import AuthorizedRoute
 from models.registry import entries, entry
 
-router = APIRouter(prefix="/api/v1/models", tags=["models"])
+router = APIRouter(prefix="/api/v1/models", tags=["models"], route_class=AuthorizedRoute)
 
 SWAPPABLE = ("detector", "ranker", "embedder")
 

@@ -6,8 +6,9 @@ from fastapi import APIRouter
 
 from aiops.schemas.rbac import PermissionsResponse
 from deployments.deps import EngineReader
+from deployments.routing import AuthorizedRoute
 
-router = APIRouter(prefix="/api/v1/rbac", tags=["rbac"])
+router = APIRouter(prefix="/api/v1/rbac", tags=["rbac"], route_class=AuthorizedRoute)
 
 
 @router.get("/permissions", response_model=PermissionsResponse)

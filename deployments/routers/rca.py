@@ -14,8 +14,9 @@ from aiops.schemas.rca import Correlations, RcaResult
 from aiops.sharding import shard_for
 from aiops.storage.records import WAITED_FOR, RcaRecord
 from deployments.deps import Ctx, Reader
+from deployments.routing import AuthorizedRoute
 
-router = APIRouter(prefix="/api/v1/rca", tags=["rca"])
+router = APIRouter(prefix="/api/v1/rca", tags=["rca"], route_class=AuthorizedRoute)
 
 AnomalyId = Annotated[str, Path(min_length=1, max_length=64)]
 
@@ -25,7 +26,9 @@ def public(record: RcaRecord) -> RcaResult:
     return RcaResult(
         anomaly_id=record.anomaly_id, status=status, root_causes=record.root_causes,
         blast_radius=record.blast_radius, similar_incidents=record.similar_incidents, summary=record.summary,
-        reason=record.error or None if status == "failed" else None, ranker=record.ranker or None,
+        summary_by=record.summary_by or None,
+        reason=record.error or None if status == "failed" else None,
+        reason_code=record.error_code or None if status == "failed" else None, ranker=record.ranker or None,
         requested_at=record.requested_at, updated_at=record.updated_at,
     )
 

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query
 from aiops.errors import Unprocessable
 from aiops.schemas.ingest import SeriesOut, SeriesResponse
 from deployments.deps import Ctx, Reader
+from deployments.routing import AuthorizedRoute
 from deployments.timeparams import query_time
 
-router = APIRouter(prefix="/api/v1", tags=["series"])
+router = APIRouter(prefix="/api/v1", tags=["series"], route_class=AuthorizedRoute)
 
 
 @router.get("/series", response_model=SeriesResponse)

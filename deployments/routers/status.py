@@ -13,8 +13,9 @@ from aiops.auth.roles import Role
 from aiops.schemas.status import Components, StatusResponse, WatchdogFigures
 from aiops.storage.client import StorageUnavailable
 from deployments.deps import Ctx, EngineReader
+from deployments.routing import AuthorizedRoute
 
-router = APIRouter(prefix="/api/v1", tags=["status"])
+router = APIRouter(prefix="/api/v1", tags=["status"], route_class=AuthorizedRoute)
 
 HEALTHY = {"running", "ready", "connected", "ok", "disabled"}
 

@@ -5,6 +5,12 @@ state pickles, checkpoints and grows (new series) without the detector's help, a
 ``step`` scores one new point of every series at once. A higher score means more
 anomalous; scores are calibrated to [0, 1] and comparable across series and models. The
 score of a point may use that point and earlier ones only.
+
+Bad numbers are screened here, once, for every model: a NaN (Prometheus' staleness
+marker, a failed scrape) is a missing point (state untouched, score 0); ±inf or a finite
+value beyond ``WILD`` in magnitude (1e300, an overflowed counter) is flagged as an anomaly
+(score 1, ``z_score`` ±``WILD_Z``) without reaching the model's state, so no later score
+turns NaN.
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 State = dict[str, np.ndarray]
+
+WILD = 1e100  # beyond this magnitude a value is not a measurement to learn from
+WILD_Z = 1e9  # the z_score reported for such a value (finite, signed)
 
 
 class DetectorConfig(BaseModel):
@@ -46,25 +55,35 @@ class Detector(ABC):
         """Fresh state for ``size`` series (every array has ``size`` rows)."""
 
     @abstractmethod
+    def _update(self, state: State, values: np.ndarray, timestamps: np.ndarray, active: np.ndarray) -> Scores:
+        """One step on screened input: every active value is finite and within ``WILD``."""
+
+    def _update_many(self, state: State, values: np.ndarray, timestamps: np.ndarray,
+                     active: np.ndarray) -> Scores:
+        """Many steps on screened input; a model with a compiled loop over time overrides this."""
+        score, z = np.zeros(values.shape), np.zeros(values.shape)
+        for t in range(values.shape[0]):
+            result = self._update(state, values[t], timestamps[t], active[t])
+            score[t], z[t] = result.score, result.z_score
+        return Scores(score, z)
+
     def step(self, state: State, values: np.ndarray, timestamps: np.ndarray, active: np.ndarray) -> Scores:
         """Update with one point per series (``timestamps`` in unix seconds) and score it.
 
         Only rows where ``active`` is true take a point; the others keep their state and
         score 0.
         """
+        clean, learn, wild = screen(values, active)
+        return flag_wild(self._update(state, clean, np.asarray(timestamps, dtype=np.float64), learn), values, wild)
 
     def run(self, state: State, values: np.ndarray, timestamps: np.ndarray, active: np.ndarray) -> Scores:
         """Many steps at once: ``(steps, series)`` arrays, row ``t`` being step ``t``.
 
-        Exactly ``steps`` calls of :meth:`step` (which is what this default does); a model
-        whose step is cheap per point but costly per call (numpy's overhead on a few series)
-        overrides it with a compiled loop over time.
+        Exactly ``steps`` calls of :meth:`step`, whichever way the model computes them.
         """
-        score, z = np.zeros(values.shape), np.zeros(values.shape)
-        for t in range(values.shape[0]):
-            result = self.step(state, values[t], timestamps[t], active[t])
-            score[t], z[t] = result.score, result.z_score
-        return Scores(score, z)
+        clean, learn, wild = screen(values, active)
+        return flag_wild(self._update_many(state, clean, np.asarray(timestamps, dtype=np.float64), learn),
+                         values, wild)
 
     def is_anomaly(self, scores: Scores) -> np.ndarray:
         return scores.score >= self.config.threshold
@@ -83,3 +102,21 @@ class Detector(ABC):
         result = self.run(self.init_state(1), np.asarray(values, dtype=np.float64).reshape(column),
                           np.asarray(timestamps, dtype=np.float64).reshape(column), np.ones(column, dtype=bool))
         return Scores(result.score[:, 0], result.z_score[:, 0])
+
+
+def screen(values: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(values with bad ones zeroed, the points a model may learn from, the wild ones)."""
+    values = np.asarray(values, dtype=np.float64)
+    active = np.asarray(active, dtype=bool)
+    finite = np.abs(values) <= WILD  # false for NaN and ±inf too
+    if finite.all():
+        return values, active, np.zeros(values.shape, dtype=bool)
+    wild = active & ~finite & ~np.isnan(values)
+    return np.where(finite, values, 0.0), active & finite, wild
+
+
+def flag_wild(scores: Scores, values: np.ndarray, wild: np.ndarray) -> Scores:
+    if wild.any():
+        scores.score[wild] = 1.0
+        scores.z_score[wild] = np.copysign(WILD_Z, values[wild])
+    return scores

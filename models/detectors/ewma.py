@@ -40,7 +40,7 @@ class EwmaDetector(Detector):
     def init_state(self, size: int) -> State:
         return {"level": np.zeros(size), "spread": np.zeros(size), "seen": np.zeros(size)}
 
-    def step(self, state: State, values: np.ndarray, timestamps: np.ndarray, active: np.ndarray) -> Scores:
+    def _update(self, state: State, values: np.ndarray, timestamps: np.ndarray, active: np.ndarray) -> Scores:
         level, spread, seen = state["level"], state["spread"], state["seen"]
         first = active & (seen == 0)
         level[first] = values[first]
@@ -63,5 +63,5 @@ def z_to_score(z: np.ndarray, scale: float = 4.0) -> np.ndarray:
 
     ``scale`` sigmas map to 0.5; 3 x ``scale`` to 0.9.
     """
-    ratio = (np.abs(z) / scale) ** 2
+    ratio = np.minimum(np.abs(z) / scale, 1e100) ** 2  # capped: inf / inf would be NaN
     return ratio / (1.0 + ratio)

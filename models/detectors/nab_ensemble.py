@@ -110,7 +110,7 @@ class NabEnsembleDetector(Detector):
         state["season_n"] = np.zeros((size, bins))
         return state
 
-    def step(self, state: State, values: np.ndarray, timestamps: np.ndarray, active: np.ndarray) -> Scores:
+    def _update(self, state: State, values: np.ndarray, timestamps: np.ndarray, active: np.ndarray) -> Scores:
         c = self.config
         x = np.where(active, np.asarray(values, dtype=np.float64), 0.0)
         seen = state["seen"]

@@ -18,9 +18,10 @@ import numpy as np
 
 @numba.njit(cache=True, nogil=True)
 def seasonal_run(level: np.ndarray, spread: np.ndarray, seen: np.ndarray, offset: np.ndarray, visits: np.ndarray,
-                 values: np.ndarray, timestamps: np.ndarray, active: np.ndarray, period: float, slot_seconds: float,
-                 slots: int, a_level: float, a_slot: float, a_spread: float, warmup: float,
-                 clip: float) -> np.ndarray:
+                 last_time: np.ndarray, run: np.ndarray, run_sum: np.ndarray, values: np.ndarray,
+                 timestamps: np.ndarray, active: np.ndarray, period: float, slot_seconds: float, slots: int,
+                 a_level: float, a_slot: float, a_spread: float, warmup: float, clip: float, timed: bool,
+                 slot_rates: np.ndarray, relearn_after: int, relearn_z: float) -> np.ndarray:
     """Update the state in place over ``(steps, series)`` points; return each point's z."""
     steps, series = values.shape
     z = np.zeros((steps, series))
@@ -46,11 +47,29 @@ def seasonal_run(level: np.ndarray, spread: np.ndarray, seen: np.ndarray, offset
             if warm:
                 z[t, n] = residual / sigma
             clipped = min(max(residual, -limit), limit)
-            learn = max(a_slot, 1.0 / (vis + 1.0)) * clipped
+            rate = a_slot
+            if timed:
+                elapsed = min(max(timestamps[t, n] - last_time[n], 0.0), slot_seconds)
+                last_time[n] = timestamps[t, n]
+                rate = slot_rates[int(np.rint(elapsed))]
+            learn = max(rate, 1.0 / (vis + 1.0)) * clipped
             offset[n, slot] += (1 - w) * learn
             offset[n, after] += w * learn
             moved = x - lvl - (off + learn)
             lvl = lvl + max(a_level, 1.0 / (count + 1.0)) * min(max(moved, -limit), limit)
+            if relearn_after > 0:
+                zz = z[t, n]
+                side = 1.0 if zz >= relearn_z else (-1.0 if zz <= -relearn_z else 0.0)
+                if side != 0.0 and np.sign(run[n]) == side:
+                    run[n] += side
+                    run_sum[n] += residual
+                else:
+                    run[n] = side
+                    run_sum[n] = residual if side != 0.0 else 0.0
+                if abs(run[n]) >= relearn_after:
+                    lvl = lvl + run_sum[n] / abs(run[n])
+                    run[n] = 0.0
+                    run_sum[n] = 0.0
             visits[n, slot] = vis + (1 - w)
             visits[n, after] += w
             spr = spr + max(a_spread, 1.0 / (count + 1.0)) * (abs(clipped) - spr)

@@ -23,7 +23,7 @@ import networkx as nx
 import numpy as np
 from pydantic import Field
 
-from aiops.rca.graph import DECLARED, ServiceGraph
+from aiops.rca.graph import CALLS, ServiceGraph
 from models.rankers.base import (
     Deviation,
     RankedCause,
@@ -71,7 +71,7 @@ def declared_callees(graph: ServiceGraph | None) -> dict[str, set[str]]:
     """Each service's declared callees, direct and indirect (the topology prior)."""
     if graph is None:
         return {}
-    calls = nx.DiGraph((e.source, e.target) for e in graph.edges if e.kind == DECLARED)
+    calls = nx.DiGraph((e.source, e.target) for e in graph.edges if e.kind in CALLS)
     return {service: nx.descendants(calls, service) for service in calls.nodes}
 
 

@@ -22,13 +22,14 @@ others and, alone on clean metrics, loses to BARO. So this ranker is never worse
 metrics-only default it replaced.
 
 Services tied on the fused score are ordered by the earliest metric onset (a callee's fault
-reaches its callers later), then callee before caller where a call is declared (``PUT
-/api/v1/topology``; as BARO does), then by name. Favouring callees over callers beyond exact
-ties, on the declared or the observed call graph, was measured on Nezha's cases and lost
-(Avg@5 0.658 -> 0.654 at a tie ratio of 0.95, 0.562 at 0.5): the faulty service there is as
-often a caller (the front end, checkout) as a leaf. Scores are shares of the total, as the
-other rankers' are. The settings are few on purpose: the two weights are chosen by
-cross-validation across systems (``aiops eval rca --cross-validate``), not per dataset.
+reaches its callers later), then callee before caller where a call is known (declared with
+``PUT /api/v1/topology`` or observed in the spans; as BARO does), then by name. Favouring
+callees over callers beyond exact ties, on the declared or the observed call graph, was
+measured on Nezha's cases and lost (Avg@5 0.658 -> 0.654 at a tie ratio of 0.95, 0.562 at
+0.5): the faulty service there is as often a caller (the front end, checkout) as a leaf.
+Scores are shares of the total, as the other rankers' are. The settings are few on purpose:
+the two weights are chosen by cross-validation across systems (``aiops eval rca
+--cross-validate``), not per dataset.
 
 >>> import numpy as np
 >>> from models.telemetry import MetricFrame
@@ -107,7 +108,7 @@ class MultimodalRanker(RootCauseRanker):
              callees: dict[str, set[str]] | None = None) -> list[RankedCause]:
         """The ranking from already computed signals (cheap: cross-validation re-fuses cached signals).
 
-        ``callees``: each service's declared callees, direct and indirect, to settle exact ties.
+        ``callees``: each service's known callees, direct and indirect, to settle exact ties.
         When no trace or log signal saw anything, the ranking is the metrics-only baseline's.
         """
         c = self.config
@@ -184,14 +185,16 @@ def baseline_signal(frame: MetricFrame, start: float, graph: ServiceGraph | None
                   {c.service_id: c.evidence for c in ranking}, order=[c.service_id for c in ranking])
 
 
-DECLARED = "declared"  # the kind of an edge the tenant declared (aiops.rca.graph.DECLARED; models/ does not import it)
+# Kinds of edge that say "u calls v": declared (PUT /api/v1/topology) or observed in the tenant's
+# spans (aiops.rca.graph.CALLS; models/ does not import aiops/).
+CALL_KINDS = frozenset({"declared", "observed"})
 
 
 def declared_callees(graph: ServiceGraph | None) -> dict[str, set[str]]:
-    """Each service's declared callees, direct and indirect (empty without a declared topology)."""
+    """Each service's known callees (declared or observed calls), direct and indirect."""
     direct: dict[str, set[str]] = {}
     for edge in graph.edges if graph is not None else []:
-        if edge.kind == DECLARED:
+        if edge.kind in CALL_KINDS:
             direct.setdefault(edge.source, set()).add(edge.target)
     reach: dict[str, set[str]] = {}
     for service in direct:
@@ -206,7 +209,7 @@ def declared_callees(graph: ServiceGraph | None) -> dict[str, set[str]]:
 
 
 def callees_first(order: list[int], keys: list, callees: list[set[str]] | None, services: list[str]) -> list[int]:
-    """``order`` with each run of exact ties (same ``keys``) put callee before caller (declared calls).
+    """``order`` with each run of exact ties (same ``keys``) put callee before caller (known calls).
 
     A fault in a callee reaches its callers in the same minute on a coarse grid, so tied
     services are a chain, not a coincidence; :class:`~models.rankers.deviation.BaroRanker`

@@ -113,3 +113,44 @@ def test_false_positive_feedback_raises_that_series_threshold_within_bounds() ->
     assert watch.threshold[1] == pytest.approx(base)  # the other series is untouched
     assert watch.feedback(1, "true_positive") < thresholds[-1]
     assert watch.feedback(999, "false_positive") is None
+
+
+def shifted_batch(points: int, shift_at: int, shift: float, seed: int = 0) -> PointBatch:
+    """One daily-seasonal series at 5-minute steps whose level moves by ``shift`` at ``shift_at``."""
+    rng = np.random.default_rng(seed)
+    t_ms = START_MS + np.arange(points) * 300_000
+    values = 50 + 20 * np.sin(2 * np.pi * (t_ms / 1000) / DAY) + rng.normal(0, 1, points)
+    values[shift_at:] += shift
+    return PointBatch(service_ids=["svc"], metric_names=["cpu"], labels=[{}], series_ids=np.ones(1, np.uint64),
+                      series_index=np.zeros(points, np.int32), timestamps_ms=t_ms.astype(np.int64), values=values)
+
+
+@pytest.mark.parametrize("shift", [8.0, -8.0, 60.0])
+def test_a_level_shift_is_one_episode_and_the_level_is_relearnt(shift: float) -> None:
+    """A shift inside the daily range (±8, 8 sigmas) or far beyond it: one anomaly, then quiet."""
+    watch = TenantWatch("acme", DEFAULT)
+    shift_at = 4 * 288
+    found = watch.observe(shifted_batch(8 * 288, shift_at, shift)).anomalies
+    assert len(found) == 1
+    detected = (found[0].detected_at.timestamp() * 1000 - START_MS) / 300_000
+    assert shift_at <= detected <= shift_at + 20
+    assert np.sign(found[0].z_score) == np.sign(shift)
+    # Re-learnt: a day later, the next points of the shifted series score as normal.
+    later = TenantWatch.restore("acme", watch.checkpoint())
+    following = shifted_batch(9 * 288, shift_at, shift)
+    rows = slice(8 * 288, 9 * 288)
+    tail = PointBatch(following.service_ids, following.metric_names, following.labels, following.series_ids,
+                      following.series_index[rows], following.timestamps_ms[rows], following.values[rows])
+    assert later.observe(tail).anomalies == []
+
+
+def test_bad_numbers_reach_the_watchdog_without_poisoning_it() -> None:
+    watch = TenantWatch("acme", DEFAULT)
+    batch = seasonal_batch(4 * 288, series=1)
+    batch.values[3 * 288 + 10] = np.nan
+    batch.values[3 * 288 + 20] = 1e300
+    found = watch.observe(batch).anomalies
+    assert [round((a.detected_at.timestamp() * 1000 - START_MS) / 300_000) for a in found] == [3 * 288 + 20]
+    assert found[0].anomaly_score == 1.0 and np.isfinite(found[0].z_score)
+    assert all(np.isfinite(array).all() for array in watch.state.values())
+    assert watch.observe(seasonal_batch(288, series=1, first=4 * 288)).anomalies == []

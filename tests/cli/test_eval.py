@@ -11,6 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from aiops.settings import load_settings
+from models.registry import build, entries
+
 AIOPS = [sys.executable, "-m", "aiops.cli.main"]
 
 
@@ -59,15 +62,32 @@ def test_nab_prints_a_score(tmp_path: Path) -> None:
     (tmp_path / "labels.json").write_text(json.dumps(labels))
     result = run("eval", "nab", "--data", str(tmp_path / "data"), "--labels", str(tmp_path / "labels.json"))
     assert result.returncode == 0, result.stderr
-    assert "NAB standard profile, seasonal:" in result.stdout
-    score = float(result.stdout.split("seasonal:")[1].split()[0])
+    default = load_settings().watchdog.detector
+    assert f"NAB standard profile, {default}:" in result.stdout
+    score = float(result.stdout.split(f"{default}:")[1].split()[0])
     assert score > 50  # the one window is found
-    assert "at the model's own threshold 0.9000" in result.stdout  # what eval detect flags
+    own = build("detector", default).config.threshold
+    assert f"at the model's own threshold {own:.4f}" in result.stdout  # what eval detect flags
+    # The category's line: files, best, own, windows found, false-positive points and episodes.
+    line = next(x for x in result.stdout.splitlines() if x.split()[:1] == ["cat"])
+    assert line.split()[1] == "1" and line.split()[4] == "1/1"
+
+
+def test_nab_all_scores_every_registered_detector(tmp_path: Path) -> None:
+    values = 50 + np.random.default_rng(4).normal(0, 1, 1200)
+    values[1000:1010] += 30
+    write_series(tmp_path / "data" / "cat" / "one.csv", values)
+    labels = {"cat/one.csv": [["2020-01-04 10:00:00.000000", "2020-01-04 14:00:00.000000"]]}
+    (tmp_path / "labels.json").write_text(json.dumps(labels))
+    result = run("eval", "nab", "--data", str(tmp_path / "data"), "--labels", str(tmp_path / "labels.json"), "--all")
+    assert result.returncode == 0, result.stderr
+    for entry in entries("detector"):
+        assert f"NAB standard profile, {entry.name}:" in result.stdout
 
 
 def test_detect_scores_in_time_order_whatever_the_file_order(tmp_path: Path) -> None:
-    values = 50 + np.random.default_rng(2).normal(0, 1, 600)
-    values[500] += 40
+    values = 50 + np.random.default_rng(2).normal(0, 1, 900)
+    values[800] += 40  # after the default's probation (600 points and a day)
     write_series(tmp_path / "in" / "sorted.csv", values)
     lines = (tmp_path / "in" / "sorted.csv").read_text().splitlines()
     shuffled = [lines[0], *np.random.default_rng(3).permutation(lines[1:]).tolist()]
@@ -80,7 +100,7 @@ def test_detect_scores_in_time_order_whatever_the_file_order(tmp_path: Path) -> 
     expected = read_scores(tmp_path / "out" / "sorted.csv")
     assert read_scores(tmp_path / "out" / "shuffled.csv") == expected
     assert read_scores(tmp_path / "out" / "unix.csv") == expected
-    assert expected[500]["is_anomaly"] == "1"
+    assert expected[800]["is_anomaly"] == "1"
 
 
 def test_unreadable_timestamps_are_a_clear_error(tmp_path: Path) -> None:
@@ -89,6 +109,36 @@ def test_unreadable_timestamps_are_a_clear_error(tmp_path: Path) -> None:
     result = run("eval", "detect", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "o"))
     assert result.returncode == 2
     assert "bad.csv" in result.stderr and "'yesterday'" in result.stderr
+
+
+def test_nab_scores_another_detectors_results(tmp_path: Path) -> None:
+    values = 50 + np.random.default_rng(5).normal(0, 1, 600)
+    write_series(tmp_path / "data" / "cat" / "one.csv", values)
+    labels = {"cat/one.csv": [["2020-01-02 10:00:00.000000", "2020-01-02 12:00:00.000000"]]}
+    (tmp_path / "labels.json").write_text(json.dumps(labels))
+    rows = (tmp_path / "data" / "cat" / "one.csv").read_text().splitlines()[1:]
+    hit = "2020-01-02 10:00,"  # a detection at the window's start: a perfect score
+    text = "timestamp,anomaly_score\n" + "".join(f"{r.split(',')[0]},{1.0 if r.startswith(hit) else 0.0}\n"
+                                                  for r in reversed(rows))  # any row order
+    (tmp_path / "published" / "cat").mkdir(parents=True)
+    (tmp_path / "published" / "cat" / "one.csv").write_text(text)
+    args = ["eval", "nab", "--data", str(tmp_path / "data"), "--labels", str(tmp_path / "labels.json")]
+    result = run(*args, "--scores", str(tmp_path / "published"))
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout.split(": ")[1].split()[0]) == 100.0
+    (tmp_path / "published" / "cat" / "one.csv").write_text("timestamp,anomaly_score\n2020-01-01 00:00:00,1\n")
+    result = run(*args, "--scores", str(tmp_path / "published"))
+    assert result.returncode == 2 and "1 rows, the data file has 600" in result.stderr
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "", "12,5"])
+def test_unreadable_values_are_refused_with_file_and_line(tmp_path: Path, bad: str) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "bad.csv").write_text(f'timestamp,value\n2020-01-01 00:00:00,1\n2020-01-01 00:05:00,"{bad}"\n')
+    result = run("eval", "detect", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert "bad.csv, line 3" in result.stderr and repr(bad) in result.stderr
+    assert not (tmp_path / "o").exists()  # nothing scored from a file it could not read
 
 
 def test_unknown_model_is_a_clear_error(tmp_path: Path) -> None:

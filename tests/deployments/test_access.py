@@ -102,6 +102,23 @@ def acme_correlations_path(engine: RunningEngine) -> tuple[str, dict]:
     return "/api/v1/rca/correlations?service_id=auth-table", {}
 
 
+def otlp_spans(engine: RunningEngine) -> tuple[str, dict]:
+    """One span of service auth-table, as OTLP JSON (trace and span ids in hex)."""
+    now = time.time_ns()
+    span = {"traceId": secrets.token_hex(16), "spanId": secrets.token_hex(8), "name": "GET /auth", "kind": 2,
+            "startTimeUnixNano": str(now - 10**9), "endTimeUnixNano": str(now)}
+    body = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name",
+                                                            "value": {"stringValue": "auth-table"}}]},
+                               "scopeSpans": [{"spans": [span]}]}]}
+    return "/v1/traces", {"json": body}
+
+
+def acme_trace_path(engine: RunningEngine) -> tuple[str, dict]:
+    path, body = otlp_spans(engine)
+    assert engine.http.post(path, **body, headers=engine.auth()).status_code == 200
+    return f"/api/v1/traces/{body['json']['resourceSpans'][0]['scopeSpans'][0]['spans'][0]['traceId']}", {}
+
+
 READ = frozenset({"read"})
 INGESTION = frozenset({"ingestion"})
 NONE: frozenset[str] = frozenset()
@@ -135,6 +152,12 @@ CASES = [
               fixed("/api/v1/incidents/search", {"query": "auth table down", "limit": 3})),
     RouteCase("PUT", "/api/v1/topology", Permission.WRITE, NONE, True,
               fixed("/api/v1/topology", {"edges": [{"caller": "auth-front", "callee": "auth-table"}]})),
+    RouteCase("POST", "/v1/traces", Permission.WRITE, INGESTION, True, otlp_spans),
+    RouteCase("POST", "/v1/metrics", Permission.WRITE, INGESTION, True, fixed("/v1/metrics", {})),
+    RouteCase("POST", "/v1/logs", Permission.WRITE, INGESTION, True, fixed("/v1/logs", {"resourceLogs": []})),
+    RouteCase("GET", "/api/v1/traces", Permission.READ, READ, True, fixed("/api/v1/traces")),
+    RouteCase("GET", "/api/v1/traces/{trace_id}", Permission.READ, READ, True, acme_trace_path, owner_only=True),
+    RouteCase("GET", "/api/v1/logs", Permission.READ, READ, True, fixed("/api/v1/logs")),
 ]
 BY_ID = {case.id: case for case in CASES}
 
@@ -147,6 +170,10 @@ def call(engine: RunningEngine, case: RouteCase, headers: dict[str, str]):
 
 def assert_error(response, status: int) -> None:
     assert response.status_code == status, f"{response.status_code} {response.text}"
+    if response.request.url.path.startswith("/v1/"):  # OTLP receivers answer with OTLP's google.rpc.Status
+        status_body = response.json()
+        assert isinstance(status_body["code"], int) and status_body["message"]
+        return
     error = response.json()["error"]
     assert set(error) == {"code", "message"} and error["message"]
 
@@ -156,6 +183,7 @@ def test_table_covers_every_route(tmp_path) -> None:
     from deployments.api import ROUTERS, create_api
     from deployments.context import ApiContext
     from deployments.deps import RequirePermission
+    from deployments.routing import AuthorizedRoute
 
     app = create_api(ApiContext.build(load_settings(data_dir=tmp_path, jwt_secret="x" * 40)))
     # Everything the app serves comes from ROUTERS, plus FastAPI's own documented pages.
@@ -170,6 +198,9 @@ def test_table_covers_every_route(tmp_path) -> None:
     for router in ROUTERS:
         for route in router.routes:
             assert isinstance(route, APIRoute)
+            # Credentials before the body: every route checks its rule before reading a byte of it
+            # (the OTLP receivers through AuthorizedRoute's OTLP variant, which answers google.rpc.Status).
+            assert isinstance(route, AuthorizedRoute), f"{route.path} does not check credentials first"
             rules = [d.call for d in route.dependant.dependencies if isinstance(d.call, RequirePermission)]
             for method in route.methods:
                 if route.path in OPEN_ROUTES:

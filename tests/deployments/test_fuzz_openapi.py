@@ -33,11 +33,25 @@ def _protobuf_bytes(context, value) -> bytes:
     """remote_write bodies are documented as binary; send what Hypothesis made as raw bytes."""
     return value if isinstance(value, bytes) else str(value).encode()
 EXAMPLES = 10
+
+
+@schemathesis.check
+def no_internals_in_errors(ctx, response, case) -> None:
+    """Error answers carry a code and words for people: never a traceback, a Ray process or node, an exception name."""
+    if response.status_code >= 400:
+        from tests.deployments.test_internals import INTERNALS
+
+        found = INTERNALS.search(response.text)
+        if found is not None:
+            raise AssertionError(f"{case.operation.label} answered {response.status_code} with internal detail "
+                                 f"{found.group(0)!r}: {response.text[:300]}")
+
+
 # What the issue promises. Not "positive data accepted": a schema cannot say that an
 # expiry must lie in the future or a tenant id must be new, so schema-valid requests
 # may rightly get a 4xx.
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          response_headers_conformance]
+          response_headers_conformance, no_internals_in_errors]
 
 
 def fuzz(client, base_url: str, header_sets: list[dict]) -> tuple[int, list[str]]:
@@ -66,7 +80,9 @@ def fuzz(client, base_url: str, header_sets: list[dict]) -> tuple[int, list[str]
 
 @pytest.mark.reliability(
     fault="Schemathesis on every REST route (generated requests, as admin, operator and viewer)",
-    promise="no 5xx; every answer's status, content type, headers and body as documented",
+    promise="no 5xx; every answer's status, content type, headers and body as documented; no error answer "
+            "carries a traceback, a Ray process or node, or an exception's name",
+    kind="11 internals in answers",
 )
 def test_the_api_answers_as_documented(engine: RunningEngine, record_property) -> None:
     operations, failures = fuzz(engine.http, f"http://127.0.0.1:{engine.settings.http_port}",
@@ -78,7 +94,7 @@ def test_the_api_answers_as_documented(engine: RunningEngine, record_property) -
 
 @pytest.mark.reliability(
     fault="Schemathesis on the 9093 webhook port (no key, and a webhook key)",
-    promise="no 5xx; every answer as documented",
+    promise="no 5xx; every answer as documented; no internals in error answers",
 )
 def test_the_webhook_port_answers_as_documented(engine: RunningEngine, record_property) -> None:
     _, key = engine.create_key("webhook")

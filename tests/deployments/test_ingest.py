@@ -93,7 +93,8 @@ def test_remote_write_round_trip(engine: RunningEngine) -> None:
     response = engine.http.post("/api/v1/ingest/prometheus", content=body,
                                 headers={**PROTOBUF, **engine.auth(role=Role.OPERATOR)})
     assert response.status_code == 200, response.text
-    assert response.json() == {"status": "ok", "accepted": 3}  # the NaN (a staleness marker) is skipped
+    # The NaN (a staleness marker) is skipped, and said so (nothing a sender sends vanishes silently).
+    assert response.json() == {"status": "ok", "accepted": 3, "skipped": {"non_finite": 1}}
     series = read(engine, job)
     assert len(series) == 1
     assert series[0]["metric_name"] == "http_requests_total"

@@ -21,7 +21,8 @@ from aiops.settings import load_settings
 
 
 def claims(**extra) -> dict:
-    return {"sub": "alice", "tenant_id": "acme", "role": "admin", "exp": int(time.time()) + 300, **extra}
+    now = int(time.time())
+    return {"sub": "alice", "tenant_id": "acme", "role": "admin", "iat": now, "exp": now + 300, **extra}
 
 
 def public_pem(private_key) -> str:

@@ -105,3 +105,17 @@ def test_a_fixed_threshold_scores_what_the_sweep_scores_there() -> None:
         (best.score, best.true_positives, best.false_positives))
     assert score_at(files, 1.5).score == 0.0  # nothing detected: the null score
     assert score_at(files, 0.0).score < best.score
+
+
+def test_false_episodes_fold_alarms_as_the_watchdog_does() -> None:
+    from aiops.evaluation.nab import false_episodes
+
+    n = 300
+    scores = np.zeros(n)
+    scores[[100, 101, 103]] = 1.0  # one episode: gaps of fewer than 3 quiet rows
+    scores[[110, 200]] = 1.0  # two more, each alone
+    scores[[150, 160]] = 1.0  # inside the window: not false
+    scored = score_rows(stamps(n), scores, [window(145, 165)])
+    assert false_episodes(scored, 0.5) == 3
+    assert false_episodes(scored, 0.5, close_after=10) == 2  # 100..110 is one episode when 10 rows close it
+    assert false_episodes(scored, 1.5) == 0
