@@ -115,7 +115,7 @@ class VectorizerSettings(Section):
 
 class RcaSettings(Section):
     workers: int = Field(2, ge=1, le=256)
-    ranker: str = "baro"
+    ranker: str = "multimodal"
     step_seconds: int = Field(60, ge=1, le=3600)
     lookback_minutes: int = Field(60, ge=5, le=10080)
     after_minutes: int = Field(15, ge=1, le=1440)

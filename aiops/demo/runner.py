@@ -1,9 +1,11 @@
 """The demo's story, told through the engine's real interfaces (HTTP on 8080, the webhook on 9093).
 
 A tenant is created, its call graph declared and its detector set; two hours of normal
-metrics stream in; then, round after round, a fault is injected into one service, the
-watchdog flags it, an Alertmanager-format alert about the front end goes to 9093, the RCA
-is awaited, and a resolution is written down. The last round repeats the first fault, so
+metrics stream in, and with them the shop's requests as OTLP spans (``POST /v1/traces`` with
+the tenant's ingestion key), so each round's RCA reads traces as well as metrics; then,
+round after round, a fault is injected into one service, the watchdog flags it, an
+Alertmanager-format alert about the front end goes to 9093, the RCA is awaited, and a
+resolution is written down. The last round repeats the first fault, so
 its RCA should suggest the first round's resolution.
 """
 
@@ -17,8 +19,11 @@ from datetime import UTC, datetime
 
 import httpx
 import numpy as np
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from aiops.demo.system import CALLS, FAULTS, Fault, System
+from aiops.demo.traces import export_request, shop_spans
+from models.telemetry import SpanTable
 
 MINUTE = 60
 HISTORY = 120  # minutes of normal traffic first
@@ -88,6 +93,8 @@ class Demo:
         self._timeout = timeout
         self._http = httpx.Client(base_url=target.http_url, timeout=60)
         self._webhook = httpx.Client(base_url=target.webhook_url, timeout=60)
+        self._ingestion_key = ""
+        self._spans = SpanTable.empty()
 
     def close(self) -> None:
         self._http.close()
@@ -96,11 +103,11 @@ class Demo:
     def _auth(self, role: str = "admin") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.target.token(self.tenant, role)}"}
 
-    def _ok(self, response: httpx.Response) -> dict:
+    def _ok(self, response: httpx.Response, *, json: bool = True) -> dict:
         if response.status_code >= 300:
             raise RuntimeError(f"{response.request.method} {response.request.url.path}: {response.status_code} "
                                f"{response.text[:300]}")
-        return response.json()
+        return response.json() if json else {}
 
     def _wait(self, what: str, check: Callable[[], object]) -> object:
         deadline = time.monotonic() + self._timeout
@@ -112,9 +119,21 @@ class Demo:
         raise RuntimeError(f"timed out waiting for {what}")
 
     def _ingest(self, data: dict, start_unix: float, first: int, last: int) -> None:
+        """Minutes ``[first, last)``: the metrics as JSON, the requests begun in them as OTLP spans."""
         for chunk in range(first, last, 30):
             self._ok(self._http.post("/api/v1/ingest/metrics", headers=self._auth("operator"),
                                      json={"series": _series(data, start_unix, chunk, min(last, chunk + 30))}))
+            since, until = (int((start_unix + MINUTE * m) * 1e9) for m in (chunk, min(last, chunk + 30)))
+            spans = self._spans.between(since, until)
+            if len(spans):
+                response = self._http.post("/v1/traces", content=export_request(spans).SerializeToString(),
+                                           headers={"Content-Type": "application/x-protobuf",
+                                                    "X-API-Key": self._ingestion_key})
+                self._ok(response, json=False)  # OTLP answers in protobuf
+                rejected = ExportTraceServiceResponse.FromString(response.content).partial_success
+                if rejected.rejected_spans:
+                    raise RuntimeError(f"POST /v1/traces: {rejected.rejected_spans} spans rejected: "
+                                       f"{rejected.error_message[:300]}")
 
     def setup(self) -> None:
         root = {"Authorization": f"Bearer {self.target.token('root', 'super_admin')}"}
@@ -124,6 +143,8 @@ class Demo:
         self._ok(self._http.put("/api/v1/models/detector", headers=self._auth(), json={"name": "ewma", "config": {}}))
         edges = [{"caller": a, "callee": b} for a, b in CALLS]
         self._ok(self._http.put("/api/v1/topology", headers=self._auth(), json={"edges": edges}))
+        self._ingestion_key = self._ok(self._http.post("/api/v1/apikeys", headers=self._auth(), json={
+            "name": "demo shop telemetry", "scope": "ingestion", "rate_limit_rps": 1000}))["api_key"]
 
     def run(self) -> list[RoundResult]:
         self._step(f"creating tenant {self.tenant}, declaring its call graph")
@@ -132,8 +153,10 @@ class Demo:
         start_unix = (int(time.time()) // MINUTE) * MINUTE - (total + 1) * MINUTE
         faults = [Fault(kind, service, HISTORY + SEGMENT * i + FAULT_AT, FAULT_MINUTES)
                   for i, (kind, service, _, _) in enumerate(ROUNDS)]
-        data = self.system.generate(start_unix, total, faults, seed=11)
-        self._step(f"streaming {HISTORY} minutes of normal traffic from {len(self.system.services)} services")
+        data, own_ms, own_errors = self.system.simulate(start_unix, total, faults, seed=11)
+        self._spans = shop_spans(self.system, own_ms, own_errors, start_unix, total)
+        self._step(f"streaming {HISTORY} minutes of normal traffic from {len(self.system.services)} services "
+                   "(metrics and OTLP spans)")
         self._ingest(data, start_unix, 0, HISTORY)
         results: list[RoundResult] = []
         for number, ((kind, service, alert_text, resolution), fault) in enumerate(zip(ROUNDS, faults, strict=True), 1):

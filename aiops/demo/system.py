@@ -52,10 +52,18 @@ class System:
     def generate(self, start_unix: float, minutes: int, faults: list[Fault],
                  seed: int) -> dict[tuple[str, str], np.ndarray]:
         """Per-minute values of every (service, metric) from ``start_unix`` for ``minutes``."""
+        return self.simulate(start_unix, minutes, faults, seed)[0]
+
+    def simulate(self, start_unix: float, minutes: int, faults: list[Fault],
+                 seed: int) -> tuple[dict[tuple[str, str], np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """:meth:`generate`'s metrics, and per service and minute its own work (ms, without its
+        callees') and its own error rate (%, without what it inherits): what its spans show."""
         rng = np.random.default_rng(seed)
         t = start_unix + 60.0 * np.arange(minutes)
         load = 1 + 0.3 * np.sin(2 * np.pi * (t / 86400.0 - 0.25))  # busiest mid-afternoon UTC
         out: dict[tuple[str, str], np.ndarray] = {}
+        own_ms: dict[str, np.ndarray] = {}
+        own_errors: dict[str, np.ndarray] = {}
         for service in self.services:
             cpu = self._cpu[service] * load + rng.normal(0, 1.5, minutes)
             own = self._latency[service] * (0.9 + 0.1 * load) + rng.normal(0, 0.6, minutes)
@@ -73,6 +81,7 @@ class System:
                     cpu[span] += 5
                 elif f.kind == "error_burst":
                     errors[span] += 25 + rng.normal(0, 2, ramp.size)
+            own_ms[service], own_errors[service] = np.maximum(own, 0.1), np.clip(errors, 0, 100)
             latency, error_rate = own.copy(), errors.copy()
             for callee in self.graph.successors(service):
                 latency[1:] += out[(callee, "latency_ms")][:-1]
@@ -81,7 +90,7 @@ class System:
             out[(service, "cpu")] = np.clip(cpu, 0, 100)
             out[(service, "latency_ms")] = np.maximum(latency, 0.1)
             out[(service, "error_rate")] = np.clip(error_rate, 0, 100)
-        return out
+        return out, own_ms, own_errors
 
     def blast_radius(self, service: str) -> set[str]:
         """The services a fault in ``service`` reaches: its callers, transitively."""

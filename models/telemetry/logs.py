@@ -9,8 +9,8 @@ or, when that is empty, the name of its ``severity_number`` range (:func:`severi
 
 >>> logs = LogTable.from_columns(timestamp_unix_nano=[5], service=["cart"], trace_id=["t1"],
 ...                              span_id=["b"], severity=["error"], body=["Redis timeout"])
->>> logs.severity.tolist(), int(logs.is_problem().sum())
-(['ERROR'], 1)
+>>> logs.severity.tolist(), int(logs.is_problem().sum()), int(logs.is_error().sum())
+(['ERROR'], 1, 1)
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from models.telemetry.spans import text_column
 
 # OTLP SeverityNumber ranges (1-4 TRACE ... 21-24 FATAL) and their names.
 _SEVERITY_RANGES = ((1, "TRACE"), (5, "DEBUG"), (9, "INFO"), (13, "WARN"), (17, "ERROR"), (21, "FATAL"))
-# Spellings of a level that needs attention (warnings and worse), upper-cased.
-PROBLEM_SEVERITIES = frozenset({"WARN", "WARNING", "ERROR", "ERR", "SEVERE", "CRITICAL", "CRIT", "FATAL",
-                                "ALERT", "EMERGENCY", "EMERG", "PANIC"})
+# Spellings of an error level (errors and worse) and of one that needs attention (warnings too), upper-cased.
+ERROR_SEVERITIES = frozenset({"ERROR", "ERR", "SEVERE", "CRITICAL", "CRIT", "FATAL", "ALERT", "EMERGENCY", "EMERG",
+                              "PANIC"})
+PROBLEM_SEVERITIES = ERROR_SEVERITIES | {"WARN", "WARNING"}
 
 
 def severity_name(number: int) -> str:
@@ -67,6 +68,10 @@ class LogTable:
     def is_problem(self) -> np.ndarray:
         """(N,) bool: the record's severity is a warning or worse."""
         return np.isin(self.severity, list(PROBLEM_SEVERITIES))
+
+    def is_error(self) -> np.ndarray:
+        """(N,) bool: the record's severity is an error or worse (OTLP ``SeverityNumber`` >= 17)."""
+        return np.isin(self.severity, list(ERROR_SEVERITIES))
 
     def take(self, rows: np.ndarray) -> LogTable:
         return LogTable(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})

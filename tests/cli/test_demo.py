@@ -31,6 +31,9 @@ def test_demo_finds_every_injected_fault(engine: RunningEngine, tmp_path: Path) 
     rounds = report["rounds"]
     assert [r["fault"] for r in rounds] == ["CPU saturation", "latency leak", "error burst", "CPU saturation"]
     assert all(r["root_causes"][0]["service_id"] == r["injected"] for r in rounds)
+    # The shop's OTLP spans were read: every root cause shows what its own spans did.
+    assert all(any(e["kind"] == "trace" for e in r["root_causes"][0]["evidence"]) for r in rounds), [
+        r["root_causes"][0]["evidence"] for r in rounds]
     assert rounds[-1]["similar"][0]["incident_id"] == rounds[0]["incident_id"]
     assert all(r["blast_radius"] for r in rounds)
     for number in range(1, 5):

@@ -125,7 +125,7 @@ def test_a_planted_root_cause_is_ranked_first_through_the_live_path(engine: Runn
     assert blast["api"]["depth"] == 1 and blast["web"]["depth"] in (1, 2)
     assert all(b["lag_minutes"] >= 0 for b in blast.values())
     assert "db" in result["summary"] and "api" in result["summary"]
-    assert result["ranker"] == "baro" and result["similar_incidents"] == []
+    assert result["ranker"] == engine.settings.rca.ranker and result["similar_incidents"] == []
     # Asking again returns the stored result; nothing is re-run.
     assert get(engine, tenant, f"/api/v1/rca/{anomaly['anomaly_id']}").json() == result
 
@@ -147,3 +147,37 @@ def test_an_rca_is_requested_on_demand_and_unknown_ids_are_404(engine: RunningEn
                       and b, timeout=60, interval=0.25, what="the on-demand RCA")
     assert result["ranker"] == "nsigma" and result["root_causes"][0]["service_id"] == "db"
     assert result["requested_at"] == first["requested_at"]  # the same request, not a second one
+
+
+def test_a_fault_seen_only_in_spans_is_ranked_first_through_otlp(engine: RunningEngine) -> None:
+    """A callee made slow in its spans only (every service's metrics are plain noise), sent as OTLP
+    spans: the default ranker reads the stored spans and names the callee, with trace evidence."""
+    from aiops.bench.traced_tenant import traced_tenant
+    from aiops.demo.traces import export_request
+    from tests.deployments.test_otlp import new_tenant as otlp_tenant
+    from tests.deployments.test_otlp import trace_count
+
+    tenant, key = otlp_tenant(engine)
+    origin = last_minute() - 30 * MINUTE
+    simulated = traced_tenant(8, fault="slow", faulty=4, minutes=30, fault_minute=20, requests_per_minute=12,
+                              seed=7, origin=origin)
+    response = engine.http.post("/v1/traces", content=export_request(simulated.spans).SerializeToString(),
+                                headers={"Content-Type": "application/x-protobuf", "X-API-Key": key})
+    assert response.status_code == 200, response.text
+    frame = simulated.frame
+    ingest(engine, tenant, [{"service_id": service, "metric_name": metric,
+                             "points": np.c_[frame.times, frame.values[row]].tolist()}
+                            for row, (service, metric) in enumerate(frame.columns)])
+    assert trace_count(engine, tenant, "svc-04") > 0  # a 200 means stored
+    at = datetime.fromtimestamp(simulated.start, UTC)
+    record = AnomalyRecord(tenant, "anom-traced", "svc-00", "server_latency_p95_ms", 1, {}, "watchdog", "ewma", 0.5,
+                           3.0, at, at)
+    StoreGateway(engine.settings, in_process=False).sync.upsert_anomalies([record])
+    get(engine, tenant, "/api/v1/rca/anom-traced")
+    result = wait_for(lambda: (b := get(engine, tenant, "/api/v1/rca/anom-traced").json())["status"] == "done"
+                      and b, timeout=60, interval=0.25, what="the RCA of the traced fault")
+    assert result["ranker"] == engine.settings.rca.ranker == "multimodal"
+    top = result["root_causes"][0]
+    assert top["service_id"] == "svc-04", result["root_causes"][:3]
+    own = next(e for e in top["evidence"] if e["metric_name"] == "span_self_time")
+    assert own["kind"] == "trace" and own["operation"] == "handle svc-04" and own["observed"] > 4 * own["expected"]

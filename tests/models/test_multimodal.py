@@ -9,12 +9,12 @@ import pytest
 from aiops.bench.traced_tenant import traced_tenant
 from models.rankers.base import LOG, METRIC, TRACE, deviation
 from models.rankers.multimodal import MultimodalConfig, MultimodalRanker
-from models.rankers.signals.base import Signal, count_surprise
+from models.rankers.signals.base import Signal, count_surprise, novel_count, saturating
 from models.rankers.signals.metrics import metric_kind
 from models.rankers.signals.templates import clean, mask, mine_templates
 from models.rankers.signals.traces import SpanFrame
 from models.registry import build
-from models.telemetry import MetricFrame
+from models.telemetry import LogTable, MetricFrame, SpanTable
 from tests.aiops.rca.synthetic import fault, frame_of
 
 
@@ -99,12 +99,21 @@ def test_a_reading_at_the_float_limit_ranks_its_service_first() -> None:
     assert np.isfinite(deviation(frame_of(data), 1_700_000_000.0 + 6000, robust=True, relative_floor=0.01).z).all()
 
 
-def test_signals_vote_by_how_clearly_their_leader_stands_out() -> None:
-    clear = Signal("a", TRACE, {"x": 10.0, "y": 1.0})
-    tied = Signal("b", TRACE, {"x": 5.0, "y": 5.0})
+def test_signals_vote_by_their_strength_and_how_clearly_their_leader_stands_out() -> None:
+    clear = Signal("a", TRACE, {"x": 1.0, "y": 0.1})
+    tied = Signal("b", TRACE, {"x": 0.5, "y": 0.5})
     assert clear.margin() == pytest.approx(0.9) and tied.margin() == 0.0
     assert clear.vote(["x", "y", "z"]).tolist() == pytest.approx([0.9, 0.09, 0.0])
-    assert Signal("c", LOG, {"x": 3.0}).margin() == 1.0 and Signal("d", LOG, {}).margin() == 0.0
+    assert Signal("c", LOG, {"x": 0.3}).margin() == 1.0 and Signal("d", LOG, {}).margin() == 0.0
+    # A weak change stays weak although it leads its signal: strengths are not rescaled per case.
+    weak = Signal("e", TRACE, {"x": 0.05, "y": 0.01}, confidence=0.5)
+    assert weak.vote(["x", "y"]).tolist() == pytest.approx([0.05 * 0.8 * 0.5, 0.01 * 0.8 * 0.5])
+
+
+def test_counts_of_new_events_weigh_what_was_not_due() -> None:
+    novel = novel_count(np.array([2, 2, 2, 0]), np.array([0.0, 2.0, 18.0, 3.0]))
+    assert novel.tolist() == pytest.approx([2.0, 1.0, 0.2, 0.0])
+    assert saturating(np.array([0.0, 1.0, 3.0])).tolist() == pytest.approx([0.0, 0.5, 0.75])
 
 
 def test_count_surprise_is_signed_and_finite() -> None:
@@ -130,3 +139,83 @@ def test_config_is_strict_and_modalities_are_checked() -> None:
         MultimodalConfig(trace_weight=1, bogus=2)
     with pytest.raises(ValueError):
         MultimodalConfig(modalities=("metric", "video"))
+
+
+def test_without_trace_or_log_evidence_the_ranking_is_baros() -> None:
+    from aiops.demo.system import CALLS, Fault, System
+    from aiops.rca.graph import DECLARED, Edge, ServiceGraph
+
+    system, origin = System(seed=3), 1_700_000_000.0
+    data = system.generate(origin, 130, [Fault("error_burst", "catalogue-db", 100, 12)], seed=5)
+    columns = list(data)
+    # The fault began a minute before the analysis start: callee and caller move in the same step.
+    values = np.vstack([data[c][41:106] for c in columns])
+    frame = MetricFrame(origin + 60.0 * np.arange(41, 106), 60.0, columns, values)
+    graph = ServiceGraph([Edge(a, b, DECLARED, 1.0, 0) for a, b in CALLS], set(frame.services))
+    start = origin + 60.0 * 101
+    baro = [c.service_id for c in build("ranker", "baro").rank(frame, start, graph)]
+    ranking = ranker().rank(frame, start, graph)
+    assert [c.service_id for c in ranking] == baro and baro[0] == "catalogue-db"
+    assert ranking[0].evidence[0].metric_name == "error_rate"
+    # Spans and logs that hold nothing after the start change nothing either.
+    quiet = traced_tenant(6, minutes=20, fault_minute=25)
+    with_spans = ranker().rank(quiet.frame, quiet.start, spans=quiet.spans, logs=quiet.logs)
+    assert [c.service_id for c in with_spans] == [
+        c.service_id for c in build("ranker", "baro").rank(quiet.frame, quiet.start)]
+
+
+def _two_hop_case(caller_logs_too: bool, severity: str = "ERROR"):
+    """``api`` calls ``db`` in 40 traces; from the 20th on ``db`` logs an error (and ``api`` one about the call)."""
+    ids, parents, services, starts, ends = [], [], [], [], []
+    logs: dict[str, list] = {k: [] for k in ("at", "service", "trace", "span", "severity", "body")}
+
+    def line(at, service, trace, span, sev, body):
+        for key, value in zip(logs, (at, service, trace, span, sev, body), strict=True):
+            logs[key].append(value)
+
+    for i in range(40):
+        t0 = (1_000 + 10 * i) * 10**9
+        trace = f"{i:032x}"
+        ids += [f"{trace}a", f"{trace}b"]
+        parents += ["", f"{trace}a"]
+        services += ["api", "db"]
+        starts += [t0, t0 + 10**6]
+        ends += [t0 + 9 * 10**6, t0 + 5 * 10**6]
+        line(t0 + 2 * 10**6, "db", trace, f"{trace}b", "INFO", f"query {i} done")
+        line(t0 + 8 * 10**6, "api", trace, f"{trace}a", "INFO", f"request {i} served")
+        if i >= 20:
+            line(t0 + 3 * 10**6, "db", trace, f"{trace}b", severity, f"lookup {i} failed: no row")
+            if caller_logs_too:
+                line(t0 + 8 * 10**6, "api", trace, f"{trace}a", severity, f"call to db failed for request {i}")
+    spans = SpanTable.from_columns(trace_id=[s[:32] for s in ids], span_id=ids, parent_span_id=parents,
+                                   service=services, operation=["GET /", "SELECT"] * 40, start_unix_nano=starts,
+                                   end_unix_nano=ends)
+    table = LogTable.from_columns(timestamp_unix_nano=logs["at"], service=logs["service"], trace_id=logs["trace"],
+                                  span_id=logs["span"], severity=logs["severity"], body=logs["body"])
+    return spans, table, 1_000.0 + 10 * 20
+
+
+def test_an_error_is_blamed_on_the_callee_that_logged_it_not_the_callers_that_echo_it() -> None:
+    spans, logs, start = _two_hop_case(caller_logs_too=True)
+    signals = ranker(modalities=("log",)).signals(MetricFrame(np.empty(0), 60.0, [], np.empty((0, 0))), start,
+                                                  spans=spans, logs=logs)
+    errors = next(s for s in signals if s.name == "log.error_logs")
+    assert set(errors.score) == {"db"} and errors.score["db"] == pytest.approx(20 / 21)
+    assert errors.evidence["db"][0].template == "lookup <NUM> failed: no row"
+
+
+def test_warnings_are_not_error_evidence() -> None:
+    spans, logs, start = _two_hop_case(caller_logs_too=False, severity="WARN")
+    signals = ranker(modalities=("log",)).signals(MetricFrame(np.empty(0), 60.0, [], np.empty((0, 0))), start,
+                                                  spans=spans, logs=logs)
+    assert all(s.name != "log.error_logs" for s in signals)
+
+
+def test_exact_ties_put_a_declared_callee_before_its_caller() -> None:
+    from models.rankers.multimodal import callees_first
+
+    services = ["api", "db", "web", "zed"]
+    keys = [(0.0, 5.0), (0.0, 5.0), (0.0, 5.0), (1.0, 5.0)]
+    calls = {"web": {"api", "db"}, "api": {"db"}}
+    order = callees_first([3, 0, 1, 2], keys, [calls.get(s, set()) for s in services], services)
+    assert [services[i] for i in order] == ["zed", "db", "api", "web"]
