@@ -14,7 +14,7 @@ Two readings, for two purposes:
   for durations and rates (token buckets, leases, timeouts), never stored.
 
 >>> clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
->>> clock.advance(seconds=90)
+>>> clock.advance(90)
 >>> clock.now().isoformat()
 '2026-01-01T00:01:30+00:00'
 >>> clock.monotonic()
@@ -83,9 +83,9 @@ class ManualClock:
         with self._lock:
             return self._monotonic
 
-    def advance(self, delta: timedelta | None = None, *, seconds: float = 0.0) -> None:
-        """Move both readings forward by ``delta`` plus ``seconds`` (never backwards)."""
-        step = (delta or timedelta()) + timedelta(seconds=seconds)
+    def advance(self, by: float | timedelta) -> None:
+        """Move both readings forward by ``by`` (seconds, or a ``timedelta``; never backwards)."""
+        step = by if isinstance(by, timedelta) else timedelta(seconds=by)
         if step < timedelta():
             raise ValueError("a clock does not advance backwards; use set() to step wall time")
         with self._lock:
