@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
-from aiops.auth.secrets import resolve_jwt_secret
 from aiops.settings import Settings
 from aiops.storage.gateway import STORAGE_OWNER_NAME, StoreGateway
 
@@ -25,18 +23,6 @@ log = logging.getLogger(__name__)
 
 class EngineError(RuntimeError):
     """The engine could not start or stop; the message says what to do."""
-
-
-def prepare_settings(settings: Settings) -> Settings:
-    """Settings as handed to the cluster: data dir made, JWT secret resolved into them.
-
-    Actors may run on other machines, so nothing they need is read from local files.
-    """
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    secret = resolve_jwt_secret(settings)
-    if secret is not None and settings.jwt_secret is None:
-        settings = settings.model_copy(update={"jwt_secret": SecretStr(secret)})
-    return settings
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
