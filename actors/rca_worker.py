@@ -29,7 +29,6 @@ from aiops.dashboard import RcaMetrics, p95
 from aiops.incidents import similar_incidents
 from aiops.logs import configure_engine_logging
 from aiops.rca.narrator import LlmNarrator
-from aiops.rca.runner import RcaRunner
 from aiops.settings import Settings
 from aiops.sharding import shard_for
 from aiops.storage.gateway import StoreGateway
@@ -42,6 +41,11 @@ QUEUE_BATCH = 64
 
 class RcaWorker:
     def __init__(self, settings: Settings, index: int) -> None:
+        # Here, not at the top: every process that holds a handle to this actor (the driver,
+        # Serve replicas, the webhook listener) imports this module, and the analysis brings
+        # torch; only the worker itself runs it.
+        from aiops.rca.runner import RcaRunner
+
         self._settings = settings
         configure_engine_logging(settings)
         self._index = index

@@ -45,3 +45,16 @@ def test_a_module_breaking_a_rule_fails_the_check(tmp_path: Path) -> None:
     assert "2 broken" in result.stdout
     assert "models.leak -> aiops.settings" in result.stdout
     assert "aiops.storage.leak -> aiops.rca.graph" in result.stdout
+
+
+def test_processes_that_only_hold_handles_import_no_torch() -> None:
+    """The driver, Serve replicas and the webhook listener import the actor modules (Ray loads an
+    actor's class where a handle to it is used), so those modules import no torch at their top;
+    torch comes with the analysis and the embedders, in the processes that run them."""
+    modules = ("aiops.engine", "aiops.cli.main", "deployments.app", "deployments.api", "actors.rca_worker",
+               "actors.vectorizer", "actors.watchdog_shard", "actors.storage_owner", "actors.webhook_listener",
+               "actors.rate_limiter", "actors.telemetry_rollup")
+    code = f"import sys\nfor name in {modules!r}: __import__(name)\nprint('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

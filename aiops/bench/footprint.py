@@ -123,18 +123,31 @@ def _measure_idle(result: BenchResult, data_dir: Path) -> None:
         result.add(f"RSS {title}" + (f" (x{count[title]})" if count[title] > 1 else ""), size / 2**20, "MiB")
     result.add("processes with torch loaded", len(with_torch), "", note=", ".join(sorted(with_torch)) or "none")
 
-    def cpu() -> float:
-        used = 0.0
+    def cpu() -> dict[int, float]:
+        used: dict[int, float] = {}
         for process in processes:
             try:
                 times = process.cpu_times()
             except psutil.Error:
                 continue
-            used += times.user + times.system
+            used[process.pid] = times.user + times.system
         return used
 
+    titles = {}
+    for process in processes:
+        try:
+            titles[process.pid] = process_title(process)
+        except psutil.Error:
+            continue
     before, began = cpu(), time.monotonic()
     time.sleep(CPU_WINDOW_SECONDS)
-    share = (cpu() - before) / (time.monotonic() - began)
-    result.add("idle CPU of the whole engine (CPU seconds / wall)", 100 * share, "% of a core", "< 10",
-               note=f"over {CPU_WINDOW_SECONDS:.0f} s; {_load()}")
+    after, wall = cpu(), time.monotonic() - began
+    per_title: dict[str, float] = {}
+    for pid, seconds in after.items():
+        title = titles.get(pid, str(pid))
+        per_title[title] = per_title.get(title, 0.0) + (seconds - before.get(pid, seconds)) / wall
+    result.add("idle CPU of the whole engine (CPU seconds / wall)", 100 * sum(per_title.values()), "% of a core",
+               "< 10", note=f"over {CPU_WINDOW_SECONDS:.0f} s; {_load()}")
+    busiest = sorted(per_title.items(), key=lambda item: -item[1])
+    result.add("idle CPU, busiest processes", 100 * busiest[0][1] if busiest else 0.0, "% of a core",
+               note=", ".join(f"{title} {100 * share:.1f}%" for title, share in busiest))
