@@ -8,6 +8,7 @@ its detector then passes the same conformance checks as the built-in ones.
 from __future__ import annotations
 
 import importlib
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,9 +23,10 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "model-plugin"
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory):
-    target = tmp_path_factory.mktemp("site")
+    target, source = tmp_path_factory.mktemp("site"), tmp_path_factory.mktemp("source") / "model-plugin"
+    shutil.copytree(EXAMPLE, source)  # pip builds in the source folder: keep the repository clean
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-                    "--no-build-isolation", "--target", str(target), str(EXAMPLE)],
+                    "--no-build-isolation", "--target", str(target), str(source)],
                    check=True, capture_output=True, timeout=300)
     sys.path.insert(0, str(target))
     importlib.invalidate_caches()
