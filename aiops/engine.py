@@ -76,7 +76,7 @@ def join_ray(address: str, namespace: str, auth_mode: str | None = None) -> None
     if auth_mode and "RAY_AUTH_MODE" not in os.environ:
         os.environ["RAY_AUTH_MODE"] = auth_mode
         if "ray._raylet" in sys.modules:
-            from ray._raylet import Config
+            from ray._raylet import Config  # type: ignore[attr-defined]  # a Cython module without stubs
 
             Config.initialize("")
     import ray

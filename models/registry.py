@@ -28,7 +28,7 @@ class ModelEntry:
     target: str  # "package.module:ClassName"
     summary: str
 
-    def load(self) -> type:
+    def load(self) -> type[Any]:
         module_name, _, class_name = self.target.partition(":")
         return getattr(importlib.import_module(module_name), class_name)
 
