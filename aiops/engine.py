@@ -197,6 +197,7 @@ class Engine:
         from actors.vectorizer import Vectorizer
         from actors.watchdog_shard import WatchdogShard
         from actors.webhook_listener import WebhookListener
+        from deployments.webhook_app import webhook_server_config
 
         settings = self.settings
         pending: dict[str, Any] = {}
@@ -233,7 +234,8 @@ class Engine:
         # The second port must open on this node, the one operators point Alertmanager at.
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         actors[actor_name(WEBHOOK_LISTENER, 0)] = self._actor(
-            WebhookListener, actor_name(WEBHOOK_LISTENER, 0), settings, scheduling_strategy=here
+            WebhookListener, actor_name(WEBHOOK_LISTENER, 0), settings, webhook_server_config,
+            scheduling_strategy=here
         )
 
         pending.update({name: handle.status.remote() for name, handle in actors.items()})
