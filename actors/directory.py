@@ -1,4 +1,6 @@
-"""Actor names and lookups: one place that knows what runs and what it is called."""
+"""Actor names, lookups and routing: one place that knows what runs, what it is called, and
+which actor of a role owns a key (a tenant's watchdog shard and vectorizer, an anomaly's RCA
+worker), by rendezvous hashing over the role's pool (:func:`aiops.sharding.shard_for`)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Any
 import ray
 
 from aiops.settings import Settings
+from aiops.sharding import shard_for
 from aiops.storage.gateway import STORAGE_OWNER_NAME
 
 WATCHDOG_SHARD = "watchdog-shard"
@@ -63,6 +66,22 @@ class ActorDirectory:
     def forget(self, name: str) -> None:
         self._handles.pop(name, None)
 
+    def owner_name(self, role: str, key: str) -> str:
+        """The name of the ``role`` actor that owns ``key`` (a tenant id for watchdog shards,
+        vectorizers and rollup workers; an anomaly id, or a tenant id for its graphs, for RCA workers)."""
+        return actor_name(role, shard_for(key, self._counts[role]))
+
+    def owner(self, role: str, key: str) -> tuple[str, Any | None]:
+        """The owner's name and handle (None when it is not running)."""
+        name = self.owner_name(role, key)
+        return name, self.get(name)
+
+    def fail_over(self, role: str, key: str) -> list[str]:
+        """The role's actors in the order to ask them for ``key``: its owner first, then the next ones."""
+        count = self._counts[role]
+        first = shard_for(key, count)
+        return [actor_name(role, (first + offset) % count) for offset in range(count)]
+
     def role(self, role: str) -> list[tuple[str, Any | None]]:
         names = [actor_name(role, i) for i in range(self._counts[role])]
         return [(name, self.get(name)) for name in names]
@@ -73,8 +92,6 @@ def wake_rca_workers(actors: ActorDirectory, workers: int, anomaly_ids: list[str
 
     Fire and forget: the requests are already durable, so a lost wake-up only costs a poll interval.
     """
-    from aiops.sharding import shard_for
-
     for index in {shard_for(anomaly_id, workers) for anomaly_id in anomaly_ids}:
         worker = actors.get(actor_name(RCA_WORKER, index))
         if worker is not None:

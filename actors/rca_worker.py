@@ -22,16 +22,16 @@ import logging
 import threading
 import time
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from actors.directory import ActorDirectory
+from aiops.clock import SYSTEM_CLOCK, Clock
 from aiops.dashboard import RcaMetrics, p95
 from aiops.incidents import similar_incidents
 from aiops.logs import configure_engine_logging
+from aiops.rca.claims import ClaimPolicy
 from aiops.rca.narrator import LlmNarrator
-from aiops.rca.runner import RcaRunner
 from aiops.settings import Settings
-from aiops.sharding import shard_for
 from aiops.storage.gateway import StoreGateway
 from aiops.storage.records import RcaRecord
 
@@ -41,7 +41,12 @@ QUEUE_BATCH = 64
 
 
 class RcaWorker:
-    def __init__(self, settings: Settings, index: int) -> None:
+    def __init__(self, settings: Settings, index: int, clock: Clock = SYSTEM_CLOCK) -> None:
+        # Here, not at the top: every process that holds a handle to this actor (the driver,
+        # Serve replicas, the webhook listener) imports this module, and the analysis brings
+        # torch; only the worker itself runs it.
+        from aiops.rca.runner import RcaRunner
+
         self._settings = settings
         configure_engine_logging(settings)
         self._index = index
@@ -53,7 +58,9 @@ class RcaWorker:
             similar=lambda tenant, texts, root: similar_incidents(settings, self._store.sync, actors, tenant, texts,
                                                                  root),
         )
-        self._started_at = datetime.now(UTC)
+        self._clock = clock
+        self._claims = ClaimPolicy(index, settings.rca.workers, timedelta(seconds=settings.rca.claim_timeout_seconds),
+                                   settings.rca.max_attempts, clock.now())
         self._completed = 0
         self._failed = 0
         self._durations: list[float] = []
@@ -67,18 +74,14 @@ class RcaWorker:
 
     # -- the queue -------------------------------------------------------------------------
     def _mine(self, key: str) -> bool:
-        return shard_for(key, self._settings.rca.workers) == self._index
+        return self._claims.mine(key)
 
     def _takes(self, request: RcaRecord, now: datetime) -> bool:
-        stale = now - request.updated_at > timedelta(seconds=self._settings.rca.claim_timeout_seconds)
-        if request.status == "pending":
-            return self._mine(request.anomaly_id) or stale
-        # "running": claimed by someone. Retake it if that was me before a restart, or it is stale.
-        return (request.worker == self._index and request.updated_at < self._started_at) or stale
+        return self._claims.takes(request, now)
 
     def drain(self) -> int:
         """Run every queued request this worker should take now; returns how many finished."""
-        now = datetime.now(UTC)
+        now = self._clock.now()
         finished = 0
         queue = self._store.sync.rca_queue_all_tenants(QUEUE_BATCH)
         self._queue_depth = sum(self._takes(r, now) for r in queue)
@@ -94,12 +97,12 @@ class RcaWorker:
 
     def _run(self, request: RcaRecord) -> int:
         attempts = request.attempts + 1
-        if attempts > self._settings.rca.max_attempts:
-            self._finish(replace(request, status="failed", updated_at=datetime.now(UTC), error_code="gave_up",
+        if self._claims.gives_up(request):
+            self._finish(replace(request, status="failed", updated_at=self._clock.now(), error_code="gave_up",
                                  error=f"gave up after {request.attempts} attempts (a worker died each time)"))
             return 1
         claimed = replace(request, status="running", attempts=attempts, worker=self._index,
-                          updated_at=datetime.now(UTC))
+                          updated_at=self._clock.now())
         self._store.sync.save_rca(claimed)
         began = time.perf_counter()
         try:
@@ -111,7 +114,7 @@ class RcaWorker:
             log.exception("rca %s failed", ref)
             self._last_error = f"{type(error).__name__}: {error}"
             status = "failed" if attempts >= self._settings.rca.max_attempts else "pending"
-            result = replace(claimed, status=status, error_code="analysis_error", updated_at=datetime.now(UTC),
+            result = replace(claimed, status=status, error_code="analysis_error", updated_at=self._clock.now(),
                              error=f"the analysis failed unexpectedly; details are in rca-worker-{self._index}'s "
                                    f"log under {ref}")
         elapsed = time.perf_counter() - began
@@ -132,7 +135,7 @@ class RcaWorker:
     def refresh_graphs(self) -> int:
         """Relearn the graphs of this worker's tenants that sent data lately and are due."""
         rca = self._settings.rca
-        since = datetime.now(UTC) - timedelta(minutes=rca.lookback_minutes)
+        since = self._clock.now() - timedelta(minutes=rca.lookback_minutes)
         refreshed = 0
         for tenant_id in self._store.sync.tenants_with_points_since(since):
             due = time.monotonic() - self._graphs_at.get(tenant_id, -1e18) >= rca.graph_refresh_seconds

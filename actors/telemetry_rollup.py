@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from actors.directory import WATCHDOG_SHARD, ActorDirectory, actor_name
+from actors.directory import WATCHDOG_SHARD, ActorDirectory
 from aiops.ingest.batch import PointBatch
 from aiops.logs import configure_engine_logging
 from aiops.settings import Settings
@@ -47,8 +47,7 @@ class TelemetryRollupWorker:
     def _deliver(self, tenant_id: str, batch: PointBatch) -> None:
         import ray
 
-        name = actor_name(WATCHDOG_SHARD, shard_for(tenant_id, self._settings.watchdog.shards))
-        shard = self._actors.get(name)
+        name, shard = self._actors.owner(WATCHDOG_SHARD, tenant_id)
         if shard is None:
             raise RuntimeError(f"{name} is not running")
         try:

@@ -2,29 +2,28 @@
 
 Ray Serve exposes one HTTP port per cluster, so this small actor runs uvicorn on its own
 thread, on a socket it binds itself with ``SO_REUSEADDR`` (a restarted actor gets its port
-back at once, and a bind error is reported instead of killing the worker). The app it
-serves (:mod:`deployments.webhook_app`) writes through the storage gateway; the listener
-itself holds no state, so a restart loses nothing (Alertmanager retries what failed).
-Every request must arrive (head and body) within ``alerts.request_timeout_seconds``,
-idle connections close after ``alerts.keep_alive_seconds``, and at most
-``alerts.max_connections`` are served at once (see :mod:`deployments.deadlines`).
+back at once, and a bind error is reported instead of killing the worker). What it serves
+and how is given by the engine (``server_config``:
+:func:`deployments.webhook_app.webhook_server_config`, the Alertmanager app with its time
+and connection limits), so this actor imports nothing from ``deployments/``. The app writes
+through the storage gateway; the listener itself holds no state, so a restart loses nothing
+(Alertmanager retries what failed).
 """
 
 from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 
 import uvicorn
 
 from aiops.logs import configure_engine_logging
 from aiops.settings import Settings
-from deployments.deadlines import timely_h11
-from deployments.webhook_app import create_webhook_app
 
 
 class WebhookListener:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, server_config: Callable[[Settings], uvicorn.Config]) -> None:
         self._settings = settings
         configure_engine_logging(settings)
         self._port = settings.webhook_port
@@ -37,17 +36,7 @@ class WebhookListener:
             raise RuntimeError(f"cannot listen on {settings.serve.host}:{self._port}: {error}") from None
         sock.listen(256)
         self._port = sock.getsockname()[1]
-        alerts = settings.alerts
-        config = uvicorn.Config(
-            create_webhook_app(settings),
-            http=timely_h11(alerts.request_timeout_seconds),  # a request head must arrive in time
-            log_level="warning",
-            lifespan="off",
-            access_log=False,
-            timeout_keep_alive=alerts.keep_alive_seconds,
-            limit_concurrency=alerts.max_connections,  # beyond: 503, not an unbounded pile of connections
-        )
-        self._server = uvicorn.Server(config)
+        self._server = uvicorn.Server(server_config(settings))
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, name="webhook-http", daemon=True
         )

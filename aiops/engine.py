@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
-from aiops.auth.secrets import resolve_jwt_secret
 from aiops.settings import Settings
 from aiops.storage.gateway import STORAGE_OWNER_NAME, StoreGateway
 
@@ -25,18 +23,6 @@ log = logging.getLogger(__name__)
 
 class EngineError(RuntimeError):
     """The engine could not start or stop; the message says what to do."""
-
-
-def prepare_settings(settings: Settings) -> Settings:
-    """Settings as handed to the cluster: data dir made, JWT secret resolved into them.
-
-    Actors may run on other machines, so nothing they need is read from local files.
-    """
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    secret = resolve_jwt_secret(settings)
-    if secret is not None and settings.jwt_secret is None:
-        settings = settings.model_copy(update={"jwt_secret": SecretStr(secret)})
-    return settings
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -90,7 +76,7 @@ def join_ray(address: str, namespace: str, auth_mode: str | None = None) -> None
     if auth_mode and "RAY_AUTH_MODE" not in os.environ:
         os.environ["RAY_AUTH_MODE"] = auth_mode
         if "ray._raylet" in sys.modules:
-            from ray._raylet import Config
+            from ray._raylet import Config  # type: ignore[attr-defined]  # a Cython module without stubs
 
             Config.initialize("")
     import ray
@@ -211,6 +197,7 @@ class Engine:
         from actors.vectorizer import Vectorizer
         from actors.watchdog_shard import WatchdogShard
         from actors.webhook_listener import WebhookListener
+        from deployments.webhook_app import webhook_server_config
 
         settings = self.settings
         pending: dict[str, Any] = {}
@@ -247,7 +234,8 @@ class Engine:
         # The second port must open on this node, the one operators point Alertmanager at.
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         actors[actor_name(WEBHOOK_LISTENER, 0)] = self._actor(
-            WebhookListener, actor_name(WEBHOOK_LISTENER, 0), settings, scheduling_strategy=here
+            WebhookListener, actor_name(WEBHOOK_LISTENER, 0), settings, webhook_server_config,
+            scheduling_strategy=here
         )
 
         pending.update({name: handle.status.remote() for name, handle in actors.items()})

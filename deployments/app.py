@@ -9,7 +9,7 @@ from typing import Any
 
 from ray.serve import Application
 
-from aiops.engine import prepare_settings
+from aiops.auth.secrets import prepare_settings
 from aiops.settings import Settings, load_settings
 from deployments.api import ApiGateway
 

@@ -18,11 +18,10 @@ import logging
 import time
 from dataclasses import dataclass
 
-from actors.directory import WATCHDOG_SHARD, ActorDirectory, actor_name
+from actors.directory import WATCHDOG_SHARD, ActorDirectory
 from aiops.errors import Conflict, PayloadTooLarge, RateLimited, Unavailable
 from aiops.ingest.batch import PointBatch
 from aiops.settings import Settings
-from aiops.sharding import shard_for
 from aiops.storage.gateway import StoreGateway
 from deployments.access import TenantDirectory
 from deployments.limits import LeasedLimiter
@@ -109,8 +108,7 @@ class IngestPipeline:
     async def _deliver(self, tenant_id: str, batch: PointBatch) -> None:
         from ray.exceptions import PendingCallsLimitExceeded
 
-        name = actor_name(WATCHDOG_SHARD, shard_for(tenant_id, self._settings.watchdog.shards))
-        shard = self._actors.get(name)
+        name, shard = self._actors.owner(WATCHDOG_SHARD, tenant_id)
         if shard is None:
             raise Unavailable(f"{name} is not running; the batch is stored, retry to deliver it", retry_after=2)
         try:

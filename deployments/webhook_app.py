@@ -17,6 +17,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import uvicorn
 from fastapi import FastAPI, Request
 
 from actors.directory import ActorDirectory, wake_rca_workers
@@ -30,7 +31,7 @@ from aiops.settings import Settings
 from aiops.storage.gateway import StoreGateway
 from deployments.access import KeyDirectory, TenantDirectory, presented_credential
 from deployments.bodies import ReferenceJSONResponse, parse_json, read_body, require_content_type
-from deployments.deadlines import RequestDeadline
+from deployments.deadlines import RequestDeadline, timely_h11
 from deployments.errors import install_error_handlers
 from deployments.routers import error_responses
 
@@ -110,3 +111,19 @@ def create_webhook_app(settings: Settings) -> FastAPI:
         return await intake.receive(payload, key.tenant_id, key.key_id)
 
     return app
+
+
+def webhook_server_config(settings: Settings) -> uvicorn.Config:
+    """How the listener actor serves this app on its own port: every request must arrive (head
+    and body) within ``alerts.request_timeout_seconds``, idle connections close after
+    ``alerts.keep_alive_seconds``, at most ``alerts.max_connections`` are served at once."""
+    alerts = settings.alerts
+    return uvicorn.Config(
+        create_webhook_app(settings),
+        http=timely_h11(alerts.request_timeout_seconds),  # a request head must arrive in time
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
+        timeout_keep_alive=alerts.keep_alive_seconds,
+        limit_concurrency=alerts.max_connections,  # beyond: 503, not an unbounded pile of connections
+    )

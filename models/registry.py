@@ -2,11 +2,19 @@
 
 A JSON or YAML setting swaps a model without code changes, and a process that never
 embeds never imports torch's text stack.
+
+Models from outside the repository: an installed Python package declares its models as
+entry points in the groups ``aiops.detectors``, ``aiops.rankers`` and ``aiops.embedders``
+(``name = "package.module:Class"``); they are registered on first use of the registry,
+still imported only when chosen, and the conformance suite checks them like the built-in
+ones. A package cannot take a built-in model's name (it is skipped with a warning).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,23 +28,54 @@ class ModelEntry:
     target: str  # "package.module:ClassName"
     summary: str
 
-    def load(self) -> type:
+    def load(self) -> type[Any]:
         module_name, _, class_name = self.target.partition(":")
         return getattr(importlib.import_module(module_name), class_name)
 
 
 _ENTRIES: dict[tuple[str, str], ModelEntry] = {}
 
+ENTRY_POINT_GROUPS = {"detector": "aiops.detectors", "ranker": "aiops.rankers", "embedder": "aiops.embedders"}
+_discovered = False
+_FROM_PACKAGES: set[tuple[str, str]] = set()  # entries discover() added (the rest are built in)
+
 
 def register(kind: str, name: str, target: str, summary: str) -> None:
     _ENTRIES[(kind, name)] = ModelEntry(kind, name, target, summary)
 
 
+def discover(*, refresh: bool = False) -> list[ModelEntry]:
+    """Register the models installed packages declare as entry points; returns those added.
+
+    Runs once per process (``refresh`` looks again, e.g. after installing a package). Only
+    the entry points' names and targets are read: nothing is imported until a model is built.
+    """
+    global _discovered
+    if _discovered and not refresh:
+        return []
+    _discovered = True
+    added = []
+    for kind, group in ENTRY_POINT_GROUPS.items():
+        for point in importlib.metadata.entry_points(group=group):
+            package = point.dist.name if point.dist is not None else "an unnamed package"
+            if (kind, point.name) in _ENTRIES and (kind, point.name) not in _FROM_PACKAGES:
+                warnings.warn(f"{package} declares a {kind} named {point.name!r}, a built-in model's name; "
+                              "it is ignored", UserWarning, stacklevel=2)
+                continue
+            _ENTRIES[(kind, point.name)] = ModelEntry(kind, point.name, point.value,
+                                                      f"from the installed package {package}")
+            _FROM_PACKAGES.add((kind, point.name))
+            added.append(_ENTRIES[(kind, point.name)])
+    return added
+
+
 def entries(kind: str | None = None) -> list[ModelEntry]:
+    discover()
     return [entry for (k, _), entry in sorted(_ENTRIES.items()) if kind is None or k == kind]
 
 
 def entry(kind: str, name: str) -> ModelEntry:
+    discover()
     try:
         return _ENTRIES[(kind, name)]
     except KeyError:

@@ -11,6 +11,8 @@ import os
 import secrets
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from aiops.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -69,3 +71,17 @@ def resolve_jwt_secret(settings: Settings, *, create: bool = True) -> str | None
         scratch.unlink(missing_ok=True)
     log.warning("no JWT secret configured: generated one into %s (mode 0600)", path)
     return value
+
+
+def prepare_settings(settings: Settings) -> Settings:
+    """Settings as handed to the cluster: data dir made, JWT secret resolved into them.
+
+    Actors may run on other machines, so nothing they need is read from local files.
+    (Here, not in ``aiops.engine``, so the API's app can call it without importing the
+    code that starts the engine.)
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret = resolve_jwt_secret(settings)
+    if secret is not None and settings.jwt_secret is None:
+        settings = settings.model_copy(update={"jwt_secret": SecretStr(secret)})
+    return settings

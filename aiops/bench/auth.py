@@ -51,7 +51,7 @@ def run(iterations: int = 5000) -> BenchResult:
 
     from actors.rate_limiter import RateLimiter
     from actors.storage_owner import StorageOwner
-    from aiops.engine import prepare_settings
+    from aiops.auth.secrets import prepare_settings
     from aiops.storage.gateway import STORAGE_OWNER_NAME
     from deployments.context import ApiContext
 

@@ -69,13 +69,7 @@ class BenchEngine:
                 times = process.cpu_times()
             except psutil.Error:
                 continue
-            title = command[0] if command else process.name()
-            if title.startswith("ray::"):  # Ray titles actors "ray::Class.method" while they run one
-                title = title[5:].split(".")[0].split(":")[0]
-            elif Path(title).name.startswith("python") and len(command) > 1:
-                title = command[2] if command[1] == "-m" and len(command) > 2 else Path(command[1]).name
-            else:
-                title = Path(title).name
+            title = process_title(process, command)
             used[title] = used.get(title, 0.0) + times.user + times.system
         return used
 
@@ -87,6 +81,17 @@ class BenchEngine:
             except psutil.Error:
                 pass
         return total
+
+
+def process_title(process: psutil.Process, command: list[str] | None = None) -> str:
+    """What an engine process is: an actor's class (``WatchdogShard``), ``raylet``, ``gcs_server``, ..."""
+    command = process.cmdline() if command is None else command
+    title = command[0] if command else process.name()
+    if title.startswith("ray::"):  # Ray titles actors "ray::Class.method" while they run one
+        return title[5:].split(".")[0].split(":")[0]
+    if Path(title).name.startswith("python") and len(command) > 1:
+        return command[2] if command[1] == "-m" and len(command) > 2 else Path(command[1]).name
+    return Path(title).name
 
 
 @contextmanager

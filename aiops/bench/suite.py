@@ -9,6 +9,7 @@ from aiops.bench.report import BenchResult
 
 BENCHES: dict[str, tuple[str, str]] = {
     "startup": ("aiops.bench.startup", "start-to-ready and stop of the whole engine"),
+    "footprint": ("aiops.bench.footprint", "idle RSS, processes with torch, idle CPU, app import, start to ready"),
     "auth": ("aiops.bench.auth", "JWT and API-key checks per request, rate-limiter decisions"),
     "ingest": ("aiops.bench.ingest", "JSON and remote_write ingestion over HTTP vs the raw chDB ceiling"),
     "otlp": ("aiops.bench.otlp", "OTLP/HTTP spans and log records/s (4 clients) vs the tables' insert ceilings"),

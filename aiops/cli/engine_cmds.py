@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 import httpx
 import typer
 
+from aiops.auth.secrets import prepare_settings
 from aiops.cli.common import fail, running_engine, settings_or_exit
-from aiops.engine import Engine, EngineError, join_ray, prepare_settings, ray_auth_mode
+from aiops.engine import Engine, EngineError, join_ray, ray_auth_mode
 from aiops.settings import Settings, SettingsError
 from aiops.state import LOG_FILE, EngineState
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from aiops.rca.graph import Related
 from models.rankers.base import METRIC, Evidence, RankedCause
+from models.telemetry.graph import Related
 
 
 def _clock(seconds: float) -> str:

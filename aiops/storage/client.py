@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 import clickhouse_connect
@@ -33,7 +34,7 @@ def open_client(dsn: str, *, timeout_seconds: float = 30.0) -> Client:
     if parsed.scheme == "chdb":
         Path(parsed.path).mkdir(parents=True, exist_ok=True)
         return clickhouse_connect.get_client(dsn=dsn)
-    options = {"connect_timeout": min(timeout_seconds, 10.0), "send_receive_timeout": timeout_seconds}
+    options: dict[str, Any] = {"connect_timeout": min(timeout_seconds, 10.0), "send_receive_timeout": timeout_seconds}
     database = _database_of(dsn)
     try:
         if database:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from aiops.settings import Settings
 from aiops.storage.client import StorageUnavailable
@@ -58,8 +58,10 @@ class StoreGateway:
         return _AsyncStore(self)
 
     @cached_property
-    def sync(self) -> _SyncStore:
-        return _SyncStore(self)
+    def sync(self) -> Store:
+        """The store's methods, called the same way wherever the store lives (typed as the
+        :class:`Store` itself: each call takes and returns what the Store method does)."""
+        return cast(Store, _SyncStore(self))
 
     def local_store(self) -> Store:
         if self._store is None:

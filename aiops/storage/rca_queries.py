@@ -12,8 +12,8 @@ from datetime import datetime
 
 import numpy as np
 
-from aiops.rca.graph import LEARNED, Edge
 from aiops.storage.records import GraphSnapshot, RcaRecord
+from models.telemetry.graph import LEARNED, Edge
 
 _RCA_COLUMNS = ("tenant_id", "anomaly_id", "status", "ranker", "root_causes", "blast_radius", "similar_incidents",
                 "summary", "error", "requested_at", "updated_at", "attempts", "worker", "priority", "error_code",

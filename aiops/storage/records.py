@@ -140,7 +140,7 @@ class GraphSnapshot:
     tenant_id: str
     computed_at: datetime
     services: list[str]
-    edges: list  # aiops.rca.graph.Edge
+    edges: list  # models.telemetry.graph.Edge
 
 
 @dataclass(frozen=True)

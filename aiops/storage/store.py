@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +19,7 @@ import pyarrow as pa
 from aiops.ingest.batch import PointBatch
 from aiops.settings import Settings
 from aiops.storage.alert_queries import AlertQueries
+from aiops.storage.api_keys import ApiKeyRepository
 from aiops.storage.client import ClientPool
 from aiops.storage.first_write import FirstWriteGuard, Points, matching
 from aiops.storage.group_commit import GroupCommit
@@ -37,15 +37,8 @@ from aiops.storage.records import (
 )
 from aiops.storage.rollup_queries import RollupQueries
 from aiops.storage.span_queries import SpanQueries
-
-
-def utc(value: datetime) -> datetime:
-    """ClickHouse hands back naive datetimes for UTC columns; make them aware."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def month_start(now: datetime) -> date:
-    return date(now.year, now.month, 1)
+from aiops.storage.sql import utc
+from aiops.storage.tenants import TenantRepository
 
 
 class Store(RcaQueries, IncidentQueries, AlertQueries, SpanQueries, LogQueries, RollupQueries):
@@ -58,8 +51,11 @@ class Store(RcaQueries, IncidentQueries, AlertQueries, SpanQueries, LogQueries, 
             settings.storage.pool_size,
             timeout_seconds=settings.storage.query_timeout_seconds,
         )
-        # Makes "create unless it exists" atomic within this process (the owner, in chDB mode).
-        self._registry_lock = threading.Lock()
+        # Makes "create unless it exists" atomic within this process (the owner, in chDB mode),
+        # and keeps revoking a key and offboarding its tenant apart.
+        registry_lock = threading.Lock()
+        self.api_keys = ApiKeyRepository(self._pool, registry_lock)
+        self.tenants = TenantRepository(self._pool, self.api_keys, registry_lock)
         # Series ids known to exist, per tenant (bounded LRU), so most batches skip the lookup.
         self._known_series: OrderedDict[str, set[int]] = OrderedDict()
         self._known_series_count = 0
@@ -91,182 +87,42 @@ class Store(RcaQueries, IncidentQueries, AlertQueries, SpanQueries, LogQueries, 
         with self._pool.borrow() as client:
             return migrate(client, self._settings.retention)
 
-    # -- tenants ---------------------------------------------------------------------
+    # -- tenants and API keys (typed repositories; these names are the gateway's) -------
     def create_tenant(self, tenant: TenantRecord) -> bool:
-        """Insert a tenant; False (and nothing written) when the id is taken, now or ever before:
-        a deleted tenant's id is never given to a new tenant, so nothing of the old one (keys,
-        tokens, rows awaiting their retention) can come back to life under it."""
-        with self._registry_lock, self._pool.borrow() as client:
-            exists = client.query(
-                "SELECT count() FROM tenants FINAL WHERE tenant_id = {tenant_id:String}",
-                parameters={"tenant_id": tenant.tenant_id},
-            ).result_rows[0][0]
-            if exists:
-                return False
-            client.insert(
-                "tenants",
-                [[tenant.tenant_id, tenant.name, tenant.plan, tenant.contact_email,
-                  tenant.created_at, tenant.created_at, 0]],
-                column_names=["tenant_id", "name", "plan", "contact_email", "created_at", "updated_at", "deleted"],
-            )
-            return True
+        return self.tenants.create(tenant)
 
     def delete_tenant(self, tenant_id: str, at: datetime) -> bool:
-        """Mark a tenant deleted and revoke its API keys (its credentials stop working; its rows
-        stay until their TTL; its id is retired). False when there is no such tenant."""
-        keys = self.list_api_keys(tenant_id)  # the unrevoked ones (read before borrowing a client)
-        with self._registry_lock, self._pool.borrow() as client:
-            rows = client.query(
-                "SELECT name, plan, contact_email, created_at FROM tenants FINAL "
-                "WHERE tenant_id = {tenant_id:String} AND deleted = 0",
-                parameters={"tenant_id": tenant_id},
-            ).result_rows
-            if not rows:
-                return False
-            name, plan, email, created = rows[0]
-            for key in keys:
-                self._write_key(client, replace(key, revoked_at=at, last_used_at=None), at)
-            client.insert("tenants", [[tenant_id, name, plan, email, created, at, 1]],
-                          column_names=["tenant_id", "name", "plan", "contact_email", "created_at", "updated_at",
-                                        "deleted"])
-            return True
+        return self.tenants.delete(tenant_id, at)
 
     def tenant_deleted_at(self, tenant_id: str) -> datetime | None:
-        """When the tenant that held this id was deleted (None: never, or no such id)."""
-        with self._pool.borrow() as client:
-            rows = client.query(
-                "SELECT updated_at FROM tenants FINAL WHERE tenant_id = {tenant_id:String} AND deleted = 1",
-                parameters={"tenant_id": tenant_id},
-            ).result_rows
-        return utc(rows[0][0]) if rows else None
+        return self.tenants.deleted_at(tenant_id)
 
     def tenant_plan(self, tenant_id: str) -> str | None:
-        """The tenant's plan name, or None when there is no such tenant (authentication's check)."""
-        with self._pool.borrow() as client:
-            rows = client.query(
-                "SELECT plan FROM tenants FINAL WHERE tenant_id = {tenant_id:String} AND deleted = 0",
-                parameters={"tenant_id": tenant_id},
-            ).result_rows
-        return str(rows[0][0]) if rows else None
+        return self.tenants.plan(tenant_id)
 
     def get_tenant(self, tenant_id: str) -> TenantRecord | None:
-        tenants = self._tenants("AND t.tenant_id = {tenant_id:String}", {"tenant_id": tenant_id})
-        return tenants[0] if tenants else None
+        return self.tenants.get(tenant_id)
 
     def list_all_tenants(self) -> list[TenantRecord]:
-        """Every tenant (a super-admin view), oldest first."""
-        return self._tenants("", {})
-
-    def _tenants(self, extra_predicate: str, parameters: dict) -> list[TenantRecord]:
-        parameters = {**parameters, "month": month_start(datetime.now(UTC))}
-        with self._pool.borrow() as client:
-            rows = client.query(
-                f"""SELECT t.tenant_id, t.name, t.plan, t.contact_email, t.created_at,
-                           coalesce(u.points, 0)
-                    FROM (SELECT * FROM tenants FINAL WHERE deleted = 0) AS t
-                    LEFT JOIN (
-                        SELECT tenant_id, sum(points) AS points FROM tenant_usage
-                        WHERE month = {{month:Date}} GROUP BY tenant_id
-                    ) AS u ON u.tenant_id = t.tenant_id
-                    WHERE 1 {extra_predicate}
-                    ORDER BY t.created_at, t.tenant_id""",
-                parameters=parameters,
-            ).result_rows
-        return [
-            TenantRecord(
-                tenant_id=row[0], name=row[1], plan=row[2], contact_email=row[3],
-                created_at=utc(row[4]), events_this_month=int(row[5]),
-            )
-            for row in rows
-        ]
-
-    # -- API keys ----------------------------------------------------------------------
-    _KEY_COLUMNS = (
-        "tenant_id", "key_id", "name", "scope", "prefix", "key_hash", "rate_limit_rps",
-        "created_at", "created_by", "expires_at", "revoked_at", "updated_at",
-    )
-
-    def _write_key(self, client, key: ApiKeyRecord, updated_at: datetime) -> None:
-        client.insert(
-            "api_keys",
-            [[key.tenant_id, key.key_id, key.name, key.scope, key.prefix, key.key_hash, key.rate_limit_rps,
-              key.created_at, key.created_by, key.expires_at, key.revoked_at, updated_at]],
-            column_names=list(self._KEY_COLUMNS),
-        )
-
-    @staticmethod
-    def _key(row: tuple, last_used_at: datetime | None = None) -> ApiKeyRecord:
-        """A stored key from a row in ``_KEY_COLUMNS`` order (``updated_at`` left out)."""
-        return ApiKeyRecord(
-            tenant_id=row[0], key_id=row[1], name=row[2], scope=row[3], prefix=row[4], key_hash=row[5],
-            rate_limit_rps=float(row[6]), created_at=utc(row[7]), created_by=row[8],
-            expires_at=utc(row[9]) if row[9] else None, revoked_at=utc(row[10]) if row[10] else None,
-            last_used_at=utc(last_used_at) if last_used_at else None,
-        )
+        return self.tenants.list_all()
 
     def create_api_key(self, key: ApiKeyRecord) -> None:
-        with self._pool.borrow() as client:
-            self._write_key(client, key, key.created_at)
-
-    def _keys(self, predicate: str, parameters: dict) -> list[ApiKeyRecord]:
-        """Keys of one tenant (``parameters`` always binds ``tenant_id``) with their last use."""
-        with self._pool.borrow() as client:
-            rows = client.query(
-                f"""SELECT k.tenant_id, k.key_id, k.name, k.scope, k.prefix, k.key_hash, k.rate_limit_rps,
-                           k.created_at, k.created_by, k.expires_at, k.revoked_at, u.last_used_at
-                    FROM (SELECT * FROM api_keys FINAL WHERE {predicate}) AS k
-                    LEFT JOIN (
-                        SELECT tenant_id, key_id, max(last_used_at) AS last_used_at FROM api_key_usage
-                        WHERE tenant_id = {{tenant_id:String}}
-                        GROUP BY tenant_id, key_id
-                    ) AS u ON u.tenant_id = k.tenant_id AND u.key_id = k.key_id
-                    ORDER BY k.created_at, k.key_id""",
-                parameters=parameters,
-                settings={"join_use_nulls": 1},
-            ).result_rows
-        return [self._key(row[:11], row[11]) for row in rows]
+        self.api_keys.create(key)
 
     def list_api_keys(self, tenant_id: str, *, include_revoked: bool = False) -> list[ApiKeyRecord]:
-        predicate = "tenant_id = {tenant_id:String}"
-        keys = self._keys(predicate, {"tenant_id": tenant_id})
-        return keys if include_revoked else [key for key in keys if key.revoked_at is None]
+        return self.api_keys.list(tenant_id, include_revoked=include_revoked)
 
     def get_api_key(self, tenant_id: str, key_id: str) -> ApiKeyRecord | None:
-        keys = self._keys(
-            "tenant_id = {tenant_id:String} AND key_id = {key_id:String}", {"tenant_id": tenant_id, "key_id": key_id}
-        )
-        return keys[0] if keys else None
+        return self.api_keys.get(tenant_id, key_id)
 
     def find_api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
-        """The key whose hash this is, whichever tenant holds it (authentication's lookup;
-        ``last_used_at`` is left out)."""
-        with self._pool.borrow() as client:
-            rows = client.query(
-                f"SELECT {', '.join(self._KEY_COLUMNS[:-1])} FROM api_keys FINAL "
-                "WHERE key_hash = {key_hash:String} LIMIT 1",
-                parameters={"key_hash": key_hash},
-            ).result_rows
-        return self._key(rows[0]) if rows else None
+        return self.api_keys.find_by_hash(key_hash)
 
     def revoke_api_key(self, tenant_id: str, key_id: str, at: datetime) -> bool:
-        """Mark a key revoked; False when the tenant has no such key. Revoking twice is harmless."""
-        with self._registry_lock:
-            key = self.get_api_key(tenant_id, key_id)
-            if key is None:
-                return False
-            if key.revoked_at is None:
-                revoked = replace(key, revoked_at=at, last_used_at=None)
-                with self._pool.borrow() as client:
-                    self._write_key(client, revoked, at)
-            return True
+        return self.api_keys.revoke(tenant_id, key_id, at)
 
     def touch_api_keys(self, uses: list[tuple[str, str, datetime]]) -> None:
-        """Record when keys were last used: ``(tenant_id, key_id, at)`` rows."""
-        if not uses:
-            return
-        with self._pool.borrow() as client:
-            client.insert("api_key_usage", [list(use) for use in uses],
-                          column_names=["tenant_id", "key_id", "last_used_at"])
+        self.api_keys.touch(uses)
 
     # -- metric points -----------------------------------------------------------------
     KNOWN_SERIES_CAP = 2_000_000  # ids cached across all tenants

@@ -8,11 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from actors.directory import WATCHDOG_SHARD, actor_name
+from actors.directory import WATCHDOG_SHARD
 from aiops.errors import NotFound
 from aiops.paging import decode_position, encode_position
 from aiops.schemas.anomalies import AnomalyList, AnomalyOut, AnomalyPatch
-from aiops.sharding import shard_for
 from aiops.storage.records import AnomalyRecord
 from deployments.deps import Ctx, Reader, Writer
 from deployments.routing import AuthorizedRoute
@@ -65,8 +64,7 @@ async def triage_anomaly(anomaly_id: AnomalyId, body: AnomalyPatch, identity: Wr
     updated = dataclasses.replace(found, **changes)
     await context.store.aio.upsert_anomalies([updated])
     if body.feedback is not None and found.source == "watchdog":
-        name = actor_name(WATCHDOG_SHARD, shard_for(identity.tenant_id, context.settings.watchdog.shards))
-        shard = context.actors.get(name)
+        _, shard = context.actors.owner(WATCHDOG_SHARD, identity.tenant_id)
         if shard is not None:
             await shard.feedback.remote(identity.tenant_id, found.series_id, body.feedback)
     return public(updated)

@@ -9,11 +9,10 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import ValidationError
 
-from actors.directory import WATCHDOG_SHARD, actor_name
+from actors.directory import WATCHDOG_SHARD
 from aiops.errors import Unavailable, Unprocessable
 from aiops.incidents import vectorizer_of
 from aiops.schemas.models import ModelChoice, ModelChosen, ModelList, ModelOut
-from aiops.sharding import shard_for
 from deployments.deps import Admin, Ctx, Reader
 from deployments.routing import AuthorizedRoute
 from models.registry import entries, entry
@@ -67,8 +66,7 @@ async def choose_model(kind: Literal["detector", "embedder", "ranker"], body: Mo
                                              identity.user_id, now)
         embedded = await vectorizer.forget_choice.remote(identity.tenant_id)
         return ModelChosen(kind=kind, name=body.name, config=body.config, chosen_at=now, reembedded=embedded)
-    name = actor_name(WATCHDOG_SHARD, shard_for(identity.tenant_id, context.settings.watchdog.shards))
-    shard = context.actors.get(name)
+    name, shard = context.actors.owner(WATCHDOG_SHARD, identity.tenant_id)
     if shard is None:
         raise Unavailable(f"{name} is not running; retry shortly", retry_after=2)
     await context.store.aio.choose_model(identity.tenant_id, kind, body.name, json.dumps(body.config),

@@ -8,10 +8,9 @@ from typing import Annotated, Any
 import ray
 from fastapi import APIRouter, Path, Query
 
-from actors.directory import RCA_WORKER, actor_name, wake_rca_workers
+from actors.directory import RCA_WORKER, wake_rca_workers
 from aiops.errors import NotFound, Unavailable
 from aiops.schemas.rca import Correlations, RcaResult
-from aiops.sharding import shard_for
 from aiops.storage.records import WAITED_FOR, RcaRecord
 from deployments.deps import Ctx, Reader
 from deployments.routing import AuthorizedRoute
@@ -35,10 +34,7 @@ def public(record: RcaRecord) -> RcaResult:
 
 async def ask_workers(context: Ctx, key: str, method: str, *args: Any) -> Any:
     """Call the worker ``key`` hashes to, falling over to the others if it is down."""
-    count = context.settings.rca.workers
-    first = shard_for(key, count)
-    for offset in range(count):
-        name = actor_name(RCA_WORKER, (first + offset) % count)
+    for name in context.actors.fail_over(RCA_WORKER, key):
         worker = context.actors.get(name)
         if worker is None:
             continue

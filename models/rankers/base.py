@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.telemetry import LogTable, MetricFrame, SpanTable
 
-if TYPE_CHECKING:  # only for annotations: models/ does not import aiops/ at run time
-    from aiops.rca.graph import ServiceGraph
+if TYPE_CHECKING:  # only for annotations
+    from models.telemetry.graph import ServiceGraph
 
 
 class RankerConfig(BaseModel):

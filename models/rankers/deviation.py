@@ -23,7 +23,6 @@ import networkx as nx
 import numpy as np
 from pydantic import Field
 
-from aiops.rca.graph import CALLS, ServiceGraph
 from models.rankers.base import (
     Deviation,
     RankedCause,
@@ -34,6 +33,7 @@ from models.rankers.base import (
     shares,
 )
 from models.telemetry import LogTable, MetricFrame, SpanTable
+from models.telemetry.graph import CALLS, ServiceGraph
 
 
 class DeviationConfig(RankerConfig):

@@ -56,7 +56,7 @@ from models.rankers.signals.traces import trace_signals
 from models.telemetry import LogTable, MetricFrame, SpanTable
 
 if TYPE_CHECKING:  # annotations only
-    from aiops.rca.graph import ServiceGraph
+    from models.telemetry.graph import ServiceGraph
 
 Modality = Literal["metric", "trace", "log"]
 MIN_EVIDENCE_Z = 2.0  # evidence items that moved less than this (in their own units) are not listed

@@ -13,10 +13,10 @@ from __future__ import annotations
 import networkx as nx
 from pydantic import Field
 
-from aiops.rca.graph import ServiceGraph
 from models.rankers.base import RankedCause, RootCauseRanker, by_service, deviation, shares
 from models.rankers.deviation import DeviationConfig, onsets, ranked
 from models.telemetry import LogTable, MetricFrame, SpanTable
+from models.telemetry.graph import ServiceGraph
 
 
 class WalkConfig(DeviationConfig):

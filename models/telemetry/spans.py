@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
-import pandas as pd
 
 STATUS_ERROR = 2  # OTLP Status.StatusCode STATUS_CODE_ERROR
 KIND_SERVER = 2  # OTLP Span.SpanKind SPAN_KIND_SERVER
@@ -36,6 +35,8 @@ _CODES = ("status_code", "kind")
 
 def text_column(values: Sequence | np.ndarray) -> np.ndarray:
     """An object array of ``str`` (missing values become ``""``)."""
+    import pandas as pd  # here, not at the top: storage and every actor import these types, few build them
+
     array = np.asarray(values, dtype=object)
     if array.ndim != 1:
         raise ValueError("columns must be one-dimensional")

@@ -1,0 +1,153 @@
+"""The engine's footprint at rest: memory, which processes load torch, idle CPU, start time.
+
+``aiops up --detach`` on a scratch data dir and free ports (dashboard on, as ``make run``
+starts it), then, every figure over the process tree of that engine (the ``aiops up``
+process, the Ray it started: GCS, raylet, dashboard and its agent, every worker):
+
+- start to ready: the command's start until ``/api/v1/status`` answers 200;
+- RSS of all those processes together a minute after ready (and PSS, which counts pages
+  shared between processes once, so the sum is not inflated by shared libraries);
+- the processes that have torch mapped (``libtorch`` in ``/proc/<pid>/maps``): a process
+  that imported torch has it mapped;
+- idle CPU: CPU seconds of all those processes over the next 60 s, divided by 60 s, so
+  other load on the machine matters less than with a ``top`` reading;
+- cold import of the API replica's code (``deployments.app`` and ``deployments.api``) in a
+  fresh interpreter, and whether that import loaded torch.
+
+The machine's load average is recorded with every figure: on a shared machine start time
+and CPU depend on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from aiops.bench.engine_process import AIOPS, SECRET, free_port, process_title
+from aiops.bench.report import BenchResult
+
+IDLE_AFTER_READY_SECONDS = 60.0
+CPU_WINDOW_SECONDS = 60.0
+GIB = 1024**3
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+def torch_mapped(pid: int) -> bool:
+    """Whether the process has torch's native library mapped (it imported torch)."""
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            return any("libtorch" in line for line in maps)
+    except OSError:
+        return False
+
+
+def engine_tree(data_dir: Path) -> list[psutil.Process]:
+    root = psutil.Process(json.loads((data_dir / "engine.json").read_text())["pid"])
+    return [root, *root.children(recursive=True)]
+
+
+def app_import_seconds() -> tuple[float, bool]:
+    """Cold import of the API replica's code in a fresh interpreter: seconds, and whether torch came with it."""
+    code = ("import sys, time; t = time.perf_counter(); import deployments.app, deployments.api; "
+            "print(time.perf_counter() - t, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=300)
+    seconds, torch = out.stdout.split()
+    return float(seconds), torch == "True"
+
+
+def run() -> BenchResult:
+    import tempfile
+
+    result = BenchResult("footprint")
+    seconds, torch = app_import_seconds()
+    result.add("cold import of the API replica's app", seconds, "s",
+               note=f"deployments.app + deployments.api; torch imported: {torch}; {_load()}")
+    with tempfile.TemporaryDirectory(prefix="aiops-bench-") as scratch:
+        data_dir = Path(scratch) / "data"
+        http_port = free_port()
+        env = {name: value for name, value in os.environ.items() if not name.startswith("AIOPS_")}
+        env.update(AIOPS_DATA_DIR=str(data_dir), AIOPS_HTTP_PORT=str(http_port), AIOPS_WEBHOOK_PORT=str(free_port()),
+                   AIOPS_RAY__DASHBOARD_PORT=str(free_port()), AIOPS_JWT_SECRET=SECRET)
+        from aiops.auth.roles import Role
+        from aiops.auth.tokens import issue_token
+
+        token = issue_token(SECRET, tenant_id="bench", user_id="bench", role=Role.SUPER_ADMIN, ttl_seconds=3600)
+        began = time.monotonic()
+        subprocess.run([*AIOPS, "up", "--detach"], env=env, check=True, capture_output=True, timeout=300)
+        try:
+            status = httpx.get(f"http://127.0.0.1:{http_port}/api/v1/status",
+                               headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            status.raise_for_status()
+            ready = time.monotonic()
+            result.add("start to ready (aiops up --detach)", ready - began, "s", "< 20", note=_load())
+            time.sleep(max(0.0, ready + IDLE_AFTER_READY_SECONDS - time.monotonic()))
+            _measure_idle(result, data_dir)
+        finally:
+            subprocess.run([*AIOPS, "down"], env=env, check=False, capture_output=True, timeout=300)
+    return result
+
+
+def _measure_idle(result: BenchResult, data_dir: Path) -> None:
+    processes = engine_tree(data_dir)
+    rss: dict[str, int] = {}
+    count: dict[str, int] = {}
+    pss_total = 0
+    with_torch: list[str] = []
+    for process in processes:
+        try:
+            title = process_title(process)
+            memory = process.memory_full_info()
+        except psutil.Error:
+            continue
+        rss[title] = rss.get(title, 0) + memory.rss
+        count[title] = count.get(title, 0) + 1
+        pss_total += getattr(memory, "pss", memory.rss)
+        if torch_mapped(process.pid):
+            with_torch.append(title)
+    load = _load()
+    result.add("RSS of every engine process, idle, a minute after ready", sum(rss.values()) / GIB, "GiB", "<= 3",
+               note=f"{len(processes)} processes; {load}")
+    result.add("PSS of every engine process (shared pages counted once)", pss_total / GIB, "GiB", note=load)
+    for title, size in sorted(rss.items(), key=lambda item: -item[1]):
+        result.add(f"RSS {title}" + (f" (x{count[title]})" if count[title] > 1 else ""), size / 2**20, "MiB")
+    result.add("processes with torch loaded", len(with_torch), "", note=", ".join(sorted(with_torch)) or "none")
+
+    def cpu() -> dict[int, float]:
+        used: dict[int, float] = {}
+        for process in processes:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            used[process.pid] = times.user + times.system
+        return used
+
+    titles = {}
+    for process in processes:
+        try:
+            titles[process.pid] = process_title(process)
+        except psutil.Error:
+            continue
+    before, began = cpu(), time.monotonic()
+    time.sleep(CPU_WINDOW_SECONDS)
+    after, wall = cpu(), time.monotonic() - began
+    per_title: dict[str, float] = {}
+    for pid, seconds in after.items():
+        title = titles.get(pid, str(pid))
+        per_title[title] = per_title.get(title, 0.0) + (seconds - before.get(pid, seconds)) / wall
+    result.add("idle CPU of the whole engine (CPU seconds / wall)", 100 * sum(per_title.values()), "% of a core",
+               "< 10", note=f"over {CPU_WINDOW_SECONDS:.0f} s; {_load()}")
+    busiest = sorted(per_title.items(), key=lambda item: -item[1])
+    result.add("idle CPU, busiest processes", 100 * busiest[0][1] if busiest else 0.0, "% of a core",
+               note=", ".join(f"{title} {100 * share:.1f}%" for title, share in busiest))

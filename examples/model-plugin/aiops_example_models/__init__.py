@@ -1,0 +1,1 @@
+"""Example models for the AIOps Engine, shipped as their own package."""
