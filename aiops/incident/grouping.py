@@ -225,7 +225,7 @@ class IncidentGrouper:
         return GroupingOutcome(Action.ACKNOWLEDGED, incident_id, (self._change(live, event),))
 
     def resolve(self, incident_id: str, by: str) -> GroupingOutcome:
-        """Resolve by hand. Idempotent (resolving a resolved incident does nothing); raises :class:`IncidentNotFound`."""
+        """Resolve by hand; resolving a resolved incident does nothing. Raises :class:`IncidentNotFound`."""
         live = self._find(incident_id)
         if not live.is_open:
             return GroupingOutcome(Action.IGNORED, incident_id, note="already resolved")
