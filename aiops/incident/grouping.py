@@ -19,9 +19,10 @@ Rules (settings: :class:`aiops.incident.settings.IncidentGroupingSettings`):
 - **Severity** is the strongest any member has had; a rise is an ``escalated`` event.
 - **RCA.** A new incident asks for its analysis. A new member asks for a re-run when it
   changes the picture: its service is one the current root cause depends on (calls, within
-  ``max_hops``: the root may be a symptom of it), or neither the root, nor in the blast
-  radius, nor a caller of the root. Merges ask too. Re-runs wait ``rca_rerun_min_seconds``
-  after the last request; a deferred one comes out of :meth:`IncidentGrouper.tick`.
+  ``explain_depth`` edges: the root may be a symptom of it), or neither the root, nor in the
+  blast radius, nor a caller of the root within ``explain_depth``. Merges ask too. Re-runs
+  wait ``rca_rerun_min_seconds`` after the last request; a deferred one comes out of
+  :meth:`IncidentGrouper.tick`.
 - **Echoes.** A signal ``sent_by_engine`` (the loop guard) is counted on the incident its
   labels name, or ignored when that incident is unknown; it never opens one.
 - **Caps.** A signal that would open more than ``max_open_incidents`` is dropped (the
@@ -379,14 +380,14 @@ class IncidentGrouper:
         return [self._change(live, event)]
 
     def _picture_changed(self, live: _Live, signal: Signal) -> RcaReason | None:
-        root, service, hops = live.root_cause, signal.service_id, self._settings.max_hops
+        root, service, depth = live.root_cause, signal.service_id, self._settings.explain_depth
         if root is None:  # no answer yet: the analysis asked for at opening still stands
             return None if live.rca_requested_at is not None else RcaReason.OPENED
         if service == root or service in live.blast_radius:
             return None
-        if self._graph.depends_on(root, service, hops):
+        if self._graph.depends_on(root, service, depth):
             return RcaReason.UPSTREAM_MEMBER
-        if self._graph.depends_on(service, root, hops):
+        if self._graph.depends_on(service, root, depth):
             return None  # a caller of the root: one more victim, as expected
         return RcaReason.UNEXPLAINED_MEMBER
 

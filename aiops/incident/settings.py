@@ -22,6 +22,10 @@ class IncidentGroupingSettings(BaseModel):
     merge: bool = True
     # A re-run of an incident's RCA waits at least this long after the last request.
     rca_rerun_min_seconds: float = Field(60.0, ge=0, le=86_400)
+    # How far along call edges an RCA's picture reaches when a new member arrives: a member
+    # on a service calling the root within this many edges is an expected victim; one on a
+    # service the root calls within it may be the real cause (a re-run). As rca.blast_depth.
+    explain_depth: int = Field(3, ge=1, le=10)
     # Caps per tenant: open incidents (a signal that would open one more is dropped and
     # counted), members per incident (more are counted, not kept), resolved incidents kept
     # in memory for late updates and echoes, timeline events per incident (oldest dropped).
