@@ -126,7 +126,7 @@ def check_target(url: str, policy: OutboundPolicy, resolve: Resolver = system_re
     host = parts.hostname
     if not host:
         raise TargetRefused("the URL names no host")
-    port = port or {"http": 80, "https": 443}[scheme]
+    port = {"http": 80, "https": 443}[scheme] if port is None else port
     if port == 0:
         raise TargetRefused("port 0 is not a port one can send to")
     listed = policy.host_listed(host)
@@ -184,7 +184,8 @@ def _refusal(address: IPAddress | None, policy: OutboundPolicy, listed: bool) ->
         return "a cloud metadata address"
     if effective.is_loopback:
         return "" if policy.allow_loopback else "a loopback address (allowed in development mode only)"
-    if not effective.is_global:
+    # Python's is_global does not cover every special range (multicast, for one): ask each.
+    if not effective.is_global or effective.is_multicast or effective.is_reserved or effective.is_unspecified:
         return f"a non-public address ({_kind(effective)})"
     if policy.allow_public or listed:
         return ""
