@@ -30,7 +30,7 @@ def _utc(value: datetime) -> datetime:
 class IncidentPage:
     incidents: list[Incident]
     total: int
-    next_after: tuple[datetime, str] | None  # keyset position (opened_at, incident_id) of the last row, when more follow
+    next_after: tuple[datetime, str] | None  # (opened_at, incident_id) of the last row, when more follow
 
 
 class IncidentTables:
@@ -116,10 +116,12 @@ class IncidentTables:
             client.insert("incident_cursor", [[name, position, at]], column_names=["name", "position", "saved_at"])
 
     def anomalies_changed_since(self, since: datetime, limit: int) -> list[AnomalyRecord]:
-        """Anomalies of every tenant whose newest version was written at or after ``since``, oldest write first."""
+        """Anomalies of every tenant whose newest version was written at or after ``since``, oldest write first
+        (then earliest start: rows written in one millisecond)."""
         with self._pool.borrow() as client:
             rows = client.query(
                 f"SELECT {', '.join(self._ANOMALY_COLUMNS)} FROM anomalies FINAL "
-                f"WHERE updated_at >= {{since:{_TS}}} ORDER BY updated_at, tenant_id, anomaly_id LIMIT {{limit:UInt32}}",
+                f"WHERE updated_at >= {{since:{_TS}}} ORDER BY updated_at, detected_at, tenant_id, anomaly_id "
+                "LIMIT {limit:UInt32}",
                 parameters={"since": since, "limit": limit}).result_rows
         return [self._anomaly(row) for row in rows]
