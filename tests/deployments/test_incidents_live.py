@@ -8,11 +8,15 @@ into the anomalies table); alerts come in over 9093; receivers are real HTTP ser
 from __future__ import annotations
 
 import secrets
+import shutil
+import subprocess
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import httpx
 import pytest
 
 from aiops.auth.roles import Role
@@ -302,3 +306,71 @@ def test_the_reference_example_answers_200_on_a_fresh_engine(engine: RunningEngi
     assert body["status"] == "ok" and body["anomaly_id"].startswith("anom-")
     found = engine.http.get("/api/v1/anomalies", headers=engine.auth(tenant="default", role=Role.VIEWER)).json()
     assert body["anomaly_id"] in {a["anomaly_id"] for a in found["anomalies"]}
+
+
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+
+
+@pytest.mark.skipif(ALERTMANAGER is None, reason="Debian's prometheus-alertmanager is not installed "
+                                                 "(apt-get install prometheus-alertmanager); .ci/run installs it")
+def test_a_real_alertmanager_receives_incidents_and_routes_them_and_their_resolution(engine: RunningEngine,
+                                                                                      tmp_path: Path) -> None:
+    import orjson
+
+    tenant = topology_tenant(engine)
+    receiver = Receiver().start()
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(f"""
+route:
+  receiver: oncall
+  group_by: [aiops_incident_id]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: oncall
+    webhook_configs:
+      - url: {receiver.url}
+        send_resolved: true
+""")
+    port = free_port()
+    log = (tmp_path / "alertmanager.log").open("w")
+    process = subprocess.Popen(
+        [ALERTMANAGER, f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+    try:
+        wait_for(lambda: api.get("/-/ready").status_code == 200, timeout=30, what="Alertmanager to be ready")
+        created = engine.http.post("/api/v1/notifications/channels", headers=admin(engine, tenant),
+                                   json={"name": "am", "type": "alertmanager", "url": f"http://127.0.0.1:{port}"})
+        assert created.status_code == 201, created.text
+        StoreGateway.for_settings(engine.settings).sync.upsert_anomalies([episode(tenant, "db", datetime.now(UTC))])
+        [incident] = wait_for(lambda: live(engine, tenant), timeout=30, interval=0.25, what="the incident")
+
+        def routed(status: str) -> dict | None:
+            for _, body in receiver.received:
+                payload = orjson.loads(body)
+                for alert in payload["alerts"]:
+                    if alert["labels"].get("aiops_incident_id") == incident["incident_id"] and \
+                            alert["status"] == status:
+                        return alert
+            return None
+
+        firing = wait_for(lambda: routed("firing"), timeout=60, interval=0.25, what="Alertmanager routing it")
+        assert firing["labels"]["service_id"] == "db" and firing["labels"]["tenant_id"] == tenant
+        assert firing["labels"]["aiops_sender"] == engine.settings.notifications.sender
+        assert "summary" in firing["annotations"]
+        # It is in Alertmanager's own view too (its v2 API).
+        shown = api.get("/api/v2/alerts", params={"filter": f'aiops_incident_id="{incident["incident_id"]}"'}).json()
+        assert len(shown) == 1
+        engine.http.patch(f"/api/v1/incidents/{incident['incident_id']}", json={"status": "resolved"},
+                          headers=admin(engine, tenant))
+        wait_for(lambda: routed("resolved"), timeout=60, interval=0.25, what="the resolution routed")
+    finally:
+        api.close()
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+        receiver.stop()
