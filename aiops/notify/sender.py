@@ -18,15 +18,15 @@ import logging
 import random
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
 
 from aiops.incident.codec import change_from_dict
-from aiops.notify.channels import parse_channel
+from aiops.notify.channels import AlertmanagerChannel, parse_channel
 from aiops.notify.decision import Notification
-from aiops.notify.outbound import render
+from aiops.notify.outbound import render, render_resend
 from aiops.notify.retry import RetryPolicy, parse_retry_after, retryable
 from aiops.notify.targets import OutboundPolicy, TargetRefused, check_target
 from aiops.settings import Settings
@@ -48,6 +48,8 @@ class Notifier:
         self._retry = RetryPolicy(self._notify.retry)
         self._rng = rng or random.Random()
         self._client = httpx.Client(timeout=self._notify.request_timeout_seconds, follow_redirects=False)
+        # The first re-post comes one period after start (a restart re-posts within one period).
+        self._next_resend = datetime.now(UTC) + timedelta(seconds=self._notify.alertmanager_resend_seconds)
         self.delivered = 0
         self.failed = 0
         self.retried = 0
@@ -56,7 +58,8 @@ class Notifier:
         self._client.close()
 
     def run_once(self, limit: int = 200) -> int:
-        """Attempt every due notification once; returns how many were attempted."""
+        """Attempt every due notification once (and re-post open incidents to Alertmanagers when due)."""
+        self.resend_alertmanager()
         due = self._store.due_notifications(datetime.now(UTC), limit)
         channels: dict[str, dict] = {}
         for row in due:
@@ -113,6 +116,40 @@ class Notifier:
         self.retried += outcome == "retry"
         if state != DELIVERED:
             log.info("notification %s to %s: %s (%s)", row.notification_id, row.channel_id, outcome, error)
+
+    def resend_alertmanager(self, force: bool = False) -> int:
+        """Every ``alertmanager_resend_seconds``, re-post each tenant's open incidents to its Alertmanagers.
+
+        Alertmanager resolves an alert whose ``endsAt`` passed (each post is valid for
+        ``alertmanager_validity_factor`` resend periods), so open incidents are sent again, as
+        Prometheus re-sends firing alerts. Best effort: a failed re-post is logged and the next
+        period tries again. Returns the alerts posted."""
+        now = datetime.now(UTC)
+        if not force and now < self._next_resend:
+            return 0
+        self._next_resend = now + timedelta(seconds=self._notify.alertmanager_resend_seconds)
+        posted = 0
+        for row in self._store.channels_of_type("alertmanager"):
+            try:
+                channel = parse_channel(orjson.loads(row.config))
+                if not isinstance(channel, AlertmanagerChannel):
+                    continue
+                incidents = [i for status in ("open", "acknowledged")
+                             for i in self._store.list_incidents(row.tenant_id, status=status, limit=1000).incidents
+                             if i.severity >= channel.min_level]
+                if not incidents:
+                    continue
+                requests = [render_resend(i, channel, self._notify, now=now) for i in incidents]
+                alerts = [alert for request in requests for alert in orjson.loads(request.body)]
+                target = check_target(requests[0].url, self._policy)
+                url, host, extensions = target.pinned()
+                response = self._client.post(url, content=orjson.dumps(alerts),
+                                             headers={**requests[0].headers, **host}, extensions=extensions)
+                response.raise_for_status()
+                posted += len(alerts)
+            except (httpx.HTTPError, TargetRefused, ValueError) as error:
+                log.info("re-posting open incidents of %s to %s failed: %s", row.tenant_id, row.channel_id, error)
+        return posted
 
     def status(self) -> dict:
         return {"delivered": self.delivered, "failed": self.failed, "retried": self.retried}

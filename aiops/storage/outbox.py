@@ -99,6 +99,15 @@ class NotificationTables:
                 parameters={"tenant_id": tenant_id}).result_rows
         return [ChannelRow(r[0], r[1], r[2], r[3], r[4], _utc(r[5])) for r in rows]
 
+    def channels_of_type(self, type_: str) -> list[ChannelRow]:
+        """Every tenant's channels of one type (the notifier's Alertmanager re-posts)."""
+        with self._pool.borrow() as client:
+            rows = client.query(
+                "SELECT tenant_id, channel_id, name, type, config, created_at FROM notification_channels FINAL "
+                "WHERE type = {type:String} AND deleted = 0 ORDER BY tenant_id, channel_id",
+                parameters={"type": type_}).result_rows
+        return [ChannelRow(r[0], r[1], r[2], r[3], r[4], _utc(r[5])) for r in rows]
+
     def delete_channel(self, tenant_id: str, channel_id: str, at: datetime) -> bool:
         """False when the tenant has no such channel."""
         found = next((c for c in self.list_channels(tenant_id) if c.channel_id == channel_id), None)

@@ -87,3 +87,28 @@ def test_restarts_of_the_manager_and_the_notifier_lose_and_repeat_nothing(settin
         notifier.close()
     finally:
         receiver.stop()
+
+
+def test_open_incidents_are_re_posted_to_alertmanagers_until_resolved(settings: Settings, store: Store) -> None:
+    now = datetime.now(UTC)
+    receiver = Receiver().start()
+    try:
+        channel = parse_channel({"name": "am", "type": "alertmanager", "url": f"http://127.0.0.1:{receiver.port}"})
+        store.save_channel(ChannelRow("acme", "ch-am", "am", "alertmanager",
+                                      orjson.dumps(channel_to_storage(channel)).decode(), now), now)
+        store.upsert_anomalies([episode("db", now, "anom-db")])
+        manager = IncidentService(settings, store)
+        manager.restore()
+        manager.run_once()
+        [incident] = store.list_incidents("acme").incidents
+        notifier = Notifier(settings, store)
+        assert notifier.resend_alertmanager(force=True) == 1
+        [(_, body)] = receiver.received
+        [alert] = orjson.loads(body)
+        assert alert["labels"]["aiops_incident_id"] == incident.incident_id
+        assert datetime.fromisoformat(alert["endsAt"]) > now  # valid for a few periods, not resolved
+        manager.resolve("acme", incident.incident_id, "alice")
+        assert notifier.resend_alertmanager(force=True) == 0  # resolved: no longer re-posted
+        notifier.close()
+    finally:
+        receiver.stop()
