@@ -53,10 +53,14 @@ CURSOR_OVERLAP = timedelta(seconds=30)
 GRAPH_REFRESH_SECONDS = 60.0
 
 
-def signal_of(anomaly: AnomalyRecord, sender: str) -> Signal:
-    """The signal an anomaly is: an alert (severity from its label) or a watchdog episode (warning)."""
+def signal_of(anomaly: AnomalyRecord, sender: str, ended_at: datetime | None = None) -> Signal:
+    """The signal an anomaly is: an alert (severity from its label) or a watchdog episode (warning).
+
+    ``ended_at``: a resolved alert's ``endsAt`` (else a resolved anomaly ended when last seen)."""
     alert = anomaly.source == "alertmanager"
-    ended = max(anomaly.last_seen_at, anomaly.detected_at) if anomaly.resolved else None
+    ended = None
+    if anomaly.resolved:
+        ended = max(ended_at or anomaly.last_seen_at, anomaly.detected_at)
     return Signal(anomaly.tenant_id, anomaly.anomaly_id,
                   SignalKind.ALERTMANAGER_ALERT if alert else SignalKind.WATCHDOG_EPISODE,
                   anomaly.service_id, anomaly.detected_at, ended,
@@ -150,13 +154,13 @@ class IncidentService:
             work = _Pass()
             anomalies = self._store.anomalies_changed_since(self._cursor - CURSOR_OVERLAP,
                                                             self._grouping.max_signals_per_poll)
+            fresh = [a for a in anomalies if self._seen.get((a.tenant_id, a.anomaly_id)) != a.updated_at]
+            ends = self._alert_ends(fresh)
             handled = 0
-            for anomaly in anomalies:
+            for anomaly in fresh:
                 key = (anomaly.tenant_id, anomaly.anomaly_id)
-                if self._seen.get(key) == anomaly.updated_at:
-                    continue
                 self._seen[key] = anomaly.updated_at
-                signal = signal_of(anomaly, self._settings.notifications.sender)
+                signal = signal_of(anomaly, self._settings.notifications.sender, ends.get(key))
                 if signal.kind is SignalKind.WATCHDOG_EPISODE and signal.ongoing:
                     self._last_seen[key] = anomaly.last_seen_at
                 outcome = self._grouper(anomaly.tenant_id).observe(signal)
@@ -176,6 +180,16 @@ class IncidentService:
             self.signals += handled
             self.passes += 1
             return handled
+
+    def _alert_ends(self, anomalies: list[AnomalyRecord]) -> dict[tuple[str, str], datetime]:
+        resolved: dict[str, list[str]] = defaultdict(list)
+        for a in anomalies:
+            if a.source == "alertmanager" and a.resolved:
+                resolved[a.tenant_id].append(a.anomaly_id)
+        ends = {}
+        for tenant_id, ids in resolved.items():
+            ends.update({(tenant_id, i): at for i, at in self._store.alert_ends(tenant_id, ids).items()})
+        return ends
 
     def _follow(self, tenant_id: str, outcome: GroupingOutcome, work: _Pass) -> None:
         work.add(tenant_id, outcome)

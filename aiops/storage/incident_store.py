@@ -115,6 +115,18 @@ class IncidentTables:
         with self._pool.borrow() as client:
             client.insert("incident_cursor", [[name, position, at]], column_names=["name", "position", "saved_at"])
 
+    def alert_ends(self, tenant_id: str, anomaly_ids: list[str]) -> dict[str, datetime]:
+        """When each resolved alert ended (its ``endsAt``), by anomaly id: the anomaly's ``last_seen_at``
+        also counts when notices arrived, which for a late or replayed alert is not when it ended."""
+        if not anomaly_ids:
+            return {}
+        with self._pool.borrow() as client:
+            rows = client.query(
+                "SELECT anomaly_id, max(assumeNotNull(ends_at)) FROM alerts FINAL WHERE tenant_id = {tenant_id:String} "
+                "AND anomaly_id IN {ids:Array(String)} AND status = 'resolved' AND ends_at IS NOT NULL "
+                "GROUP BY anomaly_id", parameters={"tenant_id": tenant_id, "ids": anomaly_ids}).result_rows
+        return {row[0]: _utc(row[1]) for row in rows}
+
     def anomalies_changed_since(self, since: datetime, limit: int) -> list[AnomalyRecord]:
         """Anomalies of every tenant whose newest version was written at or after ``since``, oldest write first
         (then earliest start: rows written in one millisecond)."""
