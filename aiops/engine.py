@@ -170,6 +170,7 @@ class Engine:
             self._start_serve()
             # Not needed to serve: started after Serve's proxy, which has a start deadline of its own.
             pending.update(self._create_rollups())
+            pending.update({name: handle.status.remote() for name, handle in self._create_incident_actors().items()})
             log.info("serve app deployed at %.1f s", time.monotonic() - began)
             self._await_actors(pending)
             log.info("actors answering at %.1f s", time.monotonic() - began)
@@ -251,12 +252,14 @@ class Engine:
             WebhookListener, actor_name(WEBHOOK_LISTENER, 0), settings, scheduling_strategy=here
         )
 
-        actors.update(self._create_incident_actors())
         pending.update({name: handle.status.remote() for name, handle in actors.items()})
         return pending
 
     def _create_incident_actors(self) -> dict[str, Any]:
-        """Grouping and notifications (#18): the incident manager and the notifier, one each."""
+        """Grouping and notifications (#18): the incident manager and the notifier, one each.
+
+        Started after Serve's proxy (which has a start deadline of its own): they are not needed
+        to serve, and their processes' start would compete with it for CPU."""
         from actors.directory import INCIDENT_MANAGER, NOTIFIER, actor_name
         from actors.incident_manager import IncidentManager
         from actors.notifier import NotifierActor
