@@ -20,9 +20,11 @@ INCIDENT_MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             services Array(String), members UInt32, revision UInt32, snapshot String, stored_at {TS}
         ) ENGINE = ReplacingMergeTree(stored_at) ORDER BY (tenant_id, incident_id)""",
         # How far the incident manager has read the anomalies (signals), so a restart resumes there.
+        # The manager reads every tenant's: its row has tenant_id '' (the key leads with tenant_id
+        # like every other table's).
         f"""CREATE TABLE IF NOT EXISTS incident_cursor (
-            name String, position {TS}, saved_at {TS}
-        ) ENGINE = ReplacingMergeTree(saved_at) ORDER BY name""",
+            tenant_id String, name String, position {TS}, saved_at {TS}
+        ) ENGINE = ReplacingMergeTree(saved_at) ORDER BY (tenant_id, name)""",
     )),
     (41, "notification outbox", (
         # Channel configs, secrets included (they must be sent); never answered back unmasked.

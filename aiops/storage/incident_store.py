@@ -107,13 +107,14 @@ class IncidentTables:
 
     def incident_cursor(self, name: str) -> datetime | None:
         with self._pool.borrow() as client:
-            rows = client.query("SELECT position FROM incident_cursor FINAL WHERE name = {name:String}",
-                                parameters={"name": name}).result_rows
+            rows = client.query("SELECT position FROM incident_cursor FINAL WHERE tenant_id = '' "
+                                "AND name = {name:String}", parameters={"name": name}).result_rows
         return _utc(rows[0][0]) if rows else None
 
     def save_incident_cursor(self, name: str, position: datetime, at: datetime) -> None:
         with self._pool.borrow() as client:
-            client.insert("incident_cursor", [[name, position, at]], column_names=["name", "position", "saved_at"])
+            client.insert("incident_cursor", [["", name, position, at]],
+                          column_names=["tenant_id", "name", "position", "saved_at"])
 
     def alert_ends(self, tenant_id: str, anomaly_ids: list[str]) -> dict[str, datetime]:
         """When each resolved alert ended (its ``endsAt``), by anomaly id: the anomaly's ``last_seen_at``
