@@ -18,6 +18,8 @@ RCA_WORKER = "rca-worker"
 WEBHOOK_LISTENER = "webhook-listener"
 RATE_LIMITER = "rate-limiter"
 TELEMETRY_ROLLUP = "telemetry-rollup"
+INCIDENT_MANAGER = "incident-manager"
+NOTIFIER = "notifier"
 
 
 def actor_name(role: str, index: int) -> str:
@@ -27,6 +29,8 @@ def actor_name(role: str, index: int) -> str:
 def engine_actor_names(settings: Settings) -> list[str]:
     """Every named actor the engine runs, in the order they should be stopped."""
     names = [actor_name(WEBHOOK_LISTENER, 0), actor_name(RATE_LIMITER, 0)]
+    if settings.incident_grouping.enabled:
+        names += [actor_name(NOTIFIER, 0), actor_name(INCIDENT_MANAGER, 0)]
     names += [actor_name(RCA_WORKER, i) for i in range(settings.rca.workers)]
     names += [actor_name(TELEMETRY_ROLLUP, i) for i in range(settings.otlp.rollup_workers)]
     names += [actor_name(VECTORIZER, i) for i in range(settings.watchdog.shards)]

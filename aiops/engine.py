@@ -156,9 +156,11 @@ class Engine:
             self._start_serve()
             # Not needed to serve: started after Serve's proxy, which has a start deadline of its own.
             pending.update(self._create_rollups())
+            pending.update({name: handle.status.remote() for name, handle in self._create_incident_actors().items()})
             log.info("serve app deployed at %.1f s", time.monotonic() - began)
             self._await_actors(pending)
             log.info("actors answering at %.1f s", time.monotonic() - began)
+            self._ensure_default_tenant()
             self._wait_ready()
         except Exception:
             self.stop()
@@ -241,6 +243,25 @@ class Engine:
         pending.update({name: handle.status.remote() for name, handle in actors.items()})
         return pending
 
+    def _create_incident_actors(self) -> dict[str, Any]:
+        """Grouping and notifications (#18): the incident manager and the notifier, one each.
+
+        Started after Serve's proxy (which has a start deadline of its own): they are not needed
+        to serve, and their processes' start would compete with it for CPU."""
+        from actors.directory import INCIDENT_MANAGER, NOTIFIER, actor_name
+        from actors.incident_manager import IncidentManager
+        from actors.notifier import NotifierActor
+
+        if not self.settings.incident_grouping.enabled:
+            return {}
+        spread = {"scheduling_strategy": "SPREAD", "num_cpus": SPREAD_CPUS}
+        return {
+            actor_name(INCIDENT_MANAGER, 0): self._actor(IncidentManager, actor_name(INCIDENT_MANAGER, 0),
+                                                         self.settings, max_concurrency=4, **spread),
+            actor_name(NOTIFIER, 0): self._actor(NotifierActor, actor_name(NOTIFIER, 0), self.settings,
+                                                 max_concurrency=2, **spread),
+        }
+
     def _create_rollups(self) -> dict[str, Any]:
         """The telemetry rollup actors; returns their first calls, still in flight."""
         from actors.directory import TELEMETRY_ROLLUP, actor_name
@@ -253,6 +274,22 @@ class Engine:
             handle = self._actor(TelemetryRollupWorker, name, self.settings, index, max_concurrency=2, **spread)
             pending[name] = handle.status.remote()
         return pending
+
+    def _ensure_default_tenant(self) -> None:
+        """Create ``alerts.default_tenant`` when configured and missing (the reference's keyless alerts land there)."""
+        from datetime import UTC, datetime
+
+        from aiops.schemas.tenants import TenantCreate
+        from aiops.tenants import new_tenant
+
+        alerts = self.settings.alerts
+        if not (alerts.default_tenant and alerts.create_default_tenant):
+            return
+        store = StoreGateway.for_settings(self.settings).sync
+        if store.get_tenant(alerts.default_tenant) is None:
+            body = TenantCreate(tenant_id=alerts.default_tenant, name="Default (alerts without a tenant)")
+            if store.create_tenant(new_tenant(body, self.settings, datetime.now(UTC))):
+                log.info("created the default tenant %r (alerts.default_tenant)", alerts.default_tenant)
 
     def _await_actors(self, pending: dict[str, Any]) -> None:
         import ray
@@ -321,7 +358,8 @@ class Engine:
                 continue
             try:
                 if name == actor_name(WEBHOOK_LISTENER, 0) or name.startswith((RCA_WORKER, VECTORIZER,
-                                                                                TELEMETRY_ROLLUP)):
+                                                                                TELEMETRY_ROLLUP, "incident-manager",
+                                                                                "notifier")):
                     ray.get(handle.stop.remote(), timeout=10)
                 elif name.startswith(WATCHDOG_SHARD):
                     ray.get(handle.stop.remote(), timeout=60)  # a last checkpoint

@@ -22,6 +22,9 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from aiops.incident.settings import IncidentGroupingSettings
+from aiops.notify.settings import NotificationSettings
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "engine.yaml"
 ENV_PREFIX = "AIOPS_"
@@ -138,7 +141,10 @@ class AlertSettings(Section):
 
     # Refuse (401) alerts that present no webhook key. None: on in production mode, off in development.
     require_webhook_key: bool | None = None
-    default_tenant: str | None = None  # for alerts without a tenant_id label and no key
+    # For alerts without a tenant_id label and no key (the reference's example payload):
+    # like Mimir's anonymous tenant when auth is off. None: such alerts get 422.
+    default_tenant: str | None = Field("default", min_length=1, max_length=64)
+    create_default_tenant: bool = True  # create default_tenant at start when missing
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     max_alerts: int = Field(1000, ge=1)  # per payload
     link_window_minutes: int = Field(30, ge=0, le=1440)  # watchdog anomalies this close are linked
@@ -262,6 +268,8 @@ class Settings(BaseSettings):
     llm: LlmSettings = LlmSettings()
     alerts: AlertSettings = AlertSettings()
     incidents: IncidentSettings = IncidentSettings()
+    incident_grouping: IncidentGroupingSettings = IncidentGroupingSettings()
+    notifications: NotificationSettings = NotificationSettings()
     auth: AuthSettings = AuthSettings()
     plans: dict[str, PlanSettings] = Field(default_factory=lambda: dict(DEFAULT_PLANS), min_length=1)
     default_plan: str = "free"

@@ -19,10 +19,12 @@ from deployments.routers import (
     anomalies,
     apikeys,
     health,
+    incident_views,
     incidents,
     ingest,
     logs,
     models,
+    notifications,
     otlp,
     rbac,
     rca,
@@ -36,7 +38,7 @@ from deployments.routers import (
 ROUTERS = (
     health.router, status.router, tenants.router, rbac.router, apikeys.router, ingest.router, series.router,
     anomalies.router, models.router, rca.router, topology.router, incidents.router, otlp.router, traces.router,
-    logs.router,
+    logs.router, incident_views.router, notifications.router,
 )
 
 # Documented in OpenAPI for every route, because every route can answer them.

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from clickhouse_connect.driver.client import Client
 
 from aiops.settings import RetentionSettings
+from aiops.storage.incident_schema import INCIDENT_MIGRATIONS
 
 log = logging.getLogger(__name__)
 
@@ -351,6 +352,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
 )
+
+# Incidents and notifications (#18): migrations 40-49 live in their own module.
+MIGRATIONS += tuple(Migration(version, name, statements) for version, name, statements in INCIDENT_MIGRATIONS)
 
 _PLACEHOLDER = re.compile(r"\{ttl:(\w+)\}")
 

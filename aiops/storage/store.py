@@ -24,8 +24,10 @@ from aiops.storage.client import ClientPool
 from aiops.storage.first_write import FirstWriteGuard, Points, matching
 from aiops.storage.group_commit import GroupCommit
 from aiops.storage.incident_queries import IncidentQueries
+from aiops.storage.incident_store import IncidentTables
 from aiops.storage.log_queries import LogQueries
 from aiops.storage.migrations import migrate
+from aiops.storage.outbox import NotificationTables
 from aiops.storage.rca_queries import RcaQueries
 from aiops.storage.records import (
     AnomalyPage,
@@ -41,7 +43,8 @@ from aiops.storage.sql import utc
 from aiops.storage.tenants import TenantRepository
 
 
-class Store(RcaQueries, IncidentQueries, AlertQueries, SpanQueries, LogQueries, RollupQueries):
+class Store(RcaQueries, IncidentQueries, AlertQueries, SpanQueries, LogQueries, RollupQueries, IncidentTables,
+            NotificationTables):
     """All reads and writes of the engine's ClickHouse tables."""
 
     def __init__(self, settings: Settings) -> None:

@@ -31,12 +31,30 @@ async def resolution_webhook(body: ResolutionIn, identity: Writer, context: Ctx)
     existing = await context.store.aio.get_knowledge(identity.tenant_id, new_record(identity.tenant_id, body).kb_id)
     record = new_record(identity.tenant_id, body, existing.created_at if existing else None)
     await memory(context).remember(record)
-    if body.incident_id:  # it names an anomaly of this tenant: that anomaly is resolved now
+    if body.incident_id and body.incident_id.startswith("inc-"):  # an incident (#18): resolved by this resolution
+        await resolve_incident(context, identity.tenant_id, body.incident_id, body.resolved_by or identity.user_id)
+    elif body.incident_id:  # it names an anomaly of this tenant: that anomaly is resolved now
         anomaly = await context.store.aio.get_anomaly(identity.tenant_id, body.incident_id)
         if anomaly is not None and not anomaly.resolved:
             await context.store.aio.upsert_anomalies([dataclasses.replace(anomaly, resolved=True,
                                                                           updated_at=datetime.now(UTC))])
     return ResolutionOut(stored=True, knowledge_base_id=record.kb_id)
+
+
+async def resolve_incident(context: Ctx, tenant_id: str, incident_id: str, by: str) -> None:
+    """Record a resolution on the tenant's incident (resolving it if open); an unknown id changes nothing."""
+    from actors.directory import INCIDENT_MANAGER, actor_name
+    from aiops.incident.grouping import IncidentNotFound
+
+    if await context.store.aio.get_incident(tenant_id, incident_id) is None:
+        return
+    manager = context.actors.get(actor_name(INCIDENT_MANAGER, 0))
+    if manager is None:
+        raise Unavailable("the incident manager is not running; retry shortly", retry_after=2)
+    try:
+        await manager.resolve.remote(tenant_id, incident_id, by)
+    except IncidentNotFound:
+        return
 
 
 @router.post("/incidents/search", response_model=IncidentSearchOut)

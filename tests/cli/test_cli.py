@@ -107,7 +107,8 @@ def test_up_status_down_up_keeps_data(cli: Cli, record_property) -> None:
     # While it runs, the CLI reaches storage through the engine (chDB has one owner).
     cli("tenant", "create", "beta", "--name", "Beta")
     listed = json.loads(cli("tenant", "list", "--json").stdout)
-    assert [t["tenant_id"] for t in listed["tenants"]] == ["acme-corp", "beta"]
+    # "default" is alerts.default_tenant, made at the first start for alerts with no tenant label (#18).
+    assert [t["tenant_id"] for t in listed["tenants"]] == ["acme-corp", "default", "beta"]
 
     # Data of every kind, to find again after the restart: a key, an alert's anomaly and its
     # RCA, a resolution.
@@ -134,13 +135,15 @@ def test_up_status_down_up_keeps_data(cli: Cli, record_property) -> None:
         httpx.get(f"{cli.url}/-/healthy", timeout=5)
 
     listed = json.loads(cli("tenant", "list", "--json").stdout)
-    assert [(t["tenant_id"], t["plan"]) for t in listed["tenants"]] == [("acme-corp", "pro"), ("beta", "free")]
+    assert [(t["tenant_id"], t["plan"]) for t in listed["tenants"]] == [("acme-corp", "pro"), ("default", "free"),
+                                                                                ("beta", "free")]
 
     cli("up", "--detach")
     status = httpx.get(f"{cli.url}/api/v1/status", headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert status.status_code == 200  # the same generated secret verifies the old token
     listed = json.loads(cli("tenant", "list", "--json").stdout)
-    assert [t["tenant_id"] for t in listed["tenants"]] == ["acme-corp", "beta"]
+    # "default" is alerts.default_tenant, made at the first start for alerts with no tenant label (#18).
+    assert [t["tenant_id"] for t in listed["tenants"]] == ["acme-corp", "default", "beta"]
     assert httpx.get(f"{cli.url}/api/v1/anomalies", headers={"X-API-Key": key}, timeout=30).json()["anomalies"][0][
         "anomaly_id"] == anomaly_id  # the key, and the anomaly
     assert httpx.get(f"{cli.url}/api/v1/rca/{anomaly_id}", headers=admin, timeout=30).json() == rca

@@ -119,6 +119,44 @@ def acme_trace_path(engine: RunningEngine) -> tuple[str, dict]:
     return f"/api/v1/traces/{body['json']['resourceSpans'][0]['scopeSpans'][0]['spans'][0]['traceId']}", {}
 
 
+def acme_incident_path(engine: RunningEngine) -> tuple[str, dict]:
+    """An incident of acme: a watchdog episode on a service of its own, grouped by the incident manager."""
+    from aiops.storage.gateway import StoreGateway
+    from aiops.storage.records import AnomalyRecord
+
+    now = datetime.now(UTC)
+    service = unique("auth-svc")
+    anomaly = AnomalyRecord("acme", unique("anom"), service, "cpu", 1, {}, "watchdog", "ewma", 0.97, 5.0, now, now,
+                            updated_at=now)
+    StoreGateway(engine.settings, in_process=False).sync.upsert_anomalies([anomaly])
+    [incident] = wait_for(lambda: engine.http.get("/api/v1/incidents", params={"service_id": service},
+                                                  headers=engine.auth()).json()["incidents"],
+                          timeout=30, interval=0.2, what="the incident")
+    return f"/api/v1/incidents/{incident['incident_id']}", {"json": {"status": "acknowledged"}}
+
+
+def channel_body(engine: RunningEngine) -> tuple[str, dict]:
+    """A webhook channel for acme (older ones deleted first: a tenant holds a bounded number)."""
+    listed = engine.http.get("/api/v1/notifications/channels", headers=engine.auth()).json()["channels"]
+    if len(listed) >= 10:
+        for channel in listed:
+            engine.http.delete(f"/api/v1/notifications/channels/{channel['channel_id']}", headers=engine.auth())
+    return "/api/v1/notifications/channels", {"json": {"name": "auth table", "type": "webhook",
+                                                       "url": "http://127.0.0.1:9/hook", "secret": "s" * 20}}
+
+
+def acme_channel_path(engine: RunningEngine) -> tuple[str, dict]:
+    path, body = channel_body(engine)
+    made = engine.http.post(path, **body, headers=engine.auth())
+    assert made.status_code == 201, made.text
+    return f"/api/v1/notifications/channels/{made.json()['channel_id']}", {}
+
+
+def acme_channel_test_path(engine: RunningEngine) -> tuple[str, dict]:
+    path, _ = acme_channel_path(engine)
+    return path + "/test", {}
+
+
 READ = frozenset({"read"})
 INGESTION = frozenset({"ingestion"})
 NONE: frozenset[str] = frozenset()
@@ -158,6 +196,18 @@ CASES = [
     RouteCase("GET", "/api/v1/traces", Permission.READ, READ, True, fixed("/api/v1/traces")),
     RouteCase("GET", "/api/v1/traces/{trace_id}", Permission.READ, READ, True, acme_trace_path, owner_only=True),
     RouteCase("GET", "/api/v1/logs", Permission.READ, READ, True, fixed("/api/v1/logs")),
+    RouteCase("GET", "/api/v1/incidents", Permission.READ, READ, True, fixed("/api/v1/incidents")),
+    RouteCase("GET", "/api/v1/incidents/{incident_id}", Permission.READ, READ, True,
+              lambda engine: (acme_incident_path(engine)[0], {}), owner_only=True),
+    RouteCase("PATCH", "/api/v1/incidents/{incident_id}", Permission.WRITE, NONE, True, acme_incident_path,
+              owner_only=True),
+    RouteCase("POST", "/api/v1/notifications/channels", Permission.MANAGE_USERS, NONE, True, channel_body),
+    RouteCase("GET", "/api/v1/notifications/channels", Permission.MANAGE_USERS, NONE, True,
+              fixed("/api/v1/notifications/channels")),
+    RouteCase("DELETE", "/api/v1/notifications/channels/{channel_id}", Permission.MANAGE_USERS, NONE, True,
+              acme_channel_path, owner_only=True),
+    RouteCase("POST", "/api/v1/notifications/channels/{channel_id}/test", Permission.MANAGE_USERS, NONE, True,
+              acme_channel_test_path, owner_only=True),
 ]
 BY_ID = {case.id: case for case in CASES}
 

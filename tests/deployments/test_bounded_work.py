@@ -328,12 +328,13 @@ def body_routes(engine: RunningEngine) -> list[tuple[str, str, Role | None]]:
     document = engine.http.get("/api/v1/openapi.json").json()
     routes = []
     least = {"/api/v1/tenants": Role.SUPER_ADMIN, "/api/v1/apikeys": Role.ADMIN, "/api/v1/models/{kind}": Role.ADMIN,
-             "/api/v1/incidents/search": Role.VIEWER}
+             "/api/v1/incidents/search": Role.VIEWER, "/api/v1/notifications/channels": Role.ADMIN}
     for path, item in document["paths"].items():
         for method, operation in item.items():
             if "requestBody" not in operation:
                 continue
-            concrete = path.replace("{anomaly_id}", "anom-none").replace("{kind}", "detector")
+            concrete = path.replace("{anomaly_id}", "anom-none").replace("{kind}", "detector").replace(
+                "{incident_id}", "inc-none")
             routes.append((method.upper(), concrete, least.get(path, Role.OPERATOR)))
     return routes
 

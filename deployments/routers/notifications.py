@@ -1,0 +1,88 @@
+"""``/api/v1/notifications/channels``: where a tenant's incidents are sent (admins only).
+
+Create answers 201 with the ``channel_id``; URLs and secrets are never shown again (a
+prefix only). A URL the operator's allow-list refuses (``notifications.outbound``) is 422
+at creation, and checked again at every delivery.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Body, Path
+from pydantic import ValidationError
+
+from aiops.errors import Conflict, NotFound, Unprocessable
+from aiops.notify.channels import ChannelPublic, channel_to_storage, parse_channel, public_view
+from aiops.notify.sender import send_test
+from aiops.notify.targets import OutboundPolicy, check_target
+from aiops.schemas.incident_views import ChannelTestResult
+from aiops.storage.outbox import ChannelRow
+from deployments.deps import Admin, Ctx
+from deployments.routing import AuthorizedRoute
+
+router = APIRouter(prefix="/api/v1/notifications/channels", tags=["notifications"], route_class=AuthorizedRoute)
+
+ChannelId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+def _invalid(error: ValidationError) -> Unprocessable:
+    parts = []
+    for problem in error.errors():
+        where = ".".join(str(p) for p in problem["loc"] if not str(p).startswith(("function-", "tagged-union")))
+        parts.append(f"{where or 'body'}: {problem['msg']}")
+    return Unprocessable("; ".join(parts))
+
+
+async def _channel(context: Ctx, tenant_id: str, channel_id: str):
+    rows = await context.store.aio.list_channels(tenant_id)
+    row = next((r for r in rows if r.channel_id == channel_id), None)
+    if row is None:
+        raise NotFound(f"channel {channel_id!r} not found")
+    return row, parse_channel(orjson.loads(row.config))
+
+
+@router.post("", status_code=201, response_model=ChannelPublic)
+async def create_channel(identity: Admin, context: Ctx, body: Annotated[dict, Body()]) -> ChannelPublic:
+    """``{"name", "type": "alertmanager" | "webhook" | "slack", "url", ...}`` -> the channel, masked."""
+    try:
+        channel = parse_channel(body)
+    except ValidationError as error:
+        raise _invalid(error) from None
+    settings = context.settings
+    check_target(channel.url_text(), OutboundPolicy.from_settings(settings.notifications.outbound, settings.mode))
+    existing = await context.store.aio.list_channels(identity.tenant_id)
+    if len(existing) >= settings.notifications.max_channels_per_tenant:
+        raise Conflict(f"the tenant has {len(existing)} channels, the most it may "
+                       "(notifications.max_channels_per_tenant); delete one first")
+    now = datetime.now(UTC)
+    digest = hashlib.blake2b(f"{identity.tenant_id}\x00{channel.name}\x00{now.isoformat()}".encode(), digest_size=8)
+    channel_id = "ch-" + digest.hexdigest()
+    row = ChannelRow(identity.tenant_id, channel_id, channel.name, channel.type,
+                     orjson.dumps(channel_to_storage(channel)).decode(), now)
+    await context.store.aio.save_channel(row, now)
+    return public_view(channel_id, channel)
+
+
+@router.get("")
+async def list_channels(identity: Admin, context: Ctx) -> dict:
+    rows = await context.store.aio.list_channels(identity.tenant_id)
+    return {"channels": [public_view(r.channel_id, parse_channel(orjson.loads(r.config))).model_dump()
+                         for r in rows]}
+
+
+@router.delete("/{channel_id}", status_code=204)
+async def delete_channel(channel_id: ChannelId, identity: Admin, context: Ctx) -> None:
+    if not await context.store.aio.delete_channel(identity.tenant_id, channel_id, datetime.now(UTC)):
+        raise NotFound(f"channel {channel_id!r} not found")
+
+
+@router.post("/{channel_id}/test", response_model=ChannelTestResult)
+async def test_channel(channel_id: ChannelId, identity: Admin, context: Ctx) -> ChannelTestResult:
+    """Send one made-up notification now; answers whether the receiver took it."""
+    _, channel = await _channel(context, identity.tenant_id, channel_id)
+    delivered, status, error = await send_test(channel, channel_id, identity.tenant_id, context.settings)
+    return ChannelTestResult(channel_id=channel_id, delivered=delivered, status_code=status, error=error)

@@ -1,0 +1,70 @@
+"""Channel configs: strict per type, secrets and token-bearing URLs never shown back or logged."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+from pydantic import ValidationError
+
+from aiops.notify import channels as module
+from aiops.notify.channels import channel_to_storage, parse_channel, public_view
+
+SLACK_URL = "https://hooks.slack.com/services/T0AAAAAAA/B0BBBBBBB/abcdefghijklmnopqrstuvwx"
+SECRET = "whsec-0123456789abcdefghij"
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(module).failed == 0
+
+
+def test_each_type_has_its_fields_and_refuses_others() -> None:
+    assert parse_channel({"name": "am", "type": "alertmanager", "url": "http://am:9093"}).alerts_url == \
+        "http://am:9093/api/v2/alerts"
+    with pytest.raises(ValidationError, match="secret"):
+        parse_channel({"name": "hook", "type": "webhook", "url": "https://x.example.com"})  # secret required
+    with pytest.raises(ValidationError, match="extra_forbidden"):
+        parse_channel({"name": "s", "type": "slack", "url": SLACK_URL, "secret": SECRET})
+    with pytest.raises(ValidationError, match="union_tag_invalid"):
+        parse_channel({"name": "e", "type": "email", "url": "https://x.example.com"})
+    with pytest.raises(ValidationError, match="16 to 256"):
+        parse_channel({"name": "hook", "type": "webhook", "url": "https://x.example.com", "secret": "short"})
+
+
+@pytest.mark.parametrize("url, message", [
+    ("ftp://x.example.com/", "http"), ("https:///nohost", "host"), ("https://x.example.com/a b", "spaces"),
+    ("https://x.example.com:99999/", "(?i)port"), ("https://x.example.com/#frag", "fragment"),
+    ("https://x.example.com/" + "a" * 2100, "2048"),
+])
+def test_bad_urls_are_refused_with_the_reason(url: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        parse_channel({"name": "hook", "type": "webhook", "url": url, "secret": SECRET})
+
+
+def test_slack_needs_https() -> None:
+    with pytest.raises(ValidationError, match="https://"):
+        parse_channel({"name": "s", "type": "slack", "url": SLACK_URL.replace("https", "http")})
+
+
+def test_secrets_and_urls_are_shown_as_prefixes_only() -> None:
+    hook = parse_channel({"name": "hook", "type": "webhook", "url": "https://u:pw@hooks.example.com/t/abcdef123456?k=v",
+                          "secret": SECRET})
+    slack = parse_channel({"name": "s", "type": "slack", "url": SLACK_URL})
+    am = parse_channel({"name": "am", "type": "alertmanager", "url": "http://admin:pw@am.internal:9093/?token=x",
+                        "bearer_token": "bearer-0123456789abc"})
+    shown = {cid: public_view(cid, ch).model_dump_json() for cid, ch in (("h", hook), ("s", slack), ("a", am))}
+    for text in shown.values():
+        for secret in (SECRET, "abcdef123456", "pw", "abcdefghijklmnopqrstuvwx", "bearer-0123456789abc", "token=x"):
+            assert secret not in text
+    assert public_view("h", hook).secret == "whse…" and public_view("h", hook).url == "https://hooks.example.com/t/abcde…"
+    assert public_view("a", am).url == "http://am.internal:9093/" and public_view("a", am).bearer_token == "bear…"
+    for channel in (hook, slack, am):  # nor in a repr (a log line)
+        assert SECRET not in repr(channel) and "abcdefghijklmnopqrstuvwx" not in repr(channel)
+
+
+def test_storage_keeps_everything_and_reads_back_the_same() -> None:
+    hook = parse_channel({"name": "hook", "type": "webhook", "url": "https://hooks.example.com/t", "secret": SECRET,
+                          "min_severity": "error"})
+    stored = channel_to_storage(hook)
+    assert stored["secret"] == SECRET and stored["url"] == "https://hooks.example.com/t"
+    assert parse_channel(stored) == hook
