@@ -287,7 +287,8 @@ class Engine:
             return
         store = StoreGateway.for_settings(self.settings).sync
         if store.get_tenant(alerts.default_tenant) is None:
-            body = TenantCreate(tenant_id=alerts.default_tenant, name="Default (alerts without a tenant)")
+            body = TenantCreate(tenant_id=alerts.default_tenant, name="Default (alerts without a tenant)", plan=None,
+                                contact_email=None)
             if store.create_tenant(new_tenant(body, self.settings, datetime.now(UTC))):
                 log.info("created the default tenant %r (alerts.default_tenant)", alerts.default_tenant)
 
