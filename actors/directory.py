@@ -91,15 +91,15 @@ class ActorDirectory:
         return [(name, self.get(name)) for name in names]
 
 
-def wake_rca_workers(actors: ActorDirectory, workers: int, anomaly_ids: list[str]) -> None:
+def wake_rca_workers(actors: ActorDirectory, anomaly_ids: list[str]) -> None:
     """Tell the workers owning these requests to look at the queue now instead of at their next poll.
 
     Fire and forget: the requests are already durable, so a lost wake-up only costs a poll interval.
     """
-    for index in {shard_for(anomaly_id, workers) for anomaly_id in anomaly_ids}:
-        worker = actors.get(actor_name(RCA_WORKER, index))
+    for name in {actors.owner_name(RCA_WORKER, anomaly_id) for anomaly_id in anomaly_ids}:
+        worker = actors.get(name)
         if worker is not None:
             try:
                 worker.wake.remote()
             except Exception:  # a dead handle: the next poll finds the request anyway
-                actors.forget(actor_name(RCA_WORKER, index))
+                actors.forget(name)

@@ -127,7 +127,7 @@ class WatchdogShard:
         wanting = [a.anomaly_id for a in anomalies if a.rca_triggered and a.anomaly_id not in self._requested]
         if wanting:
             if self._store.sync.request_rcas(watch.tenant_id, wanting, datetime.now(UTC)):
-                wake_rca_workers(self._actors, self._settings.rca.workers, wanting)
+                wake_rca_workers(self._actors, wanting)
             for anomaly_id in wanting:
                 self._requested[anomaly_id] = None
             while len(self._requested) > REQUESTED_MEMORY:

@@ -17,9 +17,8 @@ from datetime import UTC, datetime
 import numpy as np
 import ray
 
-from actors.directory import VECTORIZER, ActorDirectory, actor_name
+from actors.directory import VECTORIZER, ActorDirectory
 from aiops.settings import Settings
-from aiops.sharding import shard_for
 from aiops.storage.records import KnowledgeMatch, KnowledgeRecord
 
 log = logging.getLogger(__name__)
@@ -31,8 +30,9 @@ def kb_id_for(tenant_id: str, incident_id: str, resolution: str) -> str:
     return "kb-" + hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
 
 
-def vectorizer_of(settings: Settings, actors: ActorDirectory, tenant_id: str):
-    return actors.get(actor_name(VECTORIZER, shard_for(tenant_id, settings.watchdog.shards)))
+def vectorizer_of(actors: ActorDirectory, tenant_id: str):
+    """The handle of the vectorizer that owns the tenant (None when it is not running)."""
+    return actors.owner(VECTORIZER, tenant_id)[1]
 
 
 class IncidentMemory:
@@ -45,7 +45,7 @@ class IncidentMemory:
 
     async def remember(self, record: KnowledgeRecord) -> KnowledgeRecord:
         await self._store.save_knowledge(record)  # durable before anything else
-        vectorizer = vectorizer_of(self._settings, self._actors, record.tenant_id)
+        vectorizer = vectorizer_of(self._actors, record.tenant_id)
         if vectorizer is None:
             return record
         try:
@@ -60,7 +60,7 @@ class IncidentMemory:
         return embedded
 
     async def search(self, tenant_id: str, query: str, limit: int) -> tuple[str, list[KnowledgeMatch]]:
-        vectorizer = vectorizer_of(self._settings, self._actors, tenant_id)
+        vectorizer = vectorizer_of(self._actors, tenant_id)
         if vectorizer is None:
             raise LookupError("no vectorizer is running for this tenant")
         model, _, vectors = await vectorizer.embed_for_tenant.remote(tenant_id, [query])
@@ -78,7 +78,7 @@ def similar_incidents(settings: Settings, store, actors: ActorDirectory, tenant_
     ``similarity`` in the answer is the plain cosine.
     """
     memory = settings.incidents
-    vectorizer = vectorizer_of(settings, actors, tenant_id)
+    vectorizer = vectorizer_of(actors, tenant_id)
     if memory.similar_incidents == 0 or vectorizer is None:
         return []
     if not store.has_knowledge(tenant_id):  # nothing to find: spare the embedding (~100 ms of CPU)

@@ -88,7 +88,7 @@ def create_webhook_app(settings: Settings) -> FastAPI:
     tenants = TenantDirectory(settings, store)
     keys = WebhookKeys(KeyDirectory(settings, store), tenants, required=settings.webhook_key_required)
     actors = ActorDirectory(settings)
-    intake = AlertIntake(settings, store.aio, queued=lambda ids: wake_rca_workers(actors, settings.rca.workers, ids))
+    intake = AlertIntake(settings, store.aio, queued=lambda ids: wake_rca_workers(actors, ids))
 
     @app.get("/-/healthy", response_model=HealthResponse, tags=["health"])
     async def healthy() -> HealthResponse:

@@ -182,5 +182,5 @@ register(
     "multimodal",
     "models.rankers.multimodal:MultimodalRanker",
     "metric, trace and log evidence (kind-ranked metric moves, span own time, call latency, missing calls "
-    "and log lines, error logs) fused into one ranking",
+    "and log lines, error logs) fused into one ranking; as baro when only the metrics speak (the RCA default)",
 )

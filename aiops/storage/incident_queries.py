@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from aiops.storage.records import AlertRecord, KnowledgeMatch, KnowledgeRecord
+from aiops.storage.sql import utc
 
 _ALERT_COLUMNS = ("tenant_id", "fingerprint", "starts_at", "ends_at", "status", "alertname", "service_id", "labels",
                   "annotations", "generator_url", "anomaly_id", "linked_anomalies", "received_at", "key_id",
@@ -20,10 +21,6 @@ _KB_COLUMNS = ("tenant_id", "kb_id", "incident_id", "service_id", "resolution", 
                "created_at", "updated_at")
 
 
-def _utc(value: datetime) -> datetime:
-    from aiops.storage.store import utc
-
-    return utc(value)
 
 
 class IncidentQueries:
@@ -46,8 +43,8 @@ class IncidentQueries:
                 "WHERE tenant_id = {tenant_id:String} AND anomaly_id = {anomaly_id:String} ORDER BY starts_at",
                 parameters={"tenant_id": tenant_id, "anomaly_id": anomaly_id},
             ).result_rows
-        return [AlertRecord(r[0], r[1], _utc(r[2]), _utc(r[3]) if r[3] else None, r[4], r[5], r[6], dict(r[7]),
-                            dict(r[8]), r[9], r[10], list(r[11]), _utc(r[12]), r[13]) for r in rows]
+        return [AlertRecord(r[0], r[1], utc(r[2]), utc(r[3]) if r[3] else None, r[4], r[5], r[6], dict(r[7]),
+                            dict(r[8]), r[9], r[10], list(r[11]), utc(r[12]), r[13]) for r in rows]
 
     def watchdog_anomalies_near(self, tenant_id: str, service_id: str, since: datetime, until: datetime,
                                 limit: int = 20) -> list[str]:
@@ -68,7 +65,7 @@ class IncidentQueries:
         return KnowledgeRecord(
             tenant_id=row[0], kb_id=row[1], incident_id=row[2], service_id=row[3], resolution=row[4],
             resolved_by=row[5], time_to_recovery_minutes=row[6], tags=list(row[7]), embedding=list(row[8]),
-            embedding_model=row[9], embedding_version=row[10], created_at=_utc(row[11]),
+            embedding_model=row[9], embedding_version=row[10], created_at=utc(row[11]),
         )
 
     def save_knowledge(self, record: KnowledgeRecord) -> None:

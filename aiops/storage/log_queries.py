@@ -11,23 +11,16 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 
-from aiops.storage.span_queries import ns_window, trace_sample
+from aiops.storage.sql import NS, ns_window, trace_sample, utc
 from aiops.storage.telemetry_records import LogMinute, LogShape, StoredLog, TelemetryOutcome, TemplateCount
 from aiops.storage.telemetry_writes import TelemetryWrites
 
-NS = "DateTime64(9, 'UTC')"
 # A log body's shape: every whitespace-separated token with a digit in it replaced by <*> (what
 # Drain treats as a parameter anyway), so a template is mined per shape, not per body. Computed
 # when read (the rollup, once per record; a listing, for the records it shows), not at insert.
 MESSAGE_SHAPE = "replaceRegexpAll(body, '\\\\S*\\\\d\\\\S*', '<*>')"
 SHAPE_HASH = f"cityHash64({MESSAGE_SHAPE})"
 LOG_WINDOW_COLUMNS = ("timestamp_unix_nano", "service", "trace_id", "span_id", "severity", "body")
-
-
-def _utc(value: datetime) -> datetime:
-    from aiops.storage.store import utc
-
-    return utc(value)
 
 
 class LogQueries(TelemetryWrites):
@@ -128,7 +121,7 @@ class LogQueries(TelemetryWrites):
                     GROUP BY c.template_id ORDER BY records DESC, c.template_id LIMIT {{limit:UInt32}}""",
                 parameters=parameters,
             ).result_rows
-        return [TemplateCount(int(r[0]), r[1], int(r[2]), _utc(r[3])) for r in rows]
+        return [TemplateCount(int(r[0]), r[1], int(r[2]), utc(r[3])) for r in rows]
 
     def log_template_counts(self, tenant_id: str, since: datetime, until: datetime) -> pa.Table:
         """Records per (minute, service, template, level) in the rolled-up minutes of ``[since, until)``,
@@ -204,4 +197,4 @@ class LogQueries(TelemetryWrites):
                 "WHERE tenant_id = {tenant_id:String} ORDER BY template_id",
                 parameters={"tenant_id": tenant_id},
             ).result_rows
-        return [(int(r[0]), r[1], _utc(r[2]), _utc(r[3])) for r in rows]
+        return [(int(r[0]), r[1], utc(r[2]), utc(r[3])) for r in rows]

@@ -13,6 +13,7 @@ from datetime import datetime
 import numpy as np
 
 from aiops.storage.records import GraphSnapshot, RcaRecord
+from aiops.storage.sql import utc
 from models.telemetry.graph import LEARNED, Edge
 
 _RCA_COLUMNS = ("tenant_id", "anomaly_id", "status", "ranker", "root_causes", "blast_radius", "similar_incidents",
@@ -22,10 +23,6 @@ _EDGE_COLUMNS = ("tenant_id", "source_service", "target_service", "kind", "corre
                  "direction", "metrics", "computed_at")
 
 
-def _utc(value: datetime) -> datetime:
-    from aiops.storage.store import utc
-
-    return utc(value)
 
 
 class RcaQueries:
@@ -36,7 +33,7 @@ class RcaQueries:
         return RcaRecord(
             tenant_id=row[0], anomaly_id=row[1], status=row[2], ranker=row[3], root_causes=json.loads(row[4] or "[]"),
             blast_radius=json.loads(row[5] or "[]"), similar_incidents=json.loads(row[6] or "[]"), summary=row[7],
-            error=row[8], requested_at=_utc(row[9]), updated_at=_utc(row[10]), attempts=int(row[11]),
+            error=row[8], requested_at=utc(row[9]), updated_at=utc(row[10]), attempts=int(row[11]),
             worker=int(row[12]), priority=int(row[13]), error_code=row[14], summary_by=row[15],
         )
 
@@ -136,7 +133,7 @@ class RcaQueries:
         with self._pool.borrow() as client:
             rows = client.query("SELECT count(), max(ts) FROM metric_points WHERE tenant_id = {tenant_id:String}",
                                 parameters={"tenant_id": tenant_id}).result_rows
-        return _utc(rows[0][1]) if rows and rows[0][0] else None
+        return utc(rows[0][1]) if rows and rows[0][0] else None
 
     def service_known(self, tenant_id: str, service_id: str) -> bool:
         """Whether the tenant ever sent a series of this service."""
@@ -183,10 +180,10 @@ class RcaQueries:
                 "SELECT source_service, target_service, kind, correlation_score, lag_minutes, metrics "
                 "FROM correlation_edges WHERE tenant_id = {tenant_id:String} "
                 "AND computed_at = {computed_at:DateTime64(3, 'UTC')}",
-                parameters={"tenant_id": tenant_id, "computed_at": _utc(computed_at)},
+                parameters={"tenant_id": tenant_id, "computed_at": utc(computed_at)},
             ).result_rows
         edges = [Edge(r[0], r[1], r[2], float(r[3]), int(r[4]), tuple(r[5])) for r in rows]
-        return GraphSnapshot(tenant_id, _utc(computed_at), list(snapshot[0][1]), edges)
+        return GraphSnapshot(tenant_id, utc(computed_at), list(snapshot[0][1]), edges)
 
     # -- declared topology -----------------------------------------------------------------
     def save_topology(self, tenant_id: str, calls: list[tuple[str, str]], declared_by: str, at: datetime) -> None:
@@ -203,4 +200,4 @@ class RcaQueries:
             ).result_rows
         if not rows:
             return None
-        return [tuple(pair) for pair in json.loads(rows[0][0])], rows[0][1], _utc(rows[0][2])
+        return [tuple(pair) for pair in json.loads(rows[0][0])], rows[0][1], utc(rows[0][2])

@@ -9,11 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-
-def _utc(value: datetime) -> datetime:
-    from aiops.storage.store import utc
-
-    return utc(value)
+from aiops.storage.sql import utc
 
 
 class RollupQueries:
@@ -36,7 +32,7 @@ class RollupQueries:
                    ORDER BY minute, tenant_id, signal LIMIT {limit:UInt32}""",
                 parameters={"since": since, "until": until, "quiet_since": quiet_since, "limit": limit},
             ).result_rows
-        return [(r[0], r[1], _utc(r[2])) for r in rows]
+        return [(r[0], r[1], utc(r[2])) for r in rows]
 
     def mark_rolled_up(self, tenant_id: str, signal: str, minute: datetime, at: datetime) -> None:
         with self._pool.borrow() as client:

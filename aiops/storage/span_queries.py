@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from aiops.storage.sql import NS, ns_window, trace_sample, utc
 from aiops.storage.telemetry_records import (
     ObservedCall,
     ServiceMinute,
@@ -22,7 +23,6 @@ from aiops.storage.telemetry_records import (
 )
 from aiops.storage.telemetry_writes import TelemetryWrites
 
-NS = "DateTime64(9, 'UTC')"
 # Columns of spans_in_window, in order: the offline traces.csv columns, then kind and status.
 SPAN_WINDOW_COLUMNS = ("trace_id", "span_id", "parent_span_id", "service", "operation", "start_unix_nano",
                        "end_unix_nano", "kind", "status_code")
@@ -30,38 +30,6 @@ SPAN_WINDOW_COLUMNS = ("trace_id", "span_id", "parent_span_id", "service", "oper
 # span, or has no parent at all.
 ENTRY = "(kind IN (2, 5) OR parent_span_id = '')"
 PARENT_LOOKBACK_SECONDS = 300  # a child's parent is looked for this far before the child's minute
-
-
-def _utc(value: datetime) -> datetime:
-    from aiops.storage.store import utc
-
-    return utc(value)
-
-
-# What a DateTime64(9) column holds (int64 nanoseconds since 1970). A window reaching past
-# it (``until=2299-01-01`` is a fair way to say "everything") is cut to it, instead of
-# failing inside ClickHouse.
-NS_EARLIEST = datetime(1900, 1, 2, tzinfo=UTC)
-NS_LATEST = datetime(2262, 4, 11, tzinfo=UTC)
-
-
-def ns_window(since: datetime, until: datetime) -> tuple[datetime, datetime]:
-    """``[since, until)`` cut to what a nanosecond timestamp column holds."""
-    return tuple(min(max(_utc(moment), NS_EARLIEST), NS_LATEST) for moment in (since, until))
-
-
-SAMPLE_BUCKETS = 10_000
-
-
-def trace_sample(client, table: str, where: str, parameters: dict, key: str) -> str:
-    """An extra predicate keeping about ``parameters["limit"]`` of the rows ``where`` selects in
-    ``table``, whole traces at a time (rows are kept by a hash of ``key``); ``""`` when they fit.
-    Sets ``parameters["keep"]``."""
-    rows = client.query(f"SELECT count() FROM {table} WHERE {where}", parameters=parameters).result_rows[0][0]
-    if rows <= parameters["limit"]:
-        return ""
-    parameters["keep"] = max(1, SAMPLE_BUCKETS * parameters["limit"] // rows)
-    return f" AND cityHash64({key}) % {SAMPLE_BUCKETS} < {{keep:UInt32}}"
 
 
 class SpanQueries(TelemetryWrites):
@@ -343,5 +311,5 @@ class SpanQueries(TelemetryWrites):
                    GROUP BY caller, callee ORDER BY caller, callee""",
                 parameters={"tenant_id": tenant_id, "since": since, "until": until},
             ).result_rows
-        return [ObservedCall(r[0], r[1], int(r[2]), int(r[3]), float(r[4]), float(r[5]), _utc(r[6]), _utc(r[7]))
+        return [ObservedCall(r[0], r[1], int(r[2]), int(r[3]), float(r[4]), float(r[5]), utc(r[6]), utc(r[7]))
                 for r in rows]

@@ -59,7 +59,7 @@ async def choose_model(kind: Literal["detector", "embedder", "ranker"], body: Mo
                                              identity.user_id, now)
         return ModelChosen(kind=kind, name=body.name, config=body.config, chosen_at=now, warmed_up_on_points=0)
     if kind == "embedder":  # the tenant's vectorizer re-embeds its resolutions with the new model
-        vectorizer = vectorizer_of(context.settings, context.actors, identity.tenant_id)
+        vectorizer = vectorizer_of(context.actors, identity.tenant_id)
         if vectorizer is None:
             raise Unavailable("the tenant's vectorizer is not running; retry shortly", retry_after=2)
         await context.store.aio.choose_model(identity.tenant_id, kind, body.name, json.dumps(body.config),

@@ -67,7 +67,7 @@ async def rca_result(anomaly_id: AnomalyId, identity: Reader, context: Ctx) -> R
         if await context.store.aio.get_anomaly(identity.tenant_id, anomaly_id) is None:
             raise NotFound(f"anomaly {anomaly_id!r} not found")
         await context.store.aio.request_rcas(identity.tenant_id, [anomaly_id], datetime.now(UTC), WAITED_FOR)
-        wake_rca_workers(context.actors, context.settings.rca.workers, [anomaly_id])
+        wake_rca_workers(context.actors, [anomaly_id])
         record = await context.store.aio.get_rca(identity.tenant_id, anomaly_id)
         if record is None:
             raise Unavailable("the RCA request was not stored; retry", retry_after=1)

@@ -133,24 +133,6 @@ def range_breaks(low: np.ndarray, high: np.ndarray, seen: np.ndarray, first: np.
 
 
 @numba.njit(cache=True, nogil=True)
-def rest_after_alarms(left: np.ndarray, scores: np.ndarray, active: np.ndarray, threshold: float,
-                      rest: int, cap: float) -> None:
-    """After a score at or above ``threshold``, the next ``rest`` points score at most ``cap`` (in place)."""
-    steps, series = scores.shape
-    for n in range(series):
-        remaining = left[n]
-        for t in range(steps):
-            if not active[t, n]:
-                continue
-            if remaining > 0:
-                remaining -= 1
-                scores[t, n] = min(scores[t, n], cap)
-            elif scores[t, n] >= threshold:
-                remaining = rest
-        left[n] = remaining
-
-
-@numba.njit(cache=True, nogil=True)
 def settle_alarms(left: np.ndarray, last_alarm: np.ndarray, scores: np.ndarray, coarse: np.ndarray,
                   since: np.ndarray, timestamps: np.ndarray, active: np.ndarray, threshold: float, rest: int,
                   cap: float) -> None:

@@ -1,4 +1,7 @@
-"""The live default: daily and weekly seasonal deviations, judged by HTM's anomaly likelihood.
+"""The previous live default: daily and weekly seasonal deviations, judged by HTM's anomaly likelihood.
+
+The watchdog now defaults to :mod:`~models.detectors.seasonal_multiscale`, which adds a
+member on 6-hour block means to these two.
 
 What it assumes: a metric is a level plus a daily and a weekly profile plus noise (the
 :mod:`~models.detectors.seasonal` model, here with slot memories measured in days, so a
@@ -24,8 +27,8 @@ points in a row beyond 3 deviations, and the averaged deviation is back to norma
 points later, inside the 50-point rest. So the model has re-learnt a new level within 30
 points and reports it once.
 
-How it was chosen: leave-one-NAB-category-out over a grid of 16 configurations and 70
-thresholds (:mod:`aiops.evaluation.selection`), among choices with at most 0.5 false
+How it was chosen: leave-one-NAB-category-out over an earlier grid of configurations and
+70 thresholds (:mod:`aiops.evaluation.selection`), among choices with at most 0.5 false
 episodes per series-month on synthetic clean series; this one won on all four
 categories. BENCHMARKS.md has the cross-validated figure and the per-category ones.
 
@@ -46,14 +49,15 @@ from pydantic import Field
 from models.detectors.calibrated import CalibratedConfig, CalibratedDetector, Member
 
 
-def _seasonal(weekly: bool) -> Member:
+def point_member(weekly: bool) -> Member:
+    """The daily (or weekly) seasonal deviation of each point, averaged over 20 points (slot memory one day)."""
     return Member(detector="seasonal", signal="z", clip=10.0, window=20,
                   config={"slot_halflife_cycles": 1.0, "relearn_after": 10, "weekly": weekly})
 
 
 class SeasonalLikelihoodConfig(CalibratedConfig):
     threshold: float = Field(0.47, gt=0, lt=1, description="alarm at or above this (tail 10^-4.7 per member pair)")
-    members: tuple[Member, ...] = Field((_seasonal(False), _seasonal(True)), min_length=1,
+    members: tuple[Member, ...] = Field((point_member(False), point_member(True)), min_length=1,
                                         description="daily and weekly seasonal deviations")
     range_tolerance: float | None = Field(0.05, ge=0, description="new extremes beyond this share of the range")
     range_min_z: float = Field(5.0, ge=0, description="... that are also this many deviations off")

@@ -63,14 +63,10 @@ from pydantic import Field
 
 from models.detectors.calibrated import CalibratedConfig, CalibratedDetector, Member
 from models.detectors.likelihood import LikelihoodConfig
+from models.detectors.seasonal_likelihood import point_member
 
 BLOCK_SECONDS = 6 * 3600
 BLOCKS_PER_DAY = 86400 // BLOCK_SECONDS
-
-
-def _seasonal(weekly: bool) -> Member:
-    return Member(detector="seasonal", signal="z", clip=10.0, window=20,
-                  config={"slot_halflife_cycles": 1.0, "relearn_after": 10, "weekly": weekly})
 
 
 def _blocks() -> Member:
@@ -83,7 +79,7 @@ def _blocks() -> Member:
 
 class SeasonalMultiscaleConfig(CalibratedConfig):
     threshold: float = Field(0.46, gt=0, lt=1, description="alarm at or above this (a member's tail ~10^-5.1)")
-    members: tuple[Member, ...] = Field((_seasonal(False), _seasonal(True), _blocks()), min_length=1,
+    members: tuple[Member, ...] = Field((point_member(False), point_member(True), _blocks()), min_length=1,
                                         description="daily and weekly point deviations, daily 6-hour block deviation")
     likelihood: LikelihoodConfig = Field(LikelihoodConfig(red_filter=False),
                                          description="the point members' likelihood (no red filter: the rest "

@@ -19,7 +19,6 @@ same step, the declared topology (``PUT /api/v1/topology``) puts a callee before
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 from pydantic import Field
 
@@ -33,7 +32,7 @@ from models.rankers.base import (
     shares,
 )
 from models.telemetry import LogTable, MetricFrame, SpanTable
-from models.telemetry.graph import CALLS, ServiceGraph
+from models.telemetry.graph import ServiceGraph, known_callees
 
 
 class DeviationConfig(RankerConfig):
@@ -67,14 +66,6 @@ def order_by_strength_then_onset(strength: dict[str, float], onset: dict[str, fl
     return ordered
 
 
-def declared_callees(graph: ServiceGraph | None) -> dict[str, set[str]]:
-    """Each service's declared callees, direct and indirect (the topology prior)."""
-    if graph is None:
-        return {}
-    calls = nx.DiGraph((e.source, e.target) for e in graph.edges if e.kind in CALLS)
-    return {service: nx.descendants(calls, service) for service in calls.nodes}
-
-
 def onsets(frame: MetricFrame, dev: Deviation, tie_ratio: float) -> dict[str, float]:
     """When each service started to move: the earliest onset among its strongest metrics."""
     out = {}
@@ -87,13 +78,13 @@ def onsets(frame: MetricFrame, dev: Deviation, tie_ratio: float) -> dict[str, fl
 def ranked(per_service: dict[str, tuple[float, list]], strength: dict[str, float], onset: dict[str, float],
            tie_ratio: float, graph: ServiceGraph | None = None) -> list[RankedCause]:
     """Causes in onset-settled order; scores are the strength shares, handed out best first."""
-    ordered = order_by_strength_then_onset(strength, onset, tie_ratio, declared_callees(graph))
+    ordered = order_by_strength_then_onset(strength, onset, tie_ratio, known_callees(graph))
     values = sorted(shares(strength).values(), reverse=True)
     return [RankedCause(s, round(v, 4), per_service[s][1]) for s, v in zip(ordered, values, strict=True)]
 
 
 class BaroRanker(RootCauseRanker):
-    """Median/IQR standardisation (BARO's RobustScaler); the default."""
+    """Median/IQR standardisation (BARO's RobustScaler); the default ``multimodal`` ranks so on metrics alone."""
 
     name = "baro"
     Config = DeviationConfig

@@ -43,7 +43,7 @@ the two weights are chosen by cross-validation across systems (``aiops eval rca
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
@@ -53,10 +53,9 @@ from models.rankers.signals.base import Signal
 from models.rankers.signals.logs import log_signals
 from models.rankers.signals.metrics import metric_signal
 from models.rankers.signals.traces import trace_signals
+from models.registry import build
 from models.telemetry import LogTable, MetricFrame, SpanTable
-
-if TYPE_CHECKING:  # annotations only
-    from models.telemetry.graph import ServiceGraph
+from models.telemetry.graph import ServiceGraph, known_callees
 
 Modality = Literal["metric", "trace", "log"]
 MIN_EVIDENCE_Z = 2.0  # evidence items that moved less than this (in their own units) are not listed
@@ -162,7 +161,7 @@ class MultimodalRanker(RootCauseRanker):
         if logs is not None and len(logs):
             services += sorted(set(logs.service.tolist()))
         return self.fuse(self.signals(frame, start, graph, spans=spans, logs=logs), services,
-                         declared_callees(graph))
+                         known_callees(graph))
 
 
 BASELINE = "metric.baseline"
@@ -178,34 +177,9 @@ def baseline_signal(frame: MetricFrame, start: float, graph: ServiceGraph | None
     demo's simulated shop). So when only the metrics speak the ranking is BARO's, and the
     multimodal ranker is never worse than the metrics-only default it replaces.
     """
-    from models.registry import build  # lazily: BARO's module reads the graph types
-
     ranking = build("ranker", "baro", {"evidence": evidence}).rank(frame, start, graph)
     return Signal(BASELINE, METRIC, {c.service_id: c.score for c in ranking},
                   {c.service_id: c.evidence for c in ranking}, order=[c.service_id for c in ranking])
-
-
-# Kinds of edge that say "u calls v": declared (PUT /api/v1/topology) or observed in the tenant's
-# spans (aiops.rca.graph.CALLS; models/ does not import aiops/).
-CALL_KINDS = frozenset({"declared", "observed"})
-
-
-def declared_callees(graph: ServiceGraph | None) -> dict[str, set[str]]:
-    """Each service's known callees (declared or observed calls), direct and indirect."""
-    direct: dict[str, set[str]] = {}
-    for edge in graph.edges if graph is not None else []:
-        if edge.kind in CALL_KINDS:
-            direct.setdefault(edge.source, set()).add(edge.target)
-    reach: dict[str, set[str]] = {}
-    for service in direct:
-        seen, stack = set(), list(direct[service])
-        while stack:
-            callee = stack.pop()
-            if callee not in seen:
-                seen.add(callee)
-                stack.extend(direct.get(callee, ()))
-        reach[service] = seen
-    return reach
 
 
 def callees_first(order: list[int], keys: list, callees: list[set[str]] | None, services: list[str]) -> list[int]:

@@ -107,3 +107,26 @@ class ServiceGraph:
                                       here.lag_minutes + sign * data["lag"], here.depth + 1)
                 queue.append(other)
         return [r for name, r in seen.items() if name != origin]
+
+
+def known_callees(graph: ServiceGraph | None) -> dict[str, set[str]]:
+    """Each service's known callees (``CALLS`` edges: declared or observed), direct and indirect.
+
+    Services that call nothing may be absent; ``{}`` without a graph. Rankers use it to put
+    a callee before its callers where they tie (a fault in a callee reaches its callers).
+    """
+    direct: dict[str, set[str]] = {}
+    for edge in graph.edges if graph is not None else []:
+        if edge.kind in CALLS:
+            direct.setdefault(edge.source, set()).add(edge.target)
+    reach: dict[str, set[str]] = {}
+    for service in direct:
+        seen: set[str] = set()
+        stack = list(direct[service])
+        while stack:
+            callee = stack.pop()
+            if callee not in seen:
+                seen.add(callee)
+                stack.extend(direct.get(callee, ()))
+        reach[service] = seen
+    return reach
