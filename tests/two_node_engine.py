@@ -27,7 +27,9 @@ def node_of(name: str, namespace: str) -> str:
     return ray.get(handle.__ray_call__.remote(lambda self: ray.get_runtime_context().get_node_id()), timeout=60)
 
 
-def main(data_dir: Path) -> None:
+def main(data_dir: Path, report_path: Path) -> None:
+    """Run the scenario; write its report as JSON to ``report_path`` (stdout also carries Ray's
+    own warnings, e.g. the raylet's worker-start notice, so it is no place for the report)."""
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
     worker = cluster.add_node(num_cpus=2)
     cluster.wait_for_nodes()
@@ -67,7 +69,11 @@ def main(data_dir: Path) -> None:
                                 headers=auth("spread", Role.VIEWER))
                 return sum(len(s["points"]) for s in back.json()["series"])
 
-            assert send(0) == 200
+            first: list[int] = []
+            # 503 means "not taken, retry" (nothing stored), as when a just-started shard is still busy.
+            wait_for(lambda: first.append(send(0)) or first[-1] != 503, timeout=60, interval=1.0,
+                     what="the first batch to be answered")
+            assert first[-1] == 200, first
             before = stored()
             # The worker node goes away: its actors restart on the head, nothing stored is lost.
             lost = sorted(name for name, node in placed.items() if node == worker.node_id)
@@ -81,9 +87,9 @@ def main(data_dir: Path) -> None:
             wait_for(moved_and_accepted, timeout=120, interval=1.0, what="the removed node's actors to move")
             moved = {name: node_of(name, namespace) for name in lost}
             after = stored()
-        print(json.dumps({"nodes": sorted({*placed.values()}), "placed": placed, "stored": before,
-                          "worker": worker.node_id, "moved": moved, "after_removal": after,
-                          "statuses": sorted(set(statuses))}))
+        report_path.write_text(json.dumps({"nodes": sorted({*placed.values()}), "placed": placed, "stored": before,
+                                           "worker": worker.node_id, "moved": moved, "after_removal": after,
+                                           "statuses": sorted(set(statuses))}))
     finally:
         engine.stop()
         ray.shutdown()
@@ -91,4 +97,4 @@ def main(data_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -19,10 +19,12 @@ pytestmark = pytest.mark.engine
     promise="actors spread over both nodes; when a node goes, its actors move and nothing stored is lost",
 )
 def test_shards_spread_and_move_when_a_node_goes(tmp_path: Path, record_property) -> None:
-    done = subprocess.run([sys.executable, "-m", "tests.two_node_engine", str(tmp_path / "data")], cwd=REPO,
+    report_path = tmp_path / "report.json"
+    done = subprocess.run([sys.executable, "-m", "tests.two_node_engine", str(tmp_path / "data"), str(report_path)],
+                          cwd=REPO,
                           capture_output=True, text=True, timeout=280)
     assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report = json.loads(report_path.read_text())
     assert len(report["nodes"]) == 2 and report["worker"] in report["nodes"]
     shards = {node for name, node in report["placed"].items() if name.startswith("watchdog-shard")}
     assert shards == set(report["nodes"]), report  # both nodes hold shards
