@@ -6,10 +6,8 @@ import dataclasses
 import logging
 from datetime import UTC, datetime
 
-import ray
 from fastapi import APIRouter
 
-from aiops.errors import Unavailable
 from aiops.incidents import IncidentMemory, new_record
 from aiops.schemas.alerts import IncidentMatch, IncidentSearchIn, IncidentSearchOut, ResolutionIn, ResolutionOut
 from deployments.bodies import ReferenceJSONResponse
@@ -22,7 +20,7 @@ router = APIRouter(prefix="/api/v1", tags=["incidents"], route_class=AuthorizedR
 
 
 def memory(context: Ctx) -> IncidentMemory:
-    return IncidentMemory(context.settings, context.store.aio, context.actors)
+    return context.engine.incident_memory()
 
 
 @router.post("/resolutions/webhook", response_model=ResolutionOut, response_class=ReferenceJSONResponse)
@@ -43,16 +41,12 @@ async def resolution_webhook(body: ResolutionIn, identity: Writer, context: Ctx)
 
 async def resolve_incident(context: Ctx, tenant_id: str, incident_id: str, by: str) -> None:
     """Record a resolution on the tenant's incident (resolving it if open); an unknown id changes nothing."""
-    from actors.directory import INCIDENT_MANAGER, actor_name
     from aiops.incident.grouping import IncidentNotFound
 
     if await context.store.aio.get_incident(tenant_id, incident_id) is None:
         return
-    manager = context.actors.get(actor_name(INCIDENT_MANAGER, 0))
-    if manager is None:
-        raise Unavailable("the incident manager is not running; retry shortly", retry_after=2)
     try:
-        await manager.resolve.remote(tenant_id, incident_id, by)
+        await context.engine.resolve_incident(tenant_id, incident_id, by)
     except IncidentNotFound:
         return
 
@@ -60,13 +54,7 @@ async def resolve_incident(context: Ctx, tenant_id: str, incident_id: str, by: s
 @router.post("/incidents/search", response_model=IncidentSearchOut)
 async def search_incidents(body: IncidentSearchIn, identity: Reader, context: Ctx) -> IncidentSearchOut:
     """Past incidents whose resolutions are closest in meaning to ``query``."""
-    try:
-        model, matches = await memory(context).search(identity.tenant_id, body.query, body.limit)
-    except (LookupError, ray.exceptions.RayError) as error:
-        # Ray's text names processes, nodes and tracebacks: the log gets it (with the request id), not the caller.
-        log.warning("incident search failed: %s", error)
-        raise Unavailable("incident search is unavailable (the tenant's vectorizer is not answering); retry shortly",
-                          retry_after=2) from None
+    model, matches = await context.engine.search_incident_memory(identity.tenant_id, body.query, body.limit)
     return IncidentSearchOut(query=body.query, model=model, incidents=[IncidentMatch(
         incident_id=m.record.incident_id or m.record.kb_id, resolution=m.record.resolution,
         similarity=round(m.similarity, 4), knowledge_base_id=m.record.kb_id, service_id=m.record.service_id,
