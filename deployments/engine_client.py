@@ -24,10 +24,10 @@ from actors.directory import INCIDENT_MANAGER, RCA_WORKER, VECTORIZER, WATCHDOG_
 from actors.directory import wake_rca_workers as _wake_rca_workers
 from aiops.errors import Unavailable
 from aiops.incident.model import Incident
-from aiops.incidents import IncidentMemory
+from aiops.incident_memory import IncidentMemory
 from aiops.settings import Settings
 from aiops.storage.gateway import StoreGateway
-from aiops.storage.records import WAITED_FOR, KnowledgeMatch, RcaRecord
+from aiops.storage.records import WAITED_FOR, RcaRecord, ResolutionMatch
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class EngineClient:
         return IncidentMemory(self._settings, self._store.aio, self._actors)
 
     async def search_incident_memory(self, tenant_id: str, query: str,
-                                     limit: int) -> tuple[str, list[KnowledgeMatch]]:
+                                     limit: int) -> tuple[str, list[ResolutionMatch]]:
         """The embedder's name and the tenant's ``limit`` resolutions closest in meaning to ``query``.
 
         Raises :class:`Unavailable` when the tenant's vectorizer is not running or not answering."""

@@ -31,7 +31,7 @@ from aiops.storage.store import Store
 
 if TYPE_CHECKING:
     from aiops.incident.model import Incident
-    from aiops.storage.records import AnomalyPage, AnomalyRecord, KnowledgeMatch, KnowledgeRecord, RcaRecord
+    from aiops.storage.records import AnomalyPage, AnomalyRecord, RcaRecord, Resolution, ResolutionMatch
 
 STORAGE_OWNER_NAME = "storage-owner-0"
 
@@ -153,15 +153,15 @@ class _AsyncStore:
         return cast("RcaRecord | None", await self._call("get_rca", tenant_id, anomaly_id))
 
     # Typed: the incident memory and incidents
-    async def save_knowledge(self, record: KnowledgeRecord) -> None:
-        await self._call("save_knowledge", record)
+    async def save_resolution(self, record: Resolution) -> None:
+        await self._call("save_resolution", record)
 
-    async def get_knowledge(self, tenant_id: str, kb_id: str) -> KnowledgeRecord | None:
-        return cast("KnowledgeRecord | None", await self._call("get_knowledge", tenant_id, kb_id))
+    async def get_resolution(self, tenant_id: str, resolution_id: str) -> Resolution | None:
+        return cast("Resolution | None", await self._call("get_resolution", tenant_id, resolution_id))
 
-    async def search_knowledge(self, tenant_id: str, vector: list[float], model: str,
-                               limit: int) -> list[KnowledgeMatch]:
-        return cast("list[KnowledgeMatch]", await self._call("search_knowledge", tenant_id, vector, model, limit))
+    async def search_resolutions(self, tenant_id: str, vector: list[float], model: str,
+                               limit: int) -> list[ResolutionMatch]:
+        return cast("list[ResolutionMatch]", await self._call("search_resolutions", tenant_id, vector, model, limit))
 
     async def get_incident(self, tenant_id: str, incident_id: str) -> Incident | None:
         return cast("Incident | None", await self._call("get_incident", tenant_id, incident_id))

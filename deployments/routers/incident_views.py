@@ -71,7 +71,7 @@ async def _similar(context: Ctx, tenant_id: str, incident: Incident) -> list[dic
     except Exception as error:  # the vectorizer not answering costs the page this section only
         log.info("similar incidents unavailable for %s: %s", incident.incident_id, error)
         return []
-    return [{"incident_id": m.record.incident_id or m.record.kb_id, "resolution": m.record.resolution,
+    return [{"incident_id": m.record.incident_id or m.record.resolution_id, "resolution": m.record.resolution,
              "similarity": round(m.similarity, 4)} for m in matches]
 
 

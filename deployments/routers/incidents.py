@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from aiops.incidents import IncidentMemory, new_record
+from aiops.incident_memory import IncidentMemory, new_record
 from aiops.schemas.alerts import IncidentMatch, IncidentSearchIn, IncidentSearchOut, ResolutionIn, ResolutionOut
 from deployments.bodies import ReferenceJSONResponse
 from deployments.deps import Ctx, Reader, Writer
@@ -26,7 +26,8 @@ def memory(context: Ctx) -> IncidentMemory:
 @router.post("/resolutions/webhook", response_model=ResolutionOut, response_class=ReferenceJSONResponse)
 async def resolution_webhook(body: ResolutionIn, identity: Writer, context: Ctx) -> ResolutionOut:
     """A resolution people wrote; remembered (and embedded) for the next similar incident."""
-    existing = await context.store.aio.get_knowledge(identity.tenant_id, new_record(identity.tenant_id, body).kb_id)
+    resolution_id = new_record(identity.tenant_id, body).resolution_id
+    existing = await context.store.aio.get_resolution(identity.tenant_id, resolution_id)
     record = new_record(identity.tenant_id, body, existing.created_at if existing else None)
     await memory(context).remember(record)
     if body.incident_id and body.incident_id.startswith("inc-"):  # an incident (#18): resolved by this resolution
@@ -36,7 +37,7 @@ async def resolution_webhook(body: ResolutionIn, identity: Writer, context: Ctx)
         if anomaly is not None and not anomaly.resolved:
             await context.store.aio.upsert_anomalies([dataclasses.replace(anomaly, resolved=True,
                                                                           updated_at=datetime.now(UTC))])
-    return ResolutionOut(stored=True, knowledge_base_id=record.kb_id)
+    return ResolutionOut(stored=True, knowledge_base_id=record.resolution_id)
 
 
 async def resolve_incident(context: Ctx, tenant_id: str, incident_id: str, by: str) -> None:
@@ -56,7 +57,7 @@ async def search_incidents(body: IncidentSearchIn, identity: Reader, context: Ct
     """Past incidents whose resolutions are closest in meaning to ``query``."""
     model, matches = await context.engine.search_incident_memory(identity.tenant_id, body.query, body.limit)
     return IncidentSearchOut(query=body.query, model=model, incidents=[IncidentMatch(
-        incident_id=m.record.incident_id or m.record.kb_id, resolution=m.record.resolution,
-        similarity=round(m.similarity, 4), knowledge_base_id=m.record.kb_id, service_id=m.record.service_id,
+        incident_id=m.record.incident_id or m.record.resolution_id, resolution=m.record.resolution,
+        similarity=round(m.similarity, 4), knowledge_base_id=m.record.resolution_id, service_id=m.record.service_id,
         resolved_by=m.record.resolved_by, time_to_recovery_minutes=m.record.time_to_recovery_minutes,
         tags=m.record.tags, created_at=m.record.created_at) for m in matches])

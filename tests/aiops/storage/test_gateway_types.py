@@ -19,7 +19,7 @@ TYPED = sorted(name for name, member in vars(_AsyncStore).items()
 
 
 def test_the_typed_calls_are_the_ones_the_engine_client_makes() -> None:
-    assert {"choose_model", "request_rcas", "get_rca", "get_anomaly", "search_knowledge"} <= set(TYPED)
+    assert {"choose_model", "request_rcas", "get_rca", "get_anomaly", "search_resolutions"} <= set(TYPED)
 
 
 @pytest.mark.parametrize("name", TYPED)
