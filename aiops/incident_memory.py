@@ -23,8 +23,11 @@ import numpy as np
 import ray
 
 from actors.directory import VECTORIZER, ActorDirectory
+from aiops.schemas.alerts import ResolutionIn
 from aiops.settings import Settings
+from aiops.storage.gateway import AsyncStore
 from aiops.storage.records import Resolution, ResolutionMatch
+from aiops.storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,7 @@ class IncidentMemory:
     """Remember and search resolutions from async code (API replicas); RCA workers' threads use
     :func:`similar_incidents`."""
 
-    def __init__(self, settings: Settings, store, actors: ActorDirectory) -> None:  # store: gateway.aio
+    def __init__(self, settings: Settings, store: AsyncStore, actors: ActorDirectory) -> None:
         self._settings = settings
         self._store = store
         self._actors = actors
@@ -73,7 +76,7 @@ class IncidentMemory:
         return model, await self._store.search_resolutions(tenant_id, vectors[0].tolist(), model, limit)
 
 
-def similar_incidents(settings: Settings, store, actors: ActorDirectory, tenant_id: str, queries: list[str],
+def similar_incidents(settings: Settings, store: Store, actors: ActorDirectory, tenant_id: str, queries: list[str],
                       root_service: str | None = None) -> list[dict]:
     """For RCA results: the past resolutions closest to the mean of ``queries``' embeddings
     (alert words and evidence together), or [] when none can be looked up now.
@@ -111,7 +114,7 @@ def similar_incidents(settings: Settings, store, actors: ActorDirectory, tenant_
             for m in chosen[:memory.similar_incidents]]
 
 
-def new_record(tenant_id: str, body, created_at: datetime | None = None) -> Resolution:
+def new_record(tenant_id: str, body: ResolutionIn, created_at: datetime | None = None) -> Resolution:
     incident = body.incident_id or ""
     return Resolution(
         tenant_id=tenant_id, resolution_id=resolution_id_for(tenant_id, incident, body.resolution),

@@ -65,8 +65,8 @@ class StoreGateway:
         return self._in_process
 
     @cached_property
-    def aio(self) -> _AsyncStore:
-        return _AsyncStore(self)
+    def aio(self) -> AsyncStore:
+        return AsyncStore(self)
 
     @cached_property
     def sync(self) -> Store:
@@ -100,7 +100,7 @@ class StoreGateway:
             raise AttributeError(f"Store has no method {method!r}")
 
 
-class _AsyncStore:
+class AsyncStore:
     """The Store's methods, awaited; those declared below are typed (the Store method's signature)."""
 
     def __init__(self, gateway: StoreGateway) -> None:

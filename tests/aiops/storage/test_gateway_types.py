@@ -11,10 +11,10 @@ import inspect
 
 import pytest
 
-from aiops.storage.gateway import _AsyncStore
+from aiops.storage.gateway import AsyncStore
 from aiops.storage.store import Store
 
-TYPED = sorted(name for name, member in vars(_AsyncStore).items()
+TYPED = sorted(name for name, member in vars(AsyncStore).items()
                if inspect.iscoroutinefunction(member) and not name.startswith("_"))
 
 
@@ -25,13 +25,13 @@ def test_the_typed_calls_are_the_ones_the_engine_client_makes() -> None:
 @pytest.mark.parametrize("name", TYPED)
 def test_a_typed_call_has_the_store_methods_signature(name: str) -> None:
     assert hasattr(Store, name), f"Store has no method {name!r}"
-    ours = inspect.signature(getattr(_AsyncStore, name))
+    ours = inspect.signature(getattr(AsyncStore, name))
     theirs = inspect.signature(getattr(Store, name))
     assert list(ours.parameters.values()) == list(theirs.parameters.values())
     assert ours.return_annotation == theirs.return_annotation
 
 
 def test_an_unknown_method_is_refused_before_any_call() -> None:
-    view = _AsyncStore(gateway=None)  # type: ignore[arg-type]  # never reached: the name is checked first
+    view = AsyncStore(gateway=None)  # type: ignore[arg-type]  # never reached: the name is checked first
     with pytest.raises(AttributeError, match="no method 'list_all_tenant'"):
         view.list_all_tenant  # noqa: B018
