@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from datetime import UTC, datetime
+from datetime import datetime
 
 from aiops.auth.token_bucket import TokenBucket
+from aiops.clock import SYSTEM_CLOCK, Clock
 from aiops.settings import Settings
 from aiops.storage.gateway import StoreGateway
 
@@ -25,7 +25,8 @@ MAX_BUCKETS = 100_000  # idle buckets beyond this are dropped (they are full any
 
 
 class RateLimiter:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._clock = clock  # monotonic for the buckets' refill; wall time for when a key was last used
         self._store = StoreGateway.for_settings(settings)
         self._buckets: dict[str, TokenBucket] = {}
         self._lock = threading.Lock()
@@ -37,7 +38,7 @@ class RateLimiter:
     def acquire(self, bucket_id: str, rate: float, burst: float, want: int, partial: bool = True,
                 used_key: tuple[str, str] | None = None) -> tuple[int, float]:
         """Take up to ``want`` tokens from ``bucket_id``; returns ``(granted, retry_after)``."""
-        now = time.monotonic()
+        now = self._clock.monotonic()
         with self._lock:
             bucket = self._buckets.get(bucket_id)
             if bucket is None or bucket.rate != rate or bucket.burst != burst:
@@ -47,7 +48,7 @@ class RateLimiter:
             granted, retry_after = bucket.take(want, now, partial=partial)
             self._decisions += 1
             if used_key is not None:
-                self._uses[used_key] = datetime.now(UTC)
+                self._uses[used_key] = self._clock.now()
         return granted, retry_after
 
     def _evict_full(self, now: float) -> None:

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from actors.directory import ActorDirectory
 from aiops.clock import SYSTEM_CLOCK, Clock
 from aiops.dashboard import RcaMetrics, p95
-from aiops.incidents import similar_incidents
+from aiops.incident_memory import similar_incidents
 from aiops.logs import configure_engine_logging
 from aiops.rca.claims import ClaimPolicy
 from aiops.rca.narrator import LlmNarrator

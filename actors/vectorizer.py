@@ -124,13 +124,13 @@ class Vectorizer:
         done = 0
         while not self._stopping.is_set():
             name, config = self._choice(tenant_id)
-            rows = self._store.sync.knowledge_to_embed(tenant_id, name, BACKLOG_BATCH)
+            rows = self._store.sync.resolutions_to_embed(tenant_id, name, BACKLOG_BATCH)
             if not rows:
                 break
             embedder, batcher = self._embedder(name, config)
             vectors = batcher.submit([r.resolution for r in rows]).result()
             for row, vector in zip(rows, vectors, strict=True):
-                self._store.sync.save_knowledge(replace(row, embedding=vector.tolist(), embedding_model=name,
+                self._store.sync.save_resolution(replace(row, embedding=vector.tolist(), embedding_model=name,
                                                         embedding_version=embedder.version))
             done += len(rows)
         self._embedded_backlog += done
@@ -145,7 +145,7 @@ class Vectorizer:
         shards = self._settings.watchdog.shards
         while not self._stopping.wait(self._settings.incidents.pending_scan_seconds):
             try:
-                for tenant_id in self._store.sync.knowledge_backlog_tenants(self._settings.vectorizer.model):
+                for tenant_id in self._store.sync.resolution_backlog_tenants(self._settings.vectorizer.model):
                     if shard_for(tenant_id, shards) == self._index:
                         self.embed_backlog(tenant_id)
             except Exception as error:  # storage restarting: try again next round

@@ -22,12 +22,8 @@ import numpy as np
 from aiops.ingest.batch import PointBatch
 from aiops.storage.records import AnomalyRecord
 from models.detectors.base import Detector, State
+from models.detectors.threshold import ThresholdFilter
 from models.registry import build
-
-# How a false positive (or a confirmed true one) moves a series' threshold: a quarter of
-# the way to 0.995, and back down a quarter of the way to the model's own threshold.
-FEEDBACK_STEP = 0.25
-MAX_THRESHOLD = 0.995
 
 
 def anomaly_id(tenant_id: str, series_id: int, started_ms: int) -> str:
@@ -70,7 +66,7 @@ class TenantWatch:
         self.meta: list[tuple[str, str, dict[str, str]]] = []  # service, metric, labels per row
         self.state: State = self.detector.init_state(0)
         self.last_ms = np.zeros(0, dtype=np.int64)
-        self.threshold = np.zeros(0)
+        self.gate = ThresholdFilter(self.detector)  # per-series thresholds, moved by feedback
         self.episodes: dict[int, Episode] = {}  # row -> open episode
         self.points_seen = 0
         self.dirty = False
@@ -93,12 +89,17 @@ class TenantWatch:
             size = len(self.series_ids)
             self.state = self.detector.grow(self.state, size)
             self.last_ms = np.concatenate([self.last_ms, np.full(added, np.iinfo(np.int64).min)])
-            self.threshold = np.concatenate([self.threshold, np.full(added, self.detector.config.threshold)])
+            self.gate.grow(size)
         return rows
 
     @property
     def size(self) -> int:
         return len(self.series_ids)
+
+    @property
+    def threshold(self) -> np.ndarray:
+        """Each row's threshold (row ``i`` is ``series_ids[i]``), held by :attr:`gate`."""
+        return self.gate.thresholds
 
     # -- detection -----------------------------------------------------------------------
     def observe(self, batch: PointBatch, *, emit: bool = True) -> Observation:
@@ -123,10 +124,9 @@ class TenantWatch:
         present = rows[starts]
         local = np.repeat(np.arange(present.size), counts)
         state = {key: array[present] for key, array in self.state.items()}
-        threshold = self.threshold[present]
         touched: dict[str, tuple[int, Episode]] = {}
         score, z = self._run(state, rank, local, values, ts)
-        anomalous = score >= threshold[local]
+        anomalous = self.gate.anomalous(score, rows)
         # Episodes concern only series with an anomalous point or an open episode; the points
         # are already ordered by series, then time, which is the order each episode grows in.
         busy = np.zeros(present.size, dtype=bool)
@@ -219,19 +219,13 @@ class TenantWatch:
 
     # -- feedback --------------------------------------------------------------------------
     def feedback(self, series_id: int, verdict: str) -> float | None:
-        """Move one series' threshold after a person's verdict; returns the new threshold."""
+        """Move one series' threshold after a person's verdict (:meth:`ThresholdFilter.feedback`);
+        returns the new threshold, None for a series this watch has not seen."""
         row = self.rows.get(series_id)
         if row is None:
             return None
-        base = self.detector.config.threshold
-        current = float(self.threshold[row])
-        if verdict == "false_positive":
-            current += (MAX_THRESHOLD - current) * FEEDBACK_STEP
-        elif verdict == "true_positive":
-            current -= (current - base) * FEEDBACK_STEP
-        self.threshold[row] = min(MAX_THRESHOLD, max(base, current))
         self.dirty = True
-        return float(self.threshold[row])
+        return self.gate.feedback(row, verdict)
 
     # -- checkpoints -----------------------------------------------------------------------
     def checkpoint(self) -> bytes:
@@ -239,7 +233,7 @@ class TenantWatch:
         arrays = {f"state.{key}": value for key, value in self.state.items()}
         arrays["series_ids"] = np.array(self.series_ids, dtype=np.uint64)
         arrays["last_ms"] = self.last_ms
-        arrays["threshold"] = self.threshold
+        arrays["threshold"] = self.gate.to_array()
         meta = {
             "model": self.model, "config": self.model_config, "meta": self.meta, "points_seen": self.points_seen,
             "episodes": {str(row): vars(e) for row, e in self.episodes.items()},
@@ -258,7 +252,7 @@ class TenantWatch:
                            if key.startswith("state.")}
             watch.series_ids = [int(i) for i in data["series_ids"]]
             watch.last_ms = data["last_ms"].copy()
-            watch.threshold = data["threshold"].copy()
+            watch.gate = ThresholdFilter.from_array(watch.detector, data["threshold"])
         watch.rows = {identity: row for row, identity in enumerate(watch.series_ids)}
         watch.meta = [(m[0], m[1], dict(m[2])) for m in meta["meta"]]
         watch.points_seen = int(meta["points_seen"])

@@ -11,6 +11,7 @@ from aiops.settings import Settings
 from aiops.storage.gateway import StoreGateway
 from deployments.access import Authenticator
 from deployments.components import ComponentProbe
+from deployments.engine_client import EngineClient
 from deployments.ingestion import IngestPipeline
 from deployments.limits import LeasedLimiter
 from deployments.observability import EngineMetrics
@@ -24,6 +25,7 @@ class ApiContext:
     auth: Authenticator
     limiter: LeasedLimiter
     actors: ActorDirectory
+    engine: EngineClient
     probe: ComponentProbe
     metrics: EngineMetrics
     ingest: IngestPipeline
@@ -45,6 +47,7 @@ class ApiContext:
             auth=auth,
             limiter=limiter,
             actors=actors,
+            engine=EngineClient(settings, store, actors),
             probe=ComponentProbe(settings, store, actors),
             metrics=metrics,
             ingest=IngestPipeline(settings, store, auth.tenants, limiter, actors, metrics),

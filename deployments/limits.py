@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from cachetools import TTLCache
 
 from actors.directory import RATE_LIMITER, ActorDirectory, actor_name
+from aiops.clock import SYSTEM_CLOCK, Clock
 from aiops.errors import RateLimited
 
 log = logging.getLogger(__name__)
@@ -34,10 +33,10 @@ class Lease:
 
 
 class LeasedLimiter:
-    def __init__(self, actors: ActorDirectory, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, actors: ActorDirectory, clock: Clock = SYSTEM_CLOCK) -> None:
         self._actors = actors
-        self._clock = clock
-        self._leases: TTLCache[str, Lease] = TTLCache(maxsize=50_000, ttl=LEASE_TTL_SECONDS, timer=clock)
+        self._clock = clock  # monotonic: lease expiry and how often an unreachable limiter is logged
+        self._leases: TTLCache[str, Lease] = TTLCache(maxsize=50_000, ttl=LEASE_TTL_SECONDS, timer=clock.monotonic)
         self._warned_at = -math.inf
 
     async def check(self, bucket_id: str, rate: float, burst: float, *, cost: int = 1,
@@ -68,7 +67,7 @@ class LeasedLimiter:
             )
         except Exception as error:
             self._actors.forget(name)
-            now = self._clock()
+            now = self._clock.monotonic()
             if now - self._warned_at > 10:
                 log.warning("rate limiter unreachable, admitting requests: %s", error)
                 self._warned_at = now

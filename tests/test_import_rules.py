@@ -2,7 +2,8 @@
 
 The contracts (``[tool.importlinter]``): ``models/`` imports nothing from the engine; storage
 imports no analysis code and no torch; the API's app imports no torch; ``deployments/`` and
-``actors/`` never import the code that starts the engine.
+``actors/`` never import the code that starts the engine; HTTP routers import no ray and no
+actor module (they go through ``deployments/engine_client.py``).
 """
 
 from __future__ import annotations
@@ -38,11 +39,14 @@ def test_a_module_breaking_a_rule_fails_the_check(tmp_path: Path) -> None:
     # A model reaching into the engine, and a storage module importing the RCA analysis (and so torch).
     (tmp_path / "models" / "leak.py").write_text("from aiops.settings import Settings\n")
     (tmp_path / "aiops" / "storage" / "leak.py").write_text("from aiops.rca.graph import learn_edges\n")
+    # A router holding an actor handle itself instead of asking the engine client.
+    (tmp_path / "deployments" / "routers" / "leak.py").write_text("from actors.directory import ActorDirectory\n")
 
-    result = lint_imports(tmp_path, "models-bottom", "storage-no-analysis")
+    result = lint_imports(tmp_path, "models-bottom", "storage-no-analysis", "routers-through-engine-client")
 
     assert result.returncode != 0
-    assert "2 broken" in result.stdout
+    assert "3 broken" in result.stdout
+    assert "deployments.routers.leak -> actors.directory" in result.stdout
     assert "models.leak -> aiops.settings" in result.stdout
     assert "aiops.storage.leak -> aiops.rca.graph" in result.stdout
 

@@ -19,6 +19,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from aiops.clock import SYSTEM_CLOCK, Clock
 from aiops.errors import Unauthorized, Unprocessable
 from aiops.schemas.alerts import AlertIn, AlertmanagerPayload, WebhookAnswer
 from aiops.settings import Settings
@@ -49,10 +50,11 @@ class Mapped:
 
 
 class AlertIntake:
-    def __init__(self, settings: Settings, store, queued=None) -> None:
+    def __init__(self, settings: Settings, store, queued=None, clock: Clock = SYSTEM_CLOCK) -> None:
         self._settings = settings
         self._store = store  # a StoreGateway's aio proxy
         self._queued = queued  # (anomaly ids) -> None: RCAs were requested for these
+        self._clock = clock  # "now": when notices are received, and the end of the link window
 
     def _map(self, payload: AlertmanagerPayload, key_tenant: str | None) -> list[Mapped]:
         if len(payload.alerts) > self._settings.alerts.max_alerts:
@@ -82,7 +84,7 @@ class AlertIntake:
 
         ``key_id`` is the webhook key presented (its tenant ``key_tenant``), "" for none."""
         mapped = self._map(payload, key_tenant)
-        now = datetime.now(UTC)
+        now = self._clock.now()
         notices, fresh = [], []
         for m in mapped:
             a = m.alert

@@ -6,5 +6,5 @@
 - :mod:`aiops.incident.loop_guard`: recognising the engine's own alerts coming back.
 - :mod:`aiops.incident.settings`: the grouping settings.
 
-Not to be confused with :mod:`aiops.incidents`, the incident memory (past resolutions).
+Not to be confused with :mod:`aiops.incident_memory`, the incident memory (past resolutions).
 """

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import orjson
 
+from aiops.clock import SYSTEM_CLOCK, Clock
 from aiops.incident.codec import change_from_dict
 from aiops.notify.channels import AlertmanagerChannel, parse_channel
 from aiops.notify.decision import Notification
@@ -40,8 +41,10 @@ MAX_ERROR_CHARS = 300
 class Notifier:
     """Delivers due outbox rows of every tenant; not thread-safe (one pass at a time)."""
 
-    def __init__(self, settings: Settings, store, rng: random.Random | None = None) -> None:
+    def __init__(self, settings: Settings, store, rng: random.Random | None = None,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._settings = settings
+        self._clock = clock  # due rows, attempt times and the retry schedule
         self._notify = settings.notifications
         self._store = store
         self._policy = OutboundPolicy.from_settings(self._notify.outbound, settings.mode)
@@ -49,7 +52,7 @@ class Notifier:
         self._rng = rng or random.Random()
         self._client = httpx.Client(timeout=self._notify.request_timeout_seconds, follow_redirects=False)
         # The first re-post comes one period after start (a restart re-posts within one period).
-        self._next_resend = datetime.now(UTC) + timedelta(seconds=self._notify.alertmanager_resend_seconds)
+        self._next_resend = self._clock.now() + timedelta(seconds=self._notify.alertmanager_resend_seconds)
         self.delivered = 0
         self.failed = 0
         self.retried = 0
@@ -60,7 +63,7 @@ class Notifier:
     def run_once(self, limit: int = 200) -> int:
         """Attempt every due notification once (and re-post open incidents to Alertmanagers when due)."""
         self.resend_alertmanager()
-        due = self._store.due_notifications(datetime.now(UTC), limit)
+        due = self._store.due_notifications(self._clock.now(), limit)
         channels: dict[str, dict] = {}
         for row in due:
             if row.tenant_id not in channels:
@@ -69,11 +72,11 @@ class Notifier:
         return len(due)
 
     def _attempt(self, row: OutboxRow, stored) -> None:
-        now = datetime.now(UTC)
+        now = self._clock.now()
         first = row.first_attempt_at or now
         attempt = row.attempts + 1
         status, error, retry_after = 0, "", None
-        began = time.monotonic()
+        began = time.monotonic()  # a measured latency, not a policy: the OS clock
         if stored is None:
             outcome, error = "failed", "the channel was deleted"
         else:
@@ -110,7 +113,7 @@ class Notifier:
         self._store.record_delivery(updated, AttemptRow(row.tenant_id, row.incident_id, row.notification_id,
                                                         row.channel_id, row.change_kind, attempt, now, status,
                                                         outcome, error[:MAX_ERROR_CHARS], elapsed_ms),
-                                    datetime.now(UTC))
+                                    self._clock.now())
         self.delivered += state == DELIVERED
         self.failed += state == FAILED
         self.retried += outcome == "retry"
@@ -124,7 +127,7 @@ class Notifier:
         ``alertmanager_validity_factor`` resend periods), so open incidents are sent again, as
         Prometheus re-sends firing alerts. Best effort: a failed re-post is logged and the next
         period tries again. Returns the alerts posted."""
-        now = datetime.now(UTC)
+        now = self._clock.now()
         if not force and now < self._next_resend:
             return 0
         self._next_resend = now + timedelta(seconds=self._notify.alertmanager_resend_seconds)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from aiops.storage.records import AlertRecord, KnowledgeMatch, KnowledgeRecord
+from aiops.storage.records import AlertRecord, Resolution, ResolutionMatch
 from aiops.storage.sql import utc
 
 _ALERT_COLUMNS = ("tenant_id", "fingerprint", "starts_at", "ends_at", "status", "alertname", "service_id", "labels",
                   "annotations", "generator_url", "anomaly_id", "linked_anomalies", "received_at", "key_id",
                   "updated_at")
-_KB_COLUMNS = ("tenant_id", "kb_id", "incident_id", "service_id", "resolution", "resolved_by",
+_RESOLUTION_COLUMNS = ("tenant_id", "kb_id", "incident_id", "service_id", "resolution", "resolved_by",
                "time_to_recovery_minutes", "tags", "embedding", "embedding_model", "embedding_version",
                "created_at", "updated_at")
 
@@ -59,40 +59,40 @@ class IncidentQueries:
                             "limit": limit},
             ).result_rows]
 
-    # -- the knowledge base ----------------------------------------------------------------
+    # -- the incident memory: resolutions (stored in table knowledge_base, ids in kb_id) ---
     @staticmethod
-    def _knowledge(row: tuple) -> KnowledgeRecord:
-        return KnowledgeRecord(
-            tenant_id=row[0], kb_id=row[1], incident_id=row[2], service_id=row[3], resolution=row[4],
+    def _resolution(row: tuple) -> Resolution:
+        return Resolution(
+            tenant_id=row[0], resolution_id=row[1], incident_id=row[2], service_id=row[3], resolution=row[4],
             resolved_by=row[5], time_to_recovery_minutes=row[6], tags=list(row[7]), embedding=list(row[8]),
             embedding_model=row[9], embedding_version=row[10], created_at=utc(row[11]),
         )
 
-    def save_knowledge(self, record: KnowledgeRecord) -> None:
+    def save_resolution(self, record: Resolution) -> None:
         """Write a resolution (or a new version of it, e.g. with its embedding)."""
-        row = [record.tenant_id, record.kb_id, record.incident_id, record.service_id, record.resolution,
+        row = [record.tenant_id, record.resolution_id, record.incident_id, record.service_id, record.resolution,
                record.resolved_by, record.time_to_recovery_minutes, record.tags, record.embedding,
                record.embedding_model, record.embedding_version, record.created_at, datetime.now(UTC)]
         with self._pool.borrow() as client:
-            client.insert("knowledge_base", [row], column_names=list(_KB_COLUMNS))
+            client.insert("knowledge_base", [row], column_names=list(_RESOLUTION_COLUMNS))
 
-    def get_knowledge(self, tenant_id: str, kb_id: str) -> KnowledgeRecord | None:
+    def get_resolution(self, tenant_id: str, resolution_id: str) -> Resolution | None:
         with self._pool.borrow() as client:
             rows = client.query(
-                f"SELECT {', '.join(_KB_COLUMNS[:-1])} FROM knowledge_base FINAL "
+                f"SELECT {', '.join(_RESOLUTION_COLUMNS[:-1])} FROM knowledge_base FINAL "
                 "WHERE tenant_id = {tenant_id:String} AND kb_id = {kb_id:String}",
-                parameters={"tenant_id": tenant_id, "kb_id": kb_id},
+                parameters={"tenant_id": tenant_id, "kb_id": resolution_id},
             ).result_rows
-        return self._knowledge(rows[0]) if rows else None
+        return self._resolution(rows[0]) if rows else None
 
-    def has_knowledge(self, tenant_id: str) -> bool:
+    def has_resolutions(self, tenant_id: str) -> bool:
         """Whether the tenant has any resolution stored (else an RCA skips embedding its query)."""
         with self._pool.borrow() as client:
             return bool(client.query(
                 "SELECT count() > 0 FROM (SELECT 1 FROM knowledge_base WHERE tenant_id = {tenant_id:String} LIMIT 1)",
                 parameters={"tenant_id": tenant_id}).result_rows[0][0])
 
-    def knowledge_backlog_tenants(self, default_model: str) -> list[str]:
+    def resolution_backlog_tenants(self, default_model: str) -> list[str]:
         """Tenants with a resolution lacking an embedding of their embedder in force (the chosen
         one, else ``default_model``): across tenants, for the vectorizers' backlog scan, at most
         two small queries however many tenants there are (a join would cost 4x at idle)."""
@@ -106,26 +106,26 @@ class IncidentQueries:
                 "GROUP BY tenant_id").result_rows)
         return sorted({tenant for tenant, model in present if model != chosen.get(tenant, default_model)})
 
-    def knowledge_to_embed(self, tenant_id: str, model: str, limit: int) -> list[KnowledgeRecord]:
+    def resolutions_to_embed(self, tenant_id: str, model: str, limit: int) -> list[Resolution]:
         """A tenant's resolutions without an embedding of ``model`` (new, or made by another model)."""
         with self._pool.borrow() as client:
             rows = client.query(
-                f"SELECT {', '.join(_KB_COLUMNS[:-1])} FROM knowledge_base FINAL "
+                f"SELECT {', '.join(_RESOLUTION_COLUMNS[:-1])} FROM knowledge_base FINAL "
                 "WHERE tenant_id = {tenant_id:String} AND embedding_model != {model:String} "
                 "ORDER BY created_at LIMIT {limit:UInt32}",
                 parameters={"tenant_id": tenant_id, "model": model, "limit": limit},
             ).result_rows
-        return [self._knowledge(row) for row in rows]
+        return [self._resolution(row) for row in rows]
 
-    def search_knowledge(self, tenant_id: str, vector: list[float], model: str, limit: int) -> list[KnowledgeMatch]:
+    def search_resolutions(self, tenant_id: str, vector: list[float], model: str, limit: int) -> list[ResolutionMatch]:
         """The tenant's resolutions most similar (cosine) to ``vector``, embedded by ``model``."""
         with self._pool.borrow() as client:
             rows = client.query(
-                f"SELECT {', '.join(_KB_COLUMNS[:-1])}, "
+                f"SELECT {', '.join(_RESOLUTION_COLUMNS[:-1])}, "
                 "1 - cosineDistance(embedding, {vector:Array(Float32)}) AS similarity "
                 "FROM knowledge_base FINAL WHERE tenant_id = {tenant_id:String} "
                 "AND embedding_model = {model:String} AND length(embedding) = length({vector:Array(Float32)}) "
                 "ORDER BY similarity DESC, kb_id LIMIT {limit:UInt32}",
                 parameters={"tenant_id": tenant_id, "vector": vector, "model": model, "limit": limit},
             ).result_rows
-        return [KnowledgeMatch(self._knowledge(row[:-1]), float(row[-1])) for row in rows]
+        return [ResolutionMatch(self._resolution(row[:-1]), float(row[-1])) for row in rows]

@@ -4,7 +4,7 @@ Kept apart so the incident tables can evolve without touching the shared migrati
 Incident snapshots and outbox rows are small registries written by one actor each
 (``ReplacingMergeTree``: the newest version of a row wins); delivery attempts are a log.
 Incidents and attempts expire with the anomalies' retention (``{ttl:...}`` placeholders
-are not used: they stay until an operator prunes them, as the knowledge base does).
+are not used: they stay until an operator prunes them, as the incident memory (table knowledge_base) does).
 """
 
 from __future__ import annotations

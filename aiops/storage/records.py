@@ -173,11 +173,14 @@ class AlertOutcome:
 
 
 @dataclass(frozen=True)
-class KnowledgeRecord:
-    """A resolution people wrote, with its embedding once a vectorizer made it."""
+class Resolution:
+    """A resolution people wrote (how a past incident was fixed), with its embedding once a
+    vectorizer made it: one entry of the incident memory. Stored in table ``knowledge_base``,
+    ``resolution_id`` in column ``kb_id``; the API calls it ``knowledge_base_id`` (names kept
+    for stored data and published clients)."""
 
     tenant_id: str
-    kb_id: str
+    resolution_id: str  # "kb-" + hash of tenant, incident and text (aiops.incident_memory.resolution_id_for)
     incident_id: str
     service_id: str
     resolution: str
@@ -191,6 +194,6 @@ class KnowledgeRecord:
 
 
 @dataclass(frozen=True)
-class KnowledgeMatch:
-    record: KnowledgeRecord
+class ResolutionMatch:
+    record: Resolution
     similarity: float

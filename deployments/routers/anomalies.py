@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from actors.directory import WATCHDOG_SHARD
 from aiops.errors import NotFound
 from aiops.paging import decode_position, encode_position
 from aiops.schemas.anomalies import AnomalyList, AnomalyOut, AnomalyPatch
@@ -64,7 +63,5 @@ async def triage_anomaly(anomaly_id: AnomalyId, body: AnomalyPatch, identity: Wr
     updated = dataclasses.replace(found, **changes)
     await context.store.aio.upsert_anomalies([updated])
     if body.feedback is not None and found.source == "watchdog":
-        _, shard = context.actors.owner(WATCHDOG_SHARD, identity.tenant_id)
-        if shard is not None:
-            await shard.feedback.remote(identity.tenant_id, found.series_id, body.feedback)
+        await context.engine.send_feedback(identity.tenant_id, found.series_id, body.feedback)
     return public(updated)

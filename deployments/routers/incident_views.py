@@ -13,12 +13,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from actors.directory import INCIDENT_MANAGER, actor_name
-from aiops.errors import Conflict, NotFound, Unavailable
+from aiops.errors import Conflict, NotFound
 from aiops.incident.codec import event_to_dict, signal_to_dict
 from aiops.incident.grouping import IncidentConflict, IncidentNotFound
 from aiops.incident.model import Incident, Severity
-from aiops.incidents import IncidentMemory
 from aiops.notify.describe import summary
 from aiops.paging import decode_position, encode_position
 from aiops.schemas.incident_views import IncidentDetail, IncidentList, IncidentOut, IncidentPatch
@@ -68,12 +66,12 @@ async def list_incidents(
 async def _similar(context: Ctx, tenant_id: str, incident: Incident) -> list[dict]:
     """Past incidents whose resolutions read like this one (the incident memory); none when it is not answering."""
     try:
-        memory = IncidentMemory(context.settings, context.store.aio, context.actors)
+        memory = context.engine.incident_memory()
         _, matches = await asyncio.wait_for(memory.search(tenant_id, summary(incident), 3), SIMILAR_TIMEOUT_SECONDS)
     except Exception as error:  # the vectorizer not answering costs the page this section only
         log.info("similar incidents unavailable for %s: %s", incident.incident_id, error)
         return []
-    return [{"incident_id": m.record.incident_id or m.record.kb_id, "resolution": m.record.resolution,
+    return [{"incident_id": m.record.incident_id or m.record.resolution_id, "resolution": m.record.resolution,
              "similarity": round(m.similarity, 4)} for m in matches]
 
 
@@ -103,13 +101,11 @@ async def change_incident(incident_id: IncidentId, body: IncidentPatch, identity
     """Acknowledge or resolve, recording who (``by``, else the caller)."""
     if await context.store.aio.get_incident(identity.tenant_id, incident_id) is None:
         raise NotFound(f"incident {incident_id!r} not found")
-    manager = context.actors.get(actor_name(INCIDENT_MANAGER, 0))
-    if manager is None:
-        raise Unavailable("the incident manager is not running; retry shortly", retry_after=2)
     by = body.by or identity.user_id
-    call = manager.acknowledge if body.status == "acknowledged" else manager.resolve
+    change = (context.engine.acknowledge_incident if body.status == "acknowledged"
+              else context.engine.resolve_incident)
     try:
-        incident = await call.remote(identity.tenant_id, incident_id, by)
+        incident = await change(identity.tenant_id, incident_id, by)
     except IncidentNotFound:
         raise NotFound(f"incident {incident_id!r} not found") from None
     except IncidentConflict as conflict:

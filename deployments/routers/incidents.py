@@ -6,11 +6,9 @@ import dataclasses
 import logging
 from datetime import UTC, datetime
 
-import ray
 from fastapi import APIRouter
 
-from aiops.errors import Unavailable
-from aiops.incidents import IncidentMemory, new_record
+from aiops.incident_memory import IncidentMemory, new_record
 from aiops.schemas.alerts import IncidentMatch, IncidentSearchIn, IncidentSearchOut, ResolutionIn, ResolutionOut
 from deployments.bodies import ReferenceJSONResponse
 from deployments.deps import Ctx, Reader, Writer
@@ -22,13 +20,14 @@ router = APIRouter(prefix="/api/v1", tags=["incidents"], route_class=AuthorizedR
 
 
 def memory(context: Ctx) -> IncidentMemory:
-    return IncidentMemory(context.settings, context.store.aio, context.actors)
+    return context.engine.incident_memory()
 
 
 @router.post("/resolutions/webhook", response_model=ResolutionOut, response_class=ReferenceJSONResponse)
 async def resolution_webhook(body: ResolutionIn, identity: Writer, context: Ctx) -> ResolutionOut:
     """A resolution people wrote; remembered (and embedded) for the next similar incident."""
-    existing = await context.store.aio.get_knowledge(identity.tenant_id, new_record(identity.tenant_id, body).kb_id)
+    resolution_id = new_record(identity.tenant_id, body).resolution_id
+    existing = await context.store.aio.get_resolution(identity.tenant_id, resolution_id)
     record = new_record(identity.tenant_id, body, existing.created_at if existing else None)
     await memory(context).remember(record)
     if body.incident_id and body.incident_id.startswith("inc-"):  # an incident (#18): resolved by this resolution
@@ -38,21 +37,17 @@ async def resolution_webhook(body: ResolutionIn, identity: Writer, context: Ctx)
         if anomaly is not None and not anomaly.resolved:
             await context.store.aio.upsert_anomalies([dataclasses.replace(anomaly, resolved=True,
                                                                           updated_at=datetime.now(UTC))])
-    return ResolutionOut(stored=True, knowledge_base_id=record.kb_id)
+    return ResolutionOut(stored=True, knowledge_base_id=record.resolution_id)
 
 
 async def resolve_incident(context: Ctx, tenant_id: str, incident_id: str, by: str) -> None:
     """Record a resolution on the tenant's incident (resolving it if open); an unknown id changes nothing."""
-    from actors.directory import INCIDENT_MANAGER, actor_name
     from aiops.incident.grouping import IncidentNotFound
 
     if await context.store.aio.get_incident(tenant_id, incident_id) is None:
         return
-    manager = context.actors.get(actor_name(INCIDENT_MANAGER, 0))
-    if manager is None:
-        raise Unavailable("the incident manager is not running; retry shortly", retry_after=2)
     try:
-        await manager.resolve.remote(tenant_id, incident_id, by)
+        await context.engine.resolve_incident(tenant_id, incident_id, by)
     except IncidentNotFound:
         return
 
@@ -60,15 +55,9 @@ async def resolve_incident(context: Ctx, tenant_id: str, incident_id: str, by: s
 @router.post("/incidents/search", response_model=IncidentSearchOut)
 async def search_incidents(body: IncidentSearchIn, identity: Reader, context: Ctx) -> IncidentSearchOut:
     """Past incidents whose resolutions are closest in meaning to ``query``."""
-    try:
-        model, matches = await memory(context).search(identity.tenant_id, body.query, body.limit)
-    except (LookupError, ray.exceptions.RayError) as error:
-        # Ray's text names processes, nodes and tracebacks: the log gets it (with the request id), not the caller.
-        log.warning("incident search failed: %s", error)
-        raise Unavailable("incident search is unavailable (the tenant's vectorizer is not answering); retry shortly",
-                          retry_after=2) from None
+    model, matches = await context.engine.search_incident_memory(identity.tenant_id, body.query, body.limit)
     return IncidentSearchOut(query=body.query, model=model, incidents=[IncidentMatch(
-        incident_id=m.record.incident_id or m.record.kb_id, resolution=m.record.resolution,
-        similarity=round(m.similarity, 4), knowledge_base_id=m.record.kb_id, service_id=m.record.service_id,
+        incident_id=m.record.incident_id or m.record.resolution_id, resolution=m.record.resolution,
+        similarity=round(m.similarity, 4), knowledge_base_id=m.record.resolution_id, service_id=m.record.service_id,
         resolved_by=m.record.resolved_by, time_to_recovery_minutes=m.record.time_to_recovery_minutes,
         tags=m.record.tags, created_at=m.record.created_at) for m in matches])

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import ValidationError
 
-from actors.directory import WATCHDOG_SHARD
-from aiops.errors import Unavailable, Unprocessable
-from aiops.incidents import vectorizer_of
+from aiops.errors import Unprocessable
 from aiops.schemas.models import ModelChoice, ModelChosen, ModelList, ModelOut
 from deployments.deps import Admin, Ctx, Reader
 from deployments.routing import AuthorizedRoute
@@ -55,21 +52,11 @@ async def choose_model(kind: Literal["detector", "embedder", "ranker"], body: Mo
         raise Unprocessable(problems) from None
     now = datetime.now(UTC)
     if kind == "ranker":  # read from the choice at each analysis: recording it is the swap
-        await context.store.aio.choose_model(identity.tenant_id, kind, body.name, json.dumps(body.config),
-                                             identity.user_id, now)
+        await context.engine.choose_ranker(identity.tenant_id, body.name, body.config, identity.user_id, now)
         return ModelChosen(kind=kind, name=body.name, config=body.config, chosen_at=now, warmed_up_on_points=0)
     if kind == "embedder":  # the tenant's vectorizer re-embeds its resolutions with the new model
-        vectorizer = vectorizer_of(context.actors, identity.tenant_id)
-        if vectorizer is None:
-            raise Unavailable("the tenant's vectorizer is not running; retry shortly", retry_after=2)
-        await context.store.aio.choose_model(identity.tenant_id, kind, body.name, json.dumps(body.config),
-                                             identity.user_id, now)
-        embedded = await vectorizer.forget_choice.remote(identity.tenant_id)
+        embedded = await context.engine.swap_embedder(identity.tenant_id, body.name, body.config, identity.user_id,
+                                                       now)
         return ModelChosen(kind=kind, name=body.name, config=body.config, chosen_at=now, reembedded=embedded)
-    name, shard = context.actors.owner(WATCHDOG_SHARD, identity.tenant_id)
-    if shard is None:
-        raise Unavailable(f"{name} is not running; retry shortly", retry_after=2)
-    await context.store.aio.choose_model(identity.tenant_id, kind, body.name, json.dumps(body.config),
-                                         identity.user_id, now)
-    learned = await shard.swap_model.remote(identity.tenant_id, body.name, body.config)
+    learned = await context.engine.swap_detector(identity.tenant_id, body.name, body.config, identity.user_id, now)
     return ModelChosen(kind=kind, name=body.name, config=body.config, chosen_at=now, warmed_up_on_points=learned)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-import ray
 from fastapi import APIRouter, Path, Query
 
-from actors.directory import RCA_WORKER, wake_rca_workers
 from aiops.errors import NotFound, Unavailable
 from aiops.schemas.rca import Correlations, RcaResult
-from aiops.storage.records import WAITED_FOR, RcaRecord
+from aiops.storage.records import RcaRecord
 from deployments.deps import Ctx, Reader
 from deployments.routing import AuthorizedRoute
 
@@ -22,27 +20,15 @@ AnomalyId = Annotated[str, Path(min_length=1, max_length=64)]
 
 def public(record: RcaRecord) -> RcaResult:
     status = "pending" if record.status in ("pending", "running") else record.status
-    return RcaResult(
+    # Stored strings: the model validates them into its literals (a dict, so the types say so too).
+    return RcaResult.model_validate(dict(
         anomaly_id=record.anomaly_id, status=status, root_causes=record.root_causes,
         blast_radius=record.blast_radius, similar_incidents=record.similar_incidents, summary=record.summary,
         summary_by=record.summary_by or None,
         reason=record.error or None if status == "failed" else None,
         reason_code=record.error_code or None if status == "failed" else None, ranker=record.ranker or None,
         requested_at=record.requested_at, updated_at=record.updated_at,
-    )
-
-
-async def ask_workers(context: Ctx, key: str, method: str, *args: Any) -> Any:
-    """Call the worker ``key`` hashes to, falling over to the others if it is down."""
-    for name in context.actors.fail_over(RCA_WORKER, key):
-        worker = context.actors.get(name)
-        if worker is None:
-            continue
-        try:
-            return await getattr(worker, method).remote(*args)
-        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
-            context.actors.forget(name)
-    raise Unavailable("no RCA worker is answering; retry shortly", retry_after=2)
+    ))
 
 
 @router.get("/correlations", response_model=Correlations)
@@ -53,10 +39,10 @@ async def correlations(
     depth: Annotated[int, Query(ge=1, le=10, description="max graph traversal depth")] = 3,
 ) -> Correlations:
     """Services whose metrics move with ``service_id``: lag, direction and strength, within ``depth`` hops."""
-    found = await ask_workers(context, identity.tenant_id, "correlations", identity.tenant_id, service_id, depth)
+    found = await context.engine.correlations(identity.tenant_id, service_id, depth)
     if found is None:
         raise NotFound(f"service {service_id!r} not found")
-    return Correlations(service_id=service_id, correlations=found)
+    return Correlations.model_validate({"service_id": service_id, "correlations": found})
 
 
 @router.get("/{anomaly_id}", response_model=RcaResult)
@@ -66,9 +52,7 @@ async def rca_result(anomaly_id: AnomalyId, identity: Reader, context: Ctx) -> R
     if record is None:
         if await context.store.aio.get_anomaly(identity.tenant_id, anomaly_id) is None:
             raise NotFound(f"anomaly {anomaly_id!r} not found")
-        await context.store.aio.request_rcas(identity.tenant_id, [anomaly_id], datetime.now(UTC), WAITED_FOR)
-        wake_rca_workers(context.actors, [anomaly_id])
-        record = await context.store.aio.get_rca(identity.tenant_id, anomaly_id)
+        record = await context.engine.request_rca(identity.tenant_id, anomaly_id, datetime.now(UTC))
         if record is None:
             raise Unavailable("the RCA request was not stored; retry", retry_after=1)
     return public(record)

@@ -154,3 +154,30 @@ def test_bad_numbers_reach_the_watchdog_without_poisoning_it() -> None:
     assert found[0].anomaly_score == 1.0 and np.isfinite(found[0].z_score)
     assert all(np.isfinite(array).all() for array in watch.state.values())
     assert watch.observe(seasonal_batch(288, series=1, first=4 * 288)).anomalies == []
+
+
+def test_an_episode_closes_after_close_after_quiet_points_and_not_before() -> None:
+    """Episodes close on quiet *points* of their series (``watchdog.close_after``), not on wall time:
+    fewer quiet points and the next anomalous point grows the same episode; that many and it opens
+    a new one. Anomalous or quiet is forced through the series' threshold (scores are in [0, 1])."""
+    watch = TenantWatch("acme", DEFAULT, close_after=3)
+    hot, cold = 0.0, 1.5
+    position = 0
+
+    def feed(points: int, threshold: float) -> list:
+        nonlocal position
+        watch.gate.grow(1)
+        watch.gate.thresholds[0] = threshold
+        found = watch.observe(seasonal_batch(points, first=position)).anomalies
+        position += points
+        return found
+
+    [opened] = feed(2, hot)
+    assert opened.detected_at.timestamp() * 1000 == START_MS
+    assert feed(2, cold) == []  # two quiet points: still open
+    [grown] = feed(1, hot)
+    assert grown.anomaly_id == opened.anomaly_id and grown.last_seen_at > opened.last_seen_at
+    assert feed(3, cold) == [] and watch.episodes == {}  # three quiet points: closed
+    [fresh] = feed(1, hot)
+    assert fresh.anomaly_id != opened.anomaly_id
+    assert fresh.detected_at.timestamp() * 1000 == START_MS + (position - 1) * 300_000

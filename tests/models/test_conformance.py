@@ -1,13 +1,16 @@
-"""Every registered detector passes the same checks (river's conformance idea)."""
+"""Every registered detector passes the same checks (river's conformance idea), alone and
+wrapped in the per-series :class:`~models.detectors.threshold.ThresholdFilter`."""
 
 from __future__ import annotations
 
+import io
 import pickle
 
 import numpy as np
 import pytest
 
 from models.detectors.base import Scores
+from models.detectors.threshold import MAX_THRESHOLD, ThresholdFilter
 from models.registry import build, entries
 
 DETECTORS = [entry.name for entry in entries("detector")]
@@ -92,6 +95,40 @@ def test_many_steps_at_once_equal_the_steps_one_by_one(name: str) -> None:
     assert got.score[~active].max() == 0 and got.score[250, 4] >= detector.config.threshold
     for key in reference:
         np.testing.assert_array_equal(fast[key], reference[key])
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+def test_a_thresholded_detector_continues_the_same_from_a_checkpoint(name: str) -> None:
+    """State and per-series thresholds through a checkpoint (npz, no pickle, as the watchdog
+    writes them): the restored pair scores and decides exactly as the original goes on to."""
+    detector = build("detector", name, QUICK.get(name, {"warmup": 20}))
+    values, stamps = series()
+    width = 3
+    matrix = np.column_stack([values, values * 2 + 1, values[::-1]])
+    times = np.repeat(stamps[:, None], width, axis=1)
+    active = np.ones(matrix.shape, dtype=bool)
+    state, gate = detector.init_state(width), ThresholdFilter(detector, size=width)
+    detector.run(state, matrix[:1000], times[:1000], active[:1000])
+    for verdict in ("false_positive", "false_positive", "true_positive"):
+        gate.feedback(1, verdict)
+    gate.feedback(2, "false_positive")
+    assert gate.base < gate.thresholds[2] < gate.thresholds[1] < MAX_THRESHOLD and gate.thresholds[0] == gate.base
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, threshold=gate.to_array(), **{f"state.{k}": v for k, v in state.items()})
+    with np.load(io.BytesIO(buffer.getvalue()), allow_pickle=False) as saved:
+        restored_state = {k.removeprefix("state."): saved[k].copy() for k in saved.files if k.startswith("state.")}
+        restored = ThresholdFilter.from_array(build("detector", name, QUICK.get(name, {"warmup": 20})),
+                                              saved["threshold"])
+
+    rows = np.arange(width)
+    went_on = detector.run(state, matrix[1000:], times[1000:], active[1000:])
+    came_back = restored.detector.run(restored_state, matrix[1000:], times[1000:], active[1000:])
+    np.testing.assert_array_equal(came_back.score, went_on.score)
+    np.testing.assert_array_equal(restored.thresholds, gate.thresholds)
+    np.testing.assert_array_equal(restored.anomalous(came_back.score, rows), gate.anomalous(went_on.score, rows))
+    # The filter reads scores, never changes them: a series at the base threshold decides as the detector does.
+    np.testing.assert_array_equal(gate.anomalous(went_on.score, rows)[:, 0], detector.is_anomaly(went_on)[:, 0])
 
 
 @pytest.mark.parametrize("name", DETECTORS)

@@ -129,27 +129,27 @@ def test_ping_reports_clickhouse_version(store: Store) -> None:
 
 
 def test_the_backlog_names_only_tenants_with_something_to_embed(store: Store) -> None:
-    from aiops.storage.records import KnowledgeRecord
+    from aiops.storage.records import Resolution
 
     now = datetime.now(UTC)
 
-    def resolution(tenant_id: str, kb_id: str, model: str) -> KnowledgeRecord:
-        return KnowledgeRecord(tenant_id=tenant_id, kb_id=kb_id, incident_id=kb_id, service_id="db",
+    def resolution(tenant_id: str, resolution_id: str, model: str) -> Resolution:
+        return Resolution(tenant_id=tenant_id, resolution_id=resolution_id, incident_id=resolution_id, service_id="db",
                                resolution="restarted the pool", resolved_by="ops", time_to_recovery_minutes=5.0,
                                tags=[], created_at=now, embedding=[0.1] * 3 if model else [], embedding_model=model)
 
-    assert store.knowledge_backlog_tenants("minilm") == []
-    assert not store.has_knowledge("done")
-    store.save_knowledge(resolution("done", "kb-1", "minilm"))  # embedded by the default model
-    assert store.has_knowledge("done") and not store.has_knowledge("fresh")
-    store.save_knowledge(resolution("fresh", "kb-2", ""))  # not embedded yet
-    store.save_knowledge(resolution("swapped", "kb-3", "minilm"))  # embedded, then the tenant chose another
+    assert store.resolution_backlog_tenants("minilm") == []
+    assert not store.has_resolutions("done")
+    store.save_resolution(resolution("done", "kb-1", "minilm"))  # embedded by the default model
+    assert store.has_resolutions("done") and not store.has_resolutions("fresh")
+    store.save_resolution(resolution("fresh", "kb-2", ""))  # not embedded yet
+    store.save_resolution(resolution("swapped", "kb-3", "minilm"))  # embedded, then the tenant chose another
     store.choose_model("swapped", "embedder", "hashed_ngrams", "{}", "admin", now)
-    store.save_knowledge(resolution("chose", "kb-4", "hashed_ngrams"))  # embedded by its chosen model
+    store.save_resolution(resolution("chose", "kb-4", "hashed_ngrams"))  # embedded by its chosen model
     store.choose_model("chose", "embedder", "hashed_ngrams", "{}", "admin", now)
-    assert store.knowledge_backlog_tenants("minilm") == ["fresh", "swapped"]
-    store.save_knowledge(resolution("fresh", "kb-2", "minilm"))  # a new version, now embedded
-    assert store.knowledge_backlog_tenants("minilm") == ["swapped"]
+    assert store.resolution_backlog_tenants("minilm") == ["fresh", "swapped"]
+    store.save_resolution(resolution("fresh", "kb-2", "minilm"))  # a new version, now embedded
+    assert store.resolution_backlog_tenants("minilm") == ["swapped"]
 
 
 def test_the_rca_queue_takes_waited_for_requests_first(store: Store) -> None:

@@ -1,5 +1,10 @@
 """The incident memory, shared by the API and the RCA workers: store, embed, search.
 
+One concept, one name: the *incident memory* holds *resolutions* (:class:`~aiops.storage.records.Resolution`:
+how people fixed a past incident), found again by meaning for a new one. Stored names stay as
+they were (table ``knowledge_base``, column ``kb_id``, retention key ``knowledge_base_days``),
+and so does the published API (``POST /api/v1/resolutions/webhook`` answers ``knowledge_base_id``).
+
 Resolutions are written first (durable, embedding empty) and embedded second by the
 tenant's vectorizer; if no vectorizer answers in ``incidents.embed_timeout_seconds``, the
 vectorizer's backlog scan embeds the row later. Searches embed the query with the tenant's
@@ -18,13 +23,16 @@ import numpy as np
 import ray
 
 from actors.directory import VECTORIZER, ActorDirectory
+from aiops.schemas.alerts import ResolutionIn
 from aiops.settings import Settings
-from aiops.storage.records import KnowledgeMatch, KnowledgeRecord
+from aiops.storage.gateway import AsyncStore
+from aiops.storage.records import Resolution, ResolutionMatch
+from aiops.storage.store import Store
 
 log = logging.getLogger(__name__)
 
 
-def kb_id_for(tenant_id: str, incident_id: str, resolution: str) -> str:
+def resolution_id_for(tenant_id: str, incident_id: str, resolution: str) -> str:
     """The same resolution of the same incident posted twice is one entry."""
     key = f"{tenant_id}\x00{incident_id}\x00{resolution.strip()}"
     return "kb-" + hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
@@ -36,15 +44,16 @@ def vectorizer_of(actors: ActorDirectory, tenant_id: str):
 
 
 class IncidentMemory:
-    """Async façade (API replicas); :class:`SyncIncidentMemory` is the same for actors' threads."""
+    """Remember and search resolutions from async code (API replicas); RCA workers' threads use
+    :func:`similar_incidents`."""
 
-    def __init__(self, settings: Settings, store, actors: ActorDirectory) -> None:  # store: gateway.aio
+    def __init__(self, settings: Settings, store: AsyncStore, actors: ActorDirectory) -> None:
         self._settings = settings
         self._store = store
         self._actors = actors
 
-    async def remember(self, record: KnowledgeRecord) -> KnowledgeRecord:
-        await self._store.save_knowledge(record)  # durable before anything else
+    async def remember(self, record: Resolution) -> Resolution:
+        await self._store.save_resolution(record)  # durable before anything else
         vectorizer = vectorizer_of(self._actors, record.tenant_id)
         if vectorizer is None:
             return record
@@ -53,21 +62,21 @@ class IncidentMemory:
                 vectorizer.embed_for_tenant.remote(record.tenant_id, [record.resolution]),
                 self._settings.incidents.embed_timeout_seconds)
         except (ray.exceptions.RayError, TimeoutError) as error:  # stored: the backlog scan embeds it later
-            log.warning("embedding %s later: %s", record.kb_id, error)
+            log.warning("embedding %s later: %s", record.resolution_id, error)
             return record
         embedded = replace(record, embedding=vectors[0].tolist(), embedding_model=model, embedding_version=version)
-        await self._store.save_knowledge(embedded)
+        await self._store.save_resolution(embedded)
         return embedded
 
-    async def search(self, tenant_id: str, query: str, limit: int) -> tuple[str, list[KnowledgeMatch]]:
+    async def search(self, tenant_id: str, query: str, limit: int) -> tuple[str, list[ResolutionMatch]]:
         vectorizer = vectorizer_of(self._actors, tenant_id)
         if vectorizer is None:
             raise LookupError("no vectorizer is running for this tenant")
         model, _, vectors = await vectorizer.embed_for_tenant.remote(tenant_id, [query])
-        return model, await self._store.search_knowledge(tenant_id, vectors[0].tolist(), model, limit)
+        return model, await self._store.search_resolutions(tenant_id, vectors[0].tolist(), model, limit)
 
 
-def similar_incidents(settings: Settings, store, actors: ActorDirectory, tenant_id: str, queries: list[str],
+def similar_incidents(settings: Settings, store: Store, actors: ActorDirectory, tenant_id: str, queries: list[str],
                       root_service: str | None = None) -> list[dict]:
     """For RCA results: the past resolutions closest to the mean of ``queries``' embeddings
     (alert words and evidence together), or [] when none can be looked up now.
@@ -81,7 +90,7 @@ def similar_incidents(settings: Settings, store, actors: ActorDirectory, tenant_
     vectorizer = vectorizer_of(actors, tenant_id)
     if memory.similar_incidents == 0 or vectorizer is None:
         return []
-    if not store.has_knowledge(tenant_id):  # nothing to find: spare the embedding (~100 ms of CPU)
+    if not store.has_resolutions(tenant_id):  # nothing to find: spare the embedding (~100 ms of CPU)
         return []
     try:
         model, _, vectors = ray.get(vectorizer.embed_for_tenant.remote(tenant_id, list(queries)),
@@ -91,25 +100,25 @@ def similar_incidents(settings: Settings, store, actors: ActorDirectory, tenant_
         return []
     mean = np.asarray(vectors, dtype=np.float64).mean(axis=0)
     mean /= max(float(np.linalg.norm(mean)), 1e-12)
-    candidates = store.search_knowledge(tenant_id, mean.astype(np.float32).tolist(), model,
+    candidates = store.search_resolutions(tenant_id, mean.astype(np.float32).tolist(), model,
                                         4 * memory.similar_incidents)
 
-    def rank(match: KnowledgeMatch) -> float:
+    def rank(match: ResolutionMatch) -> float:
         same = root_service is not None and match.record.service_id == root_service
         return match.similarity + (memory.same_service_bonus if same else 0.0)
 
     chosen = sorted((m for m in candidates if rank(m) >= memory.min_similarity), key=rank, reverse=True)
-    return [{"incident_id": m.record.incident_id or m.record.kb_id, "resolution": m.record.resolution,
+    return [{"incident_id": m.record.incident_id or m.record.resolution_id, "resolution": m.record.resolution,
              "similarity": round(m.similarity, 4), "service_id": m.record.service_id,
-             "knowledge_base_id": m.record.kb_id}
+             "knowledge_base_id": m.record.resolution_id}
             for m in chosen[:memory.similar_incidents]]
 
 
-def new_record(tenant_id: str, body, created_at: datetime | None = None) -> KnowledgeRecord:
+def new_record(tenant_id: str, body: ResolutionIn, created_at: datetime | None = None) -> Resolution:
     incident = body.incident_id or ""
-    return KnowledgeRecord(
-        tenant_id=tenant_id, kb_id=kb_id_for(tenant_id, incident, body.resolution), incident_id=incident,
-        service_id=body.service_id, resolution=body.resolution, resolved_by=body.resolved_by,
+    return Resolution(
+        tenant_id=tenant_id, resolution_id=resolution_id_for(tenant_id, incident, body.resolution),
+        incident_id=incident, service_id=body.service_id, resolution=body.resolution, resolved_by=body.resolved_by,
         time_to_recovery_minutes=body.time_to_recovery_minutes, tags=list(body.tags),
         created_at=created_at or datetime.now(UTC),
     )

@@ -1,0 +1,37 @@
+"""The async gateway's typed calls are the Store's own: same parameters, defaults and return type.
+
+``StoreGateway.aio`` declares typed wrappers for the calls the engine client and its routers
+make; a wrapper whose signature drifts from the Store method it forwards to would type-check
+callers against the wrong contract, so each is compared with the Store's here.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from aiops.storage.gateway import AsyncStore
+from aiops.storage.store import Store
+
+TYPED = sorted(name for name, member in vars(AsyncStore).items()
+               if inspect.iscoroutinefunction(member) and not name.startswith("_"))
+
+
+def test_the_typed_calls_are_the_ones_the_engine_client_makes() -> None:
+    assert {"choose_model", "request_rcas", "get_rca", "get_anomaly", "search_resolutions"} <= set(TYPED)
+
+
+@pytest.mark.parametrize("name", TYPED)
+def test_a_typed_call_has_the_store_methods_signature(name: str) -> None:
+    assert hasattr(Store, name), f"Store has no method {name!r}"
+    ours = inspect.signature(getattr(AsyncStore, name))
+    theirs = inspect.signature(getattr(Store, name))
+    assert list(ours.parameters.values()) == list(theirs.parameters.values())
+    assert ours.return_annotation == theirs.return_annotation
+
+
+def test_an_unknown_method_is_refused_before_any_call() -> None:
+    view = AsyncStore(gateway=None)  # type: ignore[arg-type]  # never reached: the name is checked first
+    with pytest.raises(AttributeError, match="no method 'list_all_tenant'"):
+        view.list_all_tenant  # noqa: B018
