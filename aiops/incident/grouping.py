@@ -17,12 +17,15 @@ Rules (settings: :class:`aiops.incident.settings.IncidentGroupingSettings`):
   resolved incident never reopens: a later fitting signal opens a new one, and updates of
   its former members (say, an episode still running when someone resolved it) are ignored.
 - **Severity** is the strongest any member has had; a rise is an ``escalated`` event.
-- **RCA.** A new incident asks for its analysis. A new member asks for a re-run when it
-  changes the picture: its service is one the current root cause depends on (calls, within
-  ``explain_depth`` edges: the root may be a symptom of it), or neither the root, nor in the
-  blast radius, nor a caller of the root within ``explain_depth``. Merges ask too. Re-runs
-  wait ``rca_rerun_min_seconds`` after the last request; a deferred one comes out of
-  :meth:`IncidentGrouper.tick`.
+- **RCA.** A new incident asks for its analysis (of its anchor, the earliest member). A new
+  member asks for a re-run when it changes the picture: its service is one the current root
+  cause depends on (calls, within ``explain_depth`` edges: the root may be a symptom of it),
+  or neither the root, nor in the blast radius, nor a caller of the root within
+  ``explain_depth``. Merges ask too. A re-run a member asked for analyses that member (the
+  anchor's analysis is already known); its result is adopted (:meth:`IncidentGrouper.record_rerun`)
+  when it explains the current root cause: the same root, the current root in its blast
+  radius, or a root the current one depends on. Re-runs wait ``rca_rerun_min_seconds``
+  after the last request; a deferred one comes out of :meth:`IncidentGrouper.tick`.
 - **Echoes.** A signal ``sent_by_engine`` (the loop guard) is counted on the incident its
   labels name, or ignored when that incident is unknown; it never opens one.
 - **Caps.** A signal that would open more than ``max_open_incidents`` is dropped (the
@@ -92,13 +95,21 @@ class RcaReason(StrEnum):
 
 @dataclass(frozen=True)
 class RcaRequest:
-    """Run (or re-run) the incident's analysis; ``anchor_signal_id`` is its earliest member."""
+    """Run (or re-run) the incident's analysis; ``anchor_signal_id`` is its earliest member.
+
+    ``analysed_signal_id`` is the signal whose analysis answers the request: the anchor when
+    the incident opened or merged, the member that changed the picture for a re-run."""
 
     incident_id: str
     reason: RcaReason
     anchor_signal_id: str
     services: tuple[str, ...]
     started_at: datetime
+    analysed_signal_id: str
+
+    @property
+    def rerun(self) -> bool:
+        return self.reason in (RcaReason.UPSTREAM_MEMBER, RcaReason.UNEXPLAINED_MEMBER)
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,7 @@ class _Live:
     dropped_members: int = 0
     rca_requested_at: datetime | None = None
     rca_deferred: RcaReason | None = None
+    rca_deferred_signal: str | None = None  # the member whose deferred re-run it is
 
     @property
     def is_open(self) -> bool:
@@ -213,6 +225,25 @@ class IncidentGrouper:
         changes = (self._change(live, event),) if live.is_open else ()
         return GroupingOutcome(Action.ANALYSED, incident_id, changes)
 
+    def record_rerun(self, incident_id: str, root_cause: str | None, blast_radius: Iterable[str] = (),
+                     suggested_fix: str | None = None) -> GroupingOutcome:
+        """Record a re-run's result (the analysis of the member that changed the picture).
+
+        Adopted, as :meth:`record_analysis` does (a different root is a ``root_cause_changed``
+        event), when it explains the current root cause: it names the same root, has the
+        current root in its blast radius, or names a root the current one depends on (calls
+        within ``explain_depth``); otherwise the current analysis stands (``IGNORED``, with a
+        note). Raises :class:`IncidentNotFound`."""
+        live = self._find(incident_id)
+        current, blast = live.root_cause, tuple(blast_radius)
+        explains = (current is None or root_cause == current or current in blast
+                    or (root_cause is not None
+                        and self._graph.depends_on(current, root_cause, self._settings.explain_depth)))
+        if root_cause is not None and not explains:
+            return GroupingOutcome(Action.IGNORED, incident_id,
+                                   note=f"the re-run's root cause {root_cause} does not explain {current}")
+        return self.record_analysis(incident_id, root_cause, blast, suggested_fix)
+
     def acknowledge(self, incident_id: str, by: str) -> GroupingOutcome:
         """Someone is on it. Idempotent; raises :class:`IncidentNotFound`, or :class:`IncidentConflict` if resolved."""
         live = self._find(incident_id)
@@ -244,8 +275,10 @@ class IncidentGrouper:
                 event = self._close(live, EventKind.AUTO_RESOLVED)
                 outcomes.append(GroupingOutcome(Action.RESOLVED, live.incident_id, (self._change(live, event),)))
             elif live.rca_deferred is not None and self._rerun_allowed(live, now):
-                reason, live.rca_deferred = live.rca_deferred, None
-                outcomes.append(GroupingOutcome(Action.RCA_DUE, live.incident_id, rca=self._request(live, reason, now)))
+                reason, signal_id = live.rca_deferred, live.rca_deferred_signal
+                live.rca_deferred = live.rca_deferred_signal = None
+                outcomes.append(GroupingOutcome(Action.RCA_DUE, live.incident_id,
+                                                rca=self._request(live, reason, now, signal_id)))
         return outcomes
 
     # ---- reads and state ------------------------------------------------------------
@@ -332,7 +365,7 @@ class IncidentGrouper:
                     severity=signal.severity)
         changes.extend(self._escalate(target, signal.severity, now, signal))
         reason = RcaReason.MERGED if merged else self._picture_changed(target, signal)
-        rca = self._ask_rca(target, reason, now) if reason is not None else None
+        rca = self._ask_rca(target, reason, now, signal.signal_id) if reason is not None else None
         action = Action.MERGED if merged else Action.JOINED
         note = f"merged {', '.join(merged)}" if merged else ""
         return GroupingOutcome(action, target.incident_id, tuple(changes), rca, note)
@@ -395,18 +428,21 @@ class IncidentGrouper:
         last = live.rca_requested_at
         return last is None or (now - last).total_seconds() >= self._settings.rca_rerun_min_seconds
 
-    def _ask_rca(self, live: _Live, reason: RcaReason, now: datetime) -> RcaRequest | None:
+    def _ask_rca(self, live: _Live, reason: RcaReason, now: datetime, signal_id: str) -> RcaRequest | None:
         if self._rerun_allowed(live, now):
-            live.rca_deferred = None
-            return self._request(live, reason, now)
-        live.rca_deferred = live.rca_deferred or reason  # the first reason stands; one re-run covers all
+            live.rca_deferred = live.rca_deferred_signal = None
+            return self._request(live, reason, now, signal_id)
+        if live.rca_deferred is None:  # the first reason (and its member) stands; one re-run covers all
+            live.rca_deferred, live.rca_deferred_signal = reason, signal_id
         return None
 
-    def _request(self, live: _Live, reason: RcaReason, now: datetime) -> RcaRequest:
+    def _request(self, live: _Live, reason: RcaReason, now: datetime, signal_id: str | None = None) -> RcaRequest:
         live.rca_requested_at = now
         anchor = min(live.members.values(), key=lambda m: (m.started_at, m.signal_id))
         services = tuple(sorted({m.service_id for m in live.members.values()}))
-        return RcaRequest(live.incident_id, reason, anchor.signal_id, services, anchor.started_at)
+        member = reason in (RcaReason.UPSTREAM_MEMBER, RcaReason.UNEXPLAINED_MEMBER) and signal_id in live.members
+        analysed = signal_id if member and signal_id is not None else anchor.signal_id
+        return RcaRequest(live.incident_id, reason, anchor.signal_id, services, anchor.started_at, analysed)
 
     # ---- bookkeeping ---------------------------------------------------------------
 
@@ -426,7 +462,7 @@ class IncidentGrouper:
         now = self._clock.now()
         live.status, live.resolved_at, live.updated_at = IncidentStatus.RESOLVED, now, now
         live.resolved_by = fields.get("by")
-        live.rca_deferred = None
+        live.rca_deferred = live.rca_deferred_signal = None
         event = self._event(live, now, kind, **fields)
         del self._open[live.incident_id]
         self._retire(live)

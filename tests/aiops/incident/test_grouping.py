@@ -256,6 +256,39 @@ def test_members_the_analysis_does_not_explain_ask_for_a_rerun() -> None:
     assert disk.rca is not None and disk.rca.reason is RcaReason.UPSTREAM_MEMBER
 
 
+def test_a_rerun_analyses_the_member_and_is_adopted_when_it_explains_the_root() -> None:
+    grouper, clock = make(IncidentGroupingSettings(rca_rerun_min_seconds=0))
+    opened = feed(grouper, clock, [sig("cart", "cart", 0)])[0]
+    assert opened.rca.analysed_signal_id == "cart" and not opened.rca.rerun
+    grouper.record_analysis(opened.incident_id, "cart", ["api"])
+    clock.set(at(30))
+    deeper = grouper.observe(sig("db", "db", 30))  # cart calls db: the root may be a symptom of db
+    assert deeper.rca.rerun and deeper.rca.analysed_signal_id == "db" and deeper.rca.anchor_signal_id == "cart"
+    # db's own analysis: db is the root, cart and api the blast radius. It explains cart: adopted.
+    clock.set(at(45))
+    [change] = grouper.record_rerun(opened.incident_id, "db", ["cart", "api"], "restart db").changes
+    assert change.kind is ChangeKind.ROOT_CAUSE_CHANGED
+    assert (change.event.root_cause, change.event.previous_root_cause, change.event.at) == ("db", "cart", at(45))
+    incident = grouper.incident(opened.incident_id)
+    assert (incident.root_cause, incident.blast_radius) == ("db", ("cart", "api"))
+    assert [e.kind for e in incident.timeline][-1] is EventKind.ROOT_CAUSE_CHANGED
+    # A re-run naming a root that neither has db in its blast radius nor is one db depends on: db stands.
+    kept = grouper.record_rerun(opened.incident_id, "cache", ["web"])
+    assert kept.action is Action.IGNORED and kept.changes == () and "does not explain db" in kept.note
+    assert grouper.incident(opened.incident_id).root_cause == "db"
+
+
+def test_a_deferred_rerun_analyses_the_member_that_asked_for_it() -> None:
+    grouper, clock = make(IncidentGroupingSettings(rca_rerun_min_seconds=60))
+    opened = feed(grouper, clock, [sig("cart", "cart", 0)])[0]
+    grouper.record_analysis(opened.incident_id, "cart", ["api"])
+    clock.set(at(10))
+    assert grouper.observe(sig("db", "db", 10)).rca is None  # deferred
+    clock.set(at(60))
+    [due] = grouper.tick()
+    assert due.rca.analysed_signal_id == "db" and due.rca.rerun
+
+
 def test_a_member_getting_worse_escalates_the_incident() -> None:
     grouper, clock = make()
     opened = feed(grouper, clock, [sig("db", "db", 0)])[0]
