@@ -230,8 +230,11 @@ class Demo:
         return [i for i in listed["incidents"] if i["merged_into"] is None]
 
     def _incident_of(self, signal_id: str) -> dict | None:
-        """The (not merged) incident that has ``signal_id`` among its members, whole; None while there is none."""
+        """The (not merged) incident that has ``signal_id`` among its members, whole, once its analysis is in
+        (an analysis naming another incident's root cause merges the two); None until then."""
         for listed in self._incidents():
+            if listed["root_cause"] is None:
+                continue
             detail = self._ok(self._http.get(f"/api/v1/incidents/{listed['incident_id']}",
                                              headers=self._auth("viewer")))
             if any(m["signal_id"] == signal_id for m in detail["member_signals"]):

@@ -11,9 +11,13 @@ Rules (settings: :class:`aiops.incident.settings.IncidentGroupingSettings`):
 - **Merge.** A signal that fits several open incidents is evidence they are one problem:
   it joins the oldest (opened first) and the others are merged into it, oldest first, each
   resolved with a ``merged_into`` event, as long as the result stays within ``max_members``
-  (``merge: false`` keeps them apart; the signal then joins the oldest only).
-- **Resolve.** An incident resolves when every member has ended and the latest end is at
-  least ``quiet_seconds`` old (checked by :meth:`IncidentGrouper.tick`), or by hand. A
+  (``merge: false`` keeps them apart; the signal then joins the oldest only). So is an
+  analysis naming a root cause that overlapping open incidents have as theirs or as a
+  member's service (an alert on the front end whose RCA names the database that a watchdog
+  episode's incident is about, more hops away than ``max_hops``): they merge into the oldest.
+- **Resolve.** An incident resolves when every member has ended and both the latest end and
+  the incident's latest update (a member joining or ending, an analysis, by the clock) are
+  at least ``quiet_seconds`` old (checked by :meth:`IncidentGrouper.tick`), or by hand. A
   resolved incident never reopens: a later fitting signal opens a new one, and updates of
   its former members (say, an episode still running when someone resolved it) are ignored.
 - **Severity** is the strongest any member has had; a rise is an ``escalated`` event.
@@ -40,7 +44,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -207,12 +211,39 @@ class IncidentGrouper:
                         suggested_fix: str | None = None) -> GroupingOutcome:
         """Record an RCA result: a first root cause or a different one is an event (and, while open, a change).
 
-        ``root_cause`` None (the analysis found nothing) changes nothing. Raises
+        Open incidents overlapping this one in time whose root cause is the one named, or
+        which have a member on that service, are the same problem: they are merged into the
+        oldest (``merge``, ``max_members``), which takes the analysis when it has none of
+        its own. ``root_cause`` None (the analysis found nothing) changes nothing. Raises
         :class:`IncidentNotFound`."""
         live = self._find(incident_id)
         if root_cause is None:
             return GroupingOutcome(Action.IGNORED, incident_id, note="the analysis named no root cause")
         now = self._clock.now()
+        target, merges = self._merge_sharing_root(live, root_cause, now)
+        holder = target if live.merged_into == target.incident_id else live
+        if holder is not live and holder.root_cause is not None:
+            return GroupingOutcome(Action.MERGED, holder.incident_id, tuple(merges),
+                                   note=f"merged {live.incident_id}: it shares root cause {root_cause}")
+        outcome = self._analysed(holder, root_cause, blast_radius, suggested_fix, now)
+        return replace(outcome, changes=(*merges, *outcome.changes)) if merges else outcome
+
+    def _merge_sharing_root(self, live: _Live, root_cause: str, now: datetime) -> tuple[_Live, list[StateChange]]:
+        """Merge the open incidents that share ``live``'s root cause (see :meth:`record_analysis`) into the oldest."""
+        if not live.is_open or not self._settings.merge:
+            return live, []
+        group = [other for other in self._open.values() if other is live or (
+            (other.root_cause == root_cause or any(m.service_id == root_cause for m in other.members.values()))
+            and any(self._overlaps(a, b) for a in other.members.values() for b in live.members.values()))]
+        target, changes = group[0], []  # self._open keeps creation order: the oldest first
+        for other in group[1:]:
+            if len(target.members) + len(other.members) <= self._settings.max_members:
+                changes.extend(self._merge(target, other, now))
+        return target, changes
+
+    def _analysed(self, live: _Live, root_cause: str, blast_radius: Iterable[str], suggested_fix: str | None,
+                  now: datetime) -> GroupingOutcome:
+        incident_id = live.incident_id
         previous = live.root_cause
         live.root_cause, live.blast_radius = root_cause, tuple(blast_radius)
         live.suggested_fix = suggested_fix if suggested_fix is not None else live.suggested_fix
@@ -271,7 +302,9 @@ class IncidentGrouper:
         outcomes = []
         for live in list(self._open.values()):
             ends = [m.ended_at for m in live.members.values()]
-            if ends and all(e is not None for e in ends) and now >= max(ends) + quiet:
+            # Quiet by the signals' own times and by the engine's: signals backfilled long after they ended (a
+            # replay, a late intake) must not open and resolve an incident in one breath.
+            if ends and all(e is not None for e in ends) and now >= max(*ends, live.updated_at) + quiet:
                 event = self._close(live, EventKind.AUTO_RESOLVED)
                 outcomes.append(GroupingOutcome(Action.RESOLVED, live.incident_id, (self._change(live, event),)))
             elif live.rca_deferred is not None and self._rerun_allowed(live, now):

@@ -289,6 +289,38 @@ def test_a_deferred_rerun_analyses_the_member_that_asked_for_it() -> None:
     assert due.rca.analysed_signal_id == "db" and due.rca.rerun
 
 
+def test_an_analysis_naming_another_incidents_root_merges_them_into_the_oldest() -> None:
+    grouper, clock = make()
+    # db's episode, then an alert on web: two hops apart (web -> api -> cart -> db is three), so two incidents.
+    first = feed(grouper, clock, [sig("db", "db", 0)])[0]
+    clock.set(at(60))
+    second = grouper.observe(sig("web", "web", 60, kind=SignalKind.ALERTMANAGER_ALERT, severity=Severity.CRITICAL))
+    far = feed(grouper, clock, [sig("queue", "queue", 70)])[0]  # unrelated, at the same time
+    assert len({first.incident_id, second.incident_id, far.incident_id}) == 3
+    # The alert's analysis names db: the problem the first incident has a member on. One incident, the oldest.
+    clock.set(at(90))
+    outcome = grouper.record_analysis(second.incident_id, "db", ["cart", "api", "web"], "restart db")
+    assert outcome.action is Action.ANALYSED and outcome.incident_id == first.incident_id
+    assert [c.kind for c in outcome.changes] == [ChangeKind.RESOLVED, ChangeKind.ESCALATED,
+                                                 ChangeKind.ROOT_CAUSE_KNOWN]
+    merged = grouper.incident(first.incident_id)
+    assert {m.signal_id for m in merged.members} == {"db", "web"} and merged.root_cause == "db"
+    assert merged.severity is Severity.CRITICAL and merged.blast_radius == ("cart", "api", "web")
+    assert grouper.incident(second.incident_id).merged_into == first.incident_id
+    assert grouper.incident(far.incident_id).status is IncidentStatus.OPEN  # not its root, not merged
+    # The first incident's own analysis comes later and agrees: nothing more happens.
+    assert grouper.record_analysis(first.incident_id, "db", ["cart"]).changes == ()
+
+
+def test_without_merging_an_analysis_keeps_incidents_apart() -> None:
+    grouper, clock = make(IncidentGroupingSettings(merge=False))
+    first = feed(grouper, clock, [sig("db", "db", 0)])[0]
+    second = grouper.observe(sig("web", "web", 10))
+    grouper.record_analysis(second.incident_id, "db", ["web"])
+    assert grouper.incident(second.incident_id).root_cause == "db"
+    assert grouper.incident(first.incident_id).root_cause is None and len(grouper.incidents(open_only=True)) == 2
+
+
 def test_a_member_getting_worse_escalates_the_incident() -> None:
     grouper, clock = make()
     opened = feed(grouper, clock, [sig("db", "db", 0)])[0]
