@@ -68,6 +68,23 @@ class IncidentMemory:
         await self._store.save_resolution(embedded)
         return embedded
 
+    async def similar(self, tenant_id: str, queries: list[str], root_service: str | None,
+                      exclude_incident: str | None = None) -> list[ResolutionMatch]:
+        """Past incidents like the one ``queries`` describe (:func:`choose_similar` over the mean embedding);
+        [] when the tenant has no memory. Raises ``LookupError`` with no vectorizer running, or Ray's error."""
+        memory = self._settings.incidents
+        if memory.similar_incidents == 0 or not await self._store.has_resolutions(tenant_id):
+            return []
+        vectorizer = vectorizer_of(self._actors, tenant_id)
+        if vectorizer is None:
+            raise LookupError("no vectorizer is running for this tenant")
+        model, _, vectors = await vectorizer.embed_for_tenant.remote(tenant_id, list(queries))
+        mean = np.asarray(vectors, dtype=np.float64).mean(axis=0)
+        mean /= max(float(np.linalg.norm(mean)), 1e-12)
+        candidates = await self._store.search_resolutions(tenant_id, mean.astype(np.float32).tolist(), model,
+                                                        4 * memory.similar_incidents + 1)
+        return choose_similar(candidates, self._settings, root_service, exclude_incident)
+
     async def search(self, tenant_id: str, query: str, limit: int) -> tuple[str, list[ResolutionMatch]]:
         vectorizer = vectorizer_of(self._actors, tenant_id)
         if vectorizer is None:
@@ -102,16 +119,33 @@ def similar_incidents(settings: Settings, store: Store, actors: ActorDirectory, 
     mean /= max(float(np.linalg.norm(mean)), 1e-12)
     candidates = store.search_resolutions(tenant_id, mean.astype(np.float32).tolist(), model,
                                         4 * memory.similar_incidents)
+    return [match_to_dict(m) for m in choose_similar(candidates, settings, root_service)]
+
+
+def choose_similar(candidates: list[ResolutionMatch], settings: Settings, root_service: str | None,
+                   exclude_incident: str | None = None) -> list[ResolutionMatch]:
+    """The past incidents worth suggesting, best first: at most ``incidents.similar_incidents``.
+
+    Ranked by cosine similarity plus ``incidents.same_service_bonus`` when the past incident
+    was on ``root_service``; only those reaching ``incidents.min_similarity`` are kept, and
+    never the resolution of ``exclude_incident`` (an incident is not similar to itself)."""
+    memory = settings.incidents
 
     def rank(match: ResolutionMatch) -> float:
         same = root_service is not None and match.record.service_id == root_service
         return match.similarity + (memory.same_service_bonus if same else 0.0)
 
-    chosen = sorted((m for m in candidates if rank(m) >= memory.min_similarity), key=rank, reverse=True)
-    return [{"incident_id": m.record.incident_id or m.record.resolution_id, "resolution": m.record.resolution,
-             "similarity": round(m.similarity, 4), "service_id": m.record.service_id,
-             "knowledge_base_id": m.record.resolution_id}
-            for m in chosen[:memory.similar_incidents]]
+    kept = [m for m in candidates if rank(m) >= memory.min_similarity
+            and (exclude_incident is None or m.record.incident_id != exclude_incident)]
+    return sorted(kept, key=rank, reverse=True)[:memory.similar_incidents]
+
+
+def match_to_dict(match: ResolutionMatch) -> dict:
+    """A suggested past incident as RCA results and incident details show it (``resolution``: its fix)."""
+    record = match.record
+    return {"incident_id": record.incident_id or record.resolution_id, "resolution": record.resolution,
+            "similarity": round(match.similarity, 4), "service_id": record.service_id,
+            "knowledge_base_id": record.resolution_id}
 
 
 def new_record(tenant_id: str, body: ResolutionIn, created_at: datetime | None = None) -> Resolution:

@@ -66,6 +66,8 @@ def small_engine_settings(data_dir: Path, **overrides) -> Settings:
         "plans": {"tiny": {"requests_per_second": 1000, "points_per_second": 50, "max_series": 3}},
         # Spans and logs stamped a few minutes back are rolled up within seconds of arriving.
         "otlp": {"rollup_interval_seconds": 0.5, "rollup_lateness_seconds": 5},
+        # A receiver back from a minute's outage hears within seconds (retries at most 4 s apart, not given up).
+        "notifications": {"retry": {"max_delay_seconds": 4, "max_attempts": 200}},
     }
     base.update(overrides)
     return load_settings(**base)

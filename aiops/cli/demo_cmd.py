@@ -74,7 +74,7 @@ def demo(
     with _target(settings, console) as target:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                       console=console) as progress:
-            steps = 2 + 2 * len(ROUNDS)
+            steps = 2 + 3 * len(ROUNDS)
             task = progress.add_task("starting", total=steps)
 
             def step(text: str) -> None:
@@ -91,7 +91,7 @@ def demo(
 
     table = Table(title=f"aiops demo: tenant {runner.tenant}, {len(runner.system.services)} services")
     for column in ("round", "fault", "injected in", "flagged", "root cause (score)", "blast radius (lag)",
-                   "suggested fix", "RCA"):
+                   "incident (members)", "suggested fix", "RCA"):
         table.add_column(column)
     pictures = []
     for r in results:
@@ -99,11 +99,13 @@ def demo(
         blast = ", ".join(f"{s} +{lag}m" for s, lag in sorted(lag_of(r).items(), key=lambda kv: kv[1]))
         similar = f"{r.similar[0]['incident_id']} ({r.similar[0]['similarity']:.2f})" if r.similar else "-"
         verdict = "[green]right[/green]" if r.correct else "[red]WRONG[/red]"
+        incident = f"{r.incident_id} ({len(r.members)} signals: {', '.join(r.member_services)})"
         table.add_row(str(r.number), r.fault, r.injected, f"{r.flagged_after_s:.1f} s",
-                      f"{r.root}{score} {verdict}", blast or "-", similar, f"{r.rca_seconds:.1f} s")
+                      f"{r.root}{score} {verdict}", blast or "-", incident, similar, f"{r.rca_seconds:.1f} s")
         picture = output / f"blast-radius-round-{r.number}.svg"
         picture.write_text(blast_radius_svg(runner.system.graph, r.root, lag_of(r),
-                                            f"Round {r.number}: {r.fault} in {r.injected}; the engine says {r.root}"))
+                                            f"Round {r.number}: {r.fault} in {r.injected}; the engine says {r.root}",
+                                            members=set(r.member_services)))
         pictures.append(picture)
     console.print(table)
     console.print(f"[bold]Last summary:[/bold] {results[-1].summary}")
@@ -115,4 +117,5 @@ def demo(
         for problem in problems:
             console.print(f"[red]{problem}[/red]")
         raise typer.Exit(1)
-    console.print("[green]every root cause right, and the repeated fault got the first fix suggested[/green]")
+    console.print("[green]every root cause right, one incident per round, and the repeated fault got the first "
+                  "fix suggested[/green]")

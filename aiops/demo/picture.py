@@ -2,7 +2,8 @@
 
 Plain SVG text (no plotting library): services are laid out in layers by call depth
 (callers above callees), the root cause red, services in the blast radius orange with
-their lag, the rest grey; arrows are calls.
+their lag, the rest grey; a thick blue ring marks the services the round's incident has
+signals on (its members); arrows are calls.
 """
 
 from __future__ import annotations
@@ -21,8 +22,17 @@ def _layers(graph: nx.DiGraph) -> dict[str, int]:
     return depth
 
 
-def blast_radius_svg(graph: nx.DiGraph, root: str, blast: dict[str, int], title: str) -> str:
-    """``blast``: service -> lag in minutes behind the root cause."""
+MEMBER_RING = "#2e86c1"
+
+
+def blast_radius_svg(graph: nx.DiGraph, root: str, blast: dict[str, int], title: str,
+                     members: frozenset[str] | set[str] = frozenset()) -> str:
+    """``blast``: service -> lag in minutes behind the root cause; ``members``: the incident's services.
+
+    >>> svg = blast_radius_svg(nx.DiGraph([("web", "db")]), "db", {"web": 1}, "t", members={"web"})
+    >>> svg.count(f'stroke="{MEMBER_RING}" stroke-width="4"')
+    1
+    """
     depth = _layers(graph)
     rows: dict[int, list[str]] = {}
     for node in sorted(graph.nodes):
@@ -41,7 +51,8 @@ def blast_radius_svg(graph: nx.DiGraph, root: str, blast: dict[str, int], title:
              f'<text x="{WIDTH / 2}" y="32" font-size="20" text-anchor="middle" font-weight="bold">'
              f'{escape(title)}</text>',
              f'<text x="{WIDTH / 2}" y="56" font-size="13" text-anchor="middle" fill="#555">'
-             'red: root cause - orange: blast radius (minutes behind it) - arrows: caller to callee</text>']
+             'red: root cause - orange: blast radius (minutes behind it) - blue ring: the incident\'s members - '
+             'arrows: caller to callee</text>']
     radius = 34
     for caller, callee in graph.edges:
         (x1, y1), (x2, y2) = where[caller], where[callee]
@@ -54,7 +65,8 @@ def blast_radius_svg(graph: nx.DiGraph, root: str, blast: dict[str, int], title:
     for node, (x, y) in where.items():
         fill = "#e74c3c" if node == root else "#f39c12" if node in blast else "#ecf0f1"
         ink = "white" if node == root or node in blast else "#333"
-        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{fill}" stroke="#555" stroke-width="1.5"/>')
+        ring = f'stroke="{MEMBER_RING}" stroke-width="4"' if node in members else 'stroke="#555" stroke-width="1.5"'
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{fill}" {ring}/>')
         parts.append(f'<text x="{x:.1f}" y="{y + 4:.1f}" font-size="11" text-anchor="middle" fill="{ink}">'
                      f'{escape(node)}</text>')
         if node in blast:

@@ -4,9 +4,12 @@ A tenant is created, its call graph declared and its detector set; two hours of 
 metrics stream in, and with them the shop's requests as OTLP spans (``POST /v1/traces`` with
 the tenant's ingestion key), so each round's RCA reads traces as well as metrics; then,
 round after round, a fault is injected into one service, the watchdog flags it, an
-Alertmanager-format alert about the front end goes to 9093, the RCA is awaited, and a
-resolution is written down. The last round repeats the first fault, so
-its RCA should suggest the first round's resolution.
+Alertmanager-format alert about the front end goes to 9093, the RCA is awaited, the rest of
+the round streams in, and the round's incident (the watchdog's episodes on the faulty service
+and on each service it slowed, and the alert, grouped into one) is read back with its
+members and resolved with a resolution written down (``incident_id``: the incident memory is
+made of resolved incidents). The last round repeats the first fault, so its RCA should
+suggest the first round's incident and fix.
 """
 
 from __future__ import annotations
@@ -66,7 +69,9 @@ class RoundResult:
     similar: list[dict] = field(default_factory=list)
     summary: str = ""
     rca_seconds: float | None = None
-    incident_id: str = ""
+    incident_id: str = ""  # the incident holding the round's alert
+    members: list[dict] = field(default_factory=list)  # its signals: signal_id, kind, service_id, started_at
+    incidents: int = 0  # incidents (not merged into another) whose first signal began in the round
 
     @property
     def root(self) -> str:
@@ -75,6 +80,10 @@ class RoundResult:
     @property
     def correct(self) -> bool:
         return self.root == self.injected
+
+    @property
+    def member_services(self) -> list[str]:
+        return sorted({m["service_id"] for m in self.members})
 
 
 def _series(data: dict, start_unix: float, first: int, last: int) -> list[dict]:
@@ -201,14 +210,41 @@ class Demo:
         result.rca_status, result.summary = body["status"], body["summary"]
         result.root_causes, result.blast_radius = body["root_causes"], body["blast_radius"]
         result.similar = body["similar_incidents"]
+        self._ingest(data, start_unix, fault.start + 6, segment + SEGMENT)
+        self._step(f"round {number}: the round's incident and its members")
+        incident = self._wait("the incident holding the alert", lambda: self._incident_of(result.anomaly_id))
+        result.incident_id = incident["incident_id"]
+        result.members = [{k: m[k] for k in ("signal_id", "kind", "service_id", "started_at")}
+                          for m in incident["member_signals"]]
+        result.incidents = self._incidents_between(start_unix + MINUTE * segment,
+                                                   start_unix + MINUTE * (segment + SEGMENT))
         if resolution is not None:
-            result.incident_id = result.anomaly_id
             self._ok(self._http.post("/api/v1/resolutions/webhook", headers=self._auth("operator"), json={
-                "incident_id": result.anomaly_id, "service_id": service, "resolution": resolution,
+                "incident_id": result.incident_id, "service_id": service, "resolution": resolution,
                 "resolved_by": "sre-on-call@demo.shop", "time_to_recovery_minutes": FAULT_MINUTES,
                 "tags": [kind, service]}))
-        self._ingest(data, start_unix, fault.start + 6, segment + SEGMENT)
         return result
+
+    def _incidents(self) -> list[dict]:
+        listed = self._ok(self._http.get("/api/v1/incidents", headers=self._auth("viewer"), params={"limit": 100}))
+        return [i for i in listed["incidents"] if i["merged_into"] is None]
+
+    def _incident_of(self, signal_id: str) -> dict | None:
+        """The (not merged) incident that has ``signal_id`` among its members, whole, once its analysis is in
+        (an analysis naming another incident's root cause merges the two); None until then."""
+        for listed in self._incidents():
+            if listed["root_cause"] is None:
+                continue
+            detail = self._ok(self._http.get(f"/api/v1/incidents/{listed['incident_id']}",
+                                             headers=self._auth("viewer")))
+            if any(m["signal_id"] == signal_id for m in detail["member_signals"]):
+                return detail
+        return None
+
+    def _incidents_between(self, since_unix: float, until_unix: float) -> int:
+        """Incidents whose earliest signal began in ``[since, until)`` (simulated time, unix seconds)."""
+        return sum(since_unix <= datetime.fromisoformat(i["started_at"]).timestamp() < until_unix
+                   for i in self._incidents())
 
 
 def _rfc3339(seconds: float) -> str:
@@ -224,6 +260,9 @@ def verdicts(results: list[RoundResult]) -> list[str]:
     """What the engine got wrong (empty when everything was right)."""
     wrong = [f"round {r.number}: root cause {r.root}, but the fault was in {r.injected}" for r in results
              if not r.correct]
+    wrong += [f"round {r.number}: {r.incidents} incidents, not one" for r in results if r.incidents != 1]
+    wrong += [f"round {r.number}: the incident's members ({', '.join(r.member_services)}) miss {r.injected}"
+              for r in results if r.injected not in r.member_services]
     last, first = results[-1], expected_similar(results)
     top = last.similar[0]["incident_id"] if last.similar else None
     if first and top != first:

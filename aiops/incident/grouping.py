@@ -11,18 +11,25 @@ Rules (settings: :class:`aiops.incident.settings.IncidentGroupingSettings`):
 - **Merge.** A signal that fits several open incidents is evidence they are one problem:
   it joins the oldest (opened first) and the others are merged into it, oldest first, each
   resolved with a ``merged_into`` event, as long as the result stays within ``max_members``
-  (``merge: false`` keeps them apart; the signal then joins the oldest only).
-- **Resolve.** An incident resolves when every member has ended and the latest end is at
-  least ``quiet_seconds`` old (checked by :meth:`IncidentGrouper.tick`), or by hand. A
+  (``merge: false`` keeps them apart; the signal then joins the oldest only). So is an
+  analysis naming a root cause that overlapping open incidents have as theirs or as a
+  member's service (an alert on the front end whose RCA names the database that a watchdog
+  episode's incident is about, more hops away than ``max_hops``): they merge into the oldest.
+- **Resolve.** An incident resolves when every member has ended and both the latest end and
+  the incident's latest update (a member joining or ending, an analysis, by the clock) are
+  at least ``quiet_seconds`` old (checked by :meth:`IncidentGrouper.tick`), or by hand. A
   resolved incident never reopens: a later fitting signal opens a new one, and updates of
   its former members (say, an episode still running when someone resolved it) are ignored.
 - **Severity** is the strongest any member has had; a rise is an ``escalated`` event.
-- **RCA.** A new incident asks for its analysis. A new member asks for a re-run when it
-  changes the picture: its service is one the current root cause depends on (calls, within
-  ``explain_depth`` edges: the root may be a symptom of it), or neither the root, nor in the
-  blast radius, nor a caller of the root within ``explain_depth``. Merges ask too. Re-runs
-  wait ``rca_rerun_min_seconds`` after the last request; a deferred one comes out of
-  :meth:`IncidentGrouper.tick`.
+- **RCA.** A new incident asks for its analysis (of its anchor, the earliest member). A new
+  member asks for a re-run when it changes the picture: its service is one the current root
+  cause depends on (calls, within ``explain_depth`` edges: the root may be a symptom of it),
+  or neither the root, nor in the blast radius, nor a caller of the root within
+  ``explain_depth``. Merges ask too. A re-run a member asked for analyses that member (the
+  anchor's analysis is already known); its result is adopted (:meth:`IncidentGrouper.record_rerun`)
+  when it explains the current root cause: the same root, the current root in its blast
+  radius, or a root the current one depends on. Re-runs wait ``rca_rerun_min_seconds``
+  after the last request; a deferred one comes out of :meth:`IncidentGrouper.tick`.
 - **Echoes.** A signal ``sent_by_engine`` (the loop guard) is counted on the incident its
   labels name, or ignored when that incident is unknown; it never opens one.
 - **Caps.** A signal that would open more than ``max_open_incidents`` is dropped (the
@@ -37,7 +44,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -92,13 +99,21 @@ class RcaReason(StrEnum):
 
 @dataclass(frozen=True)
 class RcaRequest:
-    """Run (or re-run) the incident's analysis; ``anchor_signal_id`` is its earliest member."""
+    """Run (or re-run) the incident's analysis; ``anchor_signal_id`` is its earliest member.
+
+    ``analysed_signal_id`` is the signal whose analysis answers the request: the anchor when
+    the incident opened or merged, the member that changed the picture for a re-run."""
 
     incident_id: str
     reason: RcaReason
     anchor_signal_id: str
     services: tuple[str, ...]
     started_at: datetime
+    analysed_signal_id: str
+
+    @property
+    def rerun(self) -> bool:
+        return self.reason in (RcaReason.UPSTREAM_MEMBER, RcaReason.UNEXPLAINED_MEMBER)
 
 
 @dataclass(frozen=True)
@@ -136,6 +151,7 @@ class _Live:
     dropped_members: int = 0
     rca_requested_at: datetime | None = None
     rca_deferred: RcaReason | None = None
+    rca_deferred_signal: str | None = None  # the member whose deferred re-run it is
 
     @property
     def is_open(self) -> bool:
@@ -195,12 +211,39 @@ class IncidentGrouper:
                         suggested_fix: str | None = None) -> GroupingOutcome:
         """Record an RCA result: a first root cause or a different one is an event (and, while open, a change).
 
-        ``root_cause`` None (the analysis found nothing) changes nothing. Raises
+        Open incidents overlapping this one in time whose root cause is the one named, or
+        which have a member on that service, are the same problem: they are merged into the
+        oldest (``merge``, ``max_members``), which takes the analysis when it has none of
+        its own. ``root_cause`` None (the analysis found nothing) changes nothing. Raises
         :class:`IncidentNotFound`."""
         live = self._find(incident_id)
         if root_cause is None:
             return GroupingOutcome(Action.IGNORED, incident_id, note="the analysis named no root cause")
         now = self._clock.now()
+        target, merges = self._merge_sharing_root(live, root_cause, now)
+        holder = target if live.merged_into == target.incident_id else live
+        if holder is not live and holder.root_cause is not None:
+            return GroupingOutcome(Action.MERGED, holder.incident_id, tuple(merges),
+                                   note=f"merged {live.incident_id}: it shares root cause {root_cause}")
+        outcome = self._analysed(holder, root_cause, blast_radius, suggested_fix, now)
+        return replace(outcome, changes=(*merges, *outcome.changes)) if merges else outcome
+
+    def _merge_sharing_root(self, live: _Live, root_cause: str, now: datetime) -> tuple[_Live, list[StateChange]]:
+        """Merge the open incidents that share ``live``'s root cause (see :meth:`record_analysis`) into the oldest."""
+        if not live.is_open or not self._settings.merge:
+            return live, []
+        group = [other for other in self._open.values() if other is live or (
+            (other.root_cause == root_cause or any(m.service_id == root_cause for m in other.members.values()))
+            and any(self._overlaps(a, b) for a in other.members.values() for b in live.members.values()))]
+        target, changes = group[0], []  # self._open keeps creation order: the oldest first
+        for other in group[1:]:
+            if len(target.members) + len(other.members) <= self._settings.max_members:
+                changes.extend(self._merge(target, other, now))
+        return target, changes
+
+    def _analysed(self, live: _Live, root_cause: str, blast_radius: Iterable[str], suggested_fix: str | None,
+                  now: datetime) -> GroupingOutcome:
+        incident_id = live.incident_id
         previous = live.root_cause
         live.root_cause, live.blast_radius = root_cause, tuple(blast_radius)
         live.suggested_fix = suggested_fix if suggested_fix is not None else live.suggested_fix
@@ -212,6 +255,25 @@ class IncidentGrouper:
                             previous_root_cause=previous)
         changes = (self._change(live, event),) if live.is_open else ()
         return GroupingOutcome(Action.ANALYSED, incident_id, changes)
+
+    def record_rerun(self, incident_id: str, root_cause: str | None, blast_radius: Iterable[str] = (),
+                     suggested_fix: str | None = None) -> GroupingOutcome:
+        """Record a re-run's result (the analysis of the member that changed the picture).
+
+        Adopted, as :meth:`record_analysis` does (a different root is a ``root_cause_changed``
+        event), when it explains the current root cause: it names the same root, has the
+        current root in its blast radius, or names a root the current one depends on (calls
+        within ``explain_depth``); otherwise the current analysis stands (``IGNORED``, with a
+        note). Raises :class:`IncidentNotFound`."""
+        live = self._find(incident_id)
+        current, blast = live.root_cause, tuple(blast_radius)
+        explains = (current is None or root_cause == current or current in blast
+                    or (root_cause is not None
+                        and self._graph.depends_on(current, root_cause, self._settings.explain_depth)))
+        if root_cause is not None and not explains:
+            return GroupingOutcome(Action.IGNORED, incident_id,
+                                   note=f"the re-run's root cause {root_cause} does not explain {current}")
+        return self.record_analysis(incident_id, root_cause, blast, suggested_fix)
 
     def acknowledge(self, incident_id: str, by: str) -> GroupingOutcome:
         """Someone is on it. Idempotent; raises :class:`IncidentNotFound`, or :class:`IncidentConflict` if resolved."""
@@ -240,12 +302,16 @@ class IncidentGrouper:
         outcomes = []
         for live in list(self._open.values()):
             ends = [m.ended_at for m in live.members.values()]
-            if ends and all(e is not None for e in ends) and now >= max(ends) + quiet:
+            # Quiet by the signals' own times and by the engine's: signals backfilled long after they ended (a
+            # replay, a late intake) must not open and resolve an incident in one breath.
+            if ends and all(e is not None for e in ends) and now >= max(*ends, live.updated_at) + quiet:
                 event = self._close(live, EventKind.AUTO_RESOLVED)
                 outcomes.append(GroupingOutcome(Action.RESOLVED, live.incident_id, (self._change(live, event),)))
             elif live.rca_deferred is not None and self._rerun_allowed(live, now):
-                reason, live.rca_deferred = live.rca_deferred, None
-                outcomes.append(GroupingOutcome(Action.RCA_DUE, live.incident_id, rca=self._request(live, reason, now)))
+                reason, signal_id = live.rca_deferred, live.rca_deferred_signal
+                live.rca_deferred = live.rca_deferred_signal = None
+                outcomes.append(GroupingOutcome(Action.RCA_DUE, live.incident_id,
+                                                rca=self._request(live, reason, now, signal_id)))
         return outcomes
 
     # ---- reads and state ------------------------------------------------------------
@@ -332,7 +398,7 @@ class IncidentGrouper:
                     severity=signal.severity)
         changes.extend(self._escalate(target, signal.severity, now, signal))
         reason = RcaReason.MERGED if merged else self._picture_changed(target, signal)
-        rca = self._ask_rca(target, reason, now) if reason is not None else None
+        rca = self._ask_rca(target, reason, now, signal.signal_id) if reason is not None else None
         action = Action.MERGED if merged else Action.JOINED
         note = f"merged {', '.join(merged)}" if merged else ""
         return GroupingOutcome(action, target.incident_id, tuple(changes), rca, note)
@@ -395,18 +461,21 @@ class IncidentGrouper:
         last = live.rca_requested_at
         return last is None or (now - last).total_seconds() >= self._settings.rca_rerun_min_seconds
 
-    def _ask_rca(self, live: _Live, reason: RcaReason, now: datetime) -> RcaRequest | None:
+    def _ask_rca(self, live: _Live, reason: RcaReason, now: datetime, signal_id: str) -> RcaRequest | None:
         if self._rerun_allowed(live, now):
-            live.rca_deferred = None
-            return self._request(live, reason, now)
-        live.rca_deferred = live.rca_deferred or reason  # the first reason stands; one re-run covers all
+            live.rca_deferred = live.rca_deferred_signal = None
+            return self._request(live, reason, now, signal_id)
+        if live.rca_deferred is None:  # the first reason (and its member) stands; one re-run covers all
+            live.rca_deferred, live.rca_deferred_signal = reason, signal_id
         return None
 
-    def _request(self, live: _Live, reason: RcaReason, now: datetime) -> RcaRequest:
+    def _request(self, live: _Live, reason: RcaReason, now: datetime, signal_id: str | None = None) -> RcaRequest:
         live.rca_requested_at = now
         anchor = min(live.members.values(), key=lambda m: (m.started_at, m.signal_id))
         services = tuple(sorted({m.service_id for m in live.members.values()}))
-        return RcaRequest(live.incident_id, reason, anchor.signal_id, services, anchor.started_at)
+        member = reason in (RcaReason.UPSTREAM_MEMBER, RcaReason.UNEXPLAINED_MEMBER) and signal_id in live.members
+        analysed = signal_id if member and signal_id is not None else anchor.signal_id
+        return RcaRequest(live.incident_id, reason, anchor.signal_id, services, anchor.started_at, analysed)
 
     # ---- bookkeeping ---------------------------------------------------------------
 
@@ -426,7 +495,7 @@ class IncidentGrouper:
         now = self._clock.now()
         live.status, live.resolved_at, live.updated_at = IncidentStatus.RESOLVED, now, now
         live.resolved_by = fields.get("by")
-        live.rca_deferred = None
+        live.rca_deferred = live.rca_deferred_signal = None
         event = self._event(live, now, kind, **fields)
         del self._open[live.incident_id]
         self._retire(live)

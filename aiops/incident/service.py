@@ -11,7 +11,9 @@
    no end of its own), ticks every grouper (quiet incidents resolve, deferred re-runs);
 3. asks one RCA per incident (on its anchor, the earliest member) through the durable RCA
    queue, and records each finished analysis on the incident (root cause, blast radius,
-   the summary as suggested fix);
+   the summary as suggested fix); a re-run (a new member changed the picture) reads that
+   member's analysis and is adopted when it explains the current root cause
+   (:meth:`~aiops.incident.grouping.IncidentGrouper.record_rerun`);
 4. stores every incident that changed and, for each state change, one outbox row per
    channel that hears it (:func:`aiops.notify.decision.notifications_for`); then moves the
    cursor. A crash before the cursor moves repeats the pass: the signals are members by
@@ -97,7 +99,8 @@ class IncidentService:
         self._graph_at: dict[str, float] = {}
         self._seen: dict[tuple[str, str], datetime] = {}  # (tenant, anomaly) -> updated_at handled
         self._last_seen: dict[tuple[str, str], datetime] = {}  # watchdog episodes: last anomalous point
-        self._rca_pending: dict[tuple[str, str], str] = {}  # (tenant, incident) -> anchor anomaly id
+        # (tenant, incident) -> (the anomaly whose analysis answers, whether it is a re-run)
+        self._rca_pending: dict[tuple[str, str], tuple[str, bool]] = {}
         self._cursor: datetime | None = None
         self.signals = 0
         self.passes = 0
@@ -115,7 +118,7 @@ class IncidentService:
                 for incident in incidents:
                     if incident.is_open and incident.root_cause is None:
                         anchor = min(incident.members, key=lambda m: (m.started_at, m.signal_id))
-                        self._rca_pending[(tenant_id, incident.incident_id)] = anchor.signal_id
+                        self._rca_pending[(tenant_id, incident.incident_id)] = (anchor.signal_id, False)
             stored = self._store.incident_cursor(CURSOR)
             # A first start reads only what arrives from now on (minus the slack): old anomalies
             # would otherwise open (and notify) incidents about the past.
@@ -194,8 +197,9 @@ class IncidentService:
     def _follow(self, tenant_id: str, outcome: GroupingOutcome, work: _Pass) -> None:
         work.add(tenant_id, outcome)
         if outcome.rca is not None:
-            self._rca_pending[(tenant_id, outcome.rca.incident_id)] = outcome.rca.anchor_signal_id
-            self._store.request_rcas(tenant_id, [outcome.rca.anchor_signal_id], self._clock.now())
+            request = outcome.rca
+            self._rca_pending[(tenant_id, request.incident_id)] = (request.analysed_signal_id, request.rerun)
+            self._store.request_rcas(tenant_id, [request.analysed_signal_id], self._clock.now())
 
     def _end_quiet_episodes(self, work: _Pass) -> None:
         quiet = timedelta(seconds=self._grouping.episode_quiet_seconds)
@@ -212,15 +216,19 @@ class IncidentService:
                                      work)
 
     def _collect_analyses(self, work: _Pass) -> None:
-        for (tenant_id, incident_id), anchor in list(self._rca_pending.items()):
-            record = self._store.get_rca(tenant_id, anchor)
+        for (tenant_id, incident_id), (analysed, rerun) in list(self._rca_pending.items()):
+            record = self._store.get_rca(tenant_id, analysed)
             if record is None or record.status in ("pending", "running"):
                 continue
             del self._rca_pending[(tenant_id, incident_id)]
             if record.status != "done" or not record.root_causes:
                 continue
+            grouper = self._groupers.get(tenant_id)
+            if grouper is None:
+                continue
+            record_result = grouper.record_rerun if rerun else grouper.record_analysis
             try:
-                outcome = self._groupers[tenant_id].record_analysis(
+                outcome = record_result(
                     incident_id, record.root_causes[0]["service_id"],
                     [b["service_id"] for b in record.blast_radius], record.summary or None)
             except (IncidentNotFound, KeyError):

@@ -15,7 +15,7 @@ class IncidentGroupingSettings(BaseModel):
     # A signal is connected to a member when their services are at most this many call
     # edges apart (either direction); 0 means the same service only.
     max_hops: int = Field(1, ge=0, le=5)
-    # An incident resolves once every member has ended and none has for this long.
+    # An incident resolves once every member has ended and neither an end nor any update came for this long.
     quiet_seconds: float = Field(600.0, ge=0, le=7 * 86_400)
     # A signal that fits several open incidents merges them into the oldest (False: it
     # joins the oldest and the others stay apart).

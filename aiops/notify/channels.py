@@ -15,6 +15,7 @@ at all is a separate check against the operator's allow-list
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -47,6 +48,24 @@ def _check_url(url: SecretStr, *, https_only: bool = False) -> SecretStr:
     if parts.fragment:
         raise ValueError("a URL without a #fragment")
     return url
+
+
+def _loopback(url: str) -> bool:
+    """Whether ``url`` names a loopback host literally (``localhost``, ``127.0.0.0/8``, ``::1``).
+
+    >>> _loopback("http://127.0.0.1:8080/hook"), _loopback("http://hooks.slack.com/x")
+    (True, False)
+    """
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class _Channel(BaseModel):
@@ -106,14 +125,18 @@ class WebhookChannel(_Channel):
 
 
 class SlackChannel(_Channel):
-    """A Slack incoming webhook (``https://hooks.slack.com/services/...``): the URL is the credential."""
+    """A Slack incoming webhook (``https://hooks.slack.com/services/...``): the URL is the credential.
+
+    HTTPS only, except to a loopback host (a relay on the engine's own machine, or a test's
+    receiver): the token never crosses a network in the clear. Loopback itself is refused by
+    the allow-list unless it allows loopback (by default in development mode only)."""
 
     type: Literal["slack"]
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: SecretStr) -> SecretStr:
-        return _check_url(value, https_only=True)
+        return _check_url(value, https_only=not _loopback(value.get_secret_value()))
 
 
 ChannelConfig = Annotated[AlertmanagerChannel | WebhookChannel | SlackChannel, Field(discriminator="type")]

@@ -32,6 +32,25 @@ def summary(incident: Incident) -> str:
             f"service{'s' if len(services) != 1 else ''}, {root}")
 
 
+def memory_queries(incident: Incident, max_members: int = 8) -> list[str]:
+    """What to look up in the incident memory for ``incident``: one text per member (the earliest first),
+    its service with the alert's name and summary when it is an alert, and the root cause when known.
+
+    >>> from aiops.incident.model import IncidentStatus, Severity, Signal, SignalKind
+    >>> at = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> member = Signal("t", "s1", SignalKind.ALERTMANAGER_ALERT, "orders-db", at,
+    ...                 labels={"alertname": "SlowQueries"})
+    >>> memory_queries(Incident("t", "inc-1", IncidentStatus.OPEN, at, at, None, Severity.ERROR, (member,), ()))
+    ['orders-db SlowQueries']
+    """
+    members = sorted(incident.members, key=lambda m: (m.started_at, m.signal_id))[:max_members]
+    texts = [" ".join(part for part in (m.service_id, m.labels.get("alertname"), m.labels.get("summary")) if part)
+             for m in members]
+    if incident.root_cause:
+        texts.append(f"{incident.root_cause} is the root cause")
+    return texts
+
+
 def headline(change: StateChange) -> str:
     """What just happened, in a few words."""
     event, incident = change.event, change.incident

@@ -17,7 +17,8 @@ from aiops.errors import Conflict, NotFound
 from aiops.incident.codec import event_to_dict, signal_to_dict
 from aiops.incident.grouping import IncidentConflict, IncidentNotFound
 from aiops.incident.model import Incident, Severity
-from aiops.notify.describe import summary
+from aiops.incident_memory import match_to_dict
+from aiops.notify.describe import anchor_service, memory_queries
 from aiops.paging import decode_position, encode_position
 from aiops.schemas.incident_views import IncidentDetail, IncidentList, IncidentOut, IncidentPatch
 from deployments.deps import Ctx, Reader, Writer
@@ -64,15 +65,16 @@ async def list_incidents(
 
 
 async def _similar(context: Ctx, tenant_id: str, incident: Incident) -> list[dict]:
-    """Past incidents whose resolutions read like this one (the incident memory); none when it is not answering."""
+    """Resolved past incidents like this one, with their fixes (the incident memory); [] when it is not answering."""
     try:
         memory = context.engine.incident_memory()
-        _, matches = await asyncio.wait_for(memory.search(tenant_id, summary(incident), 3), SIMILAR_TIMEOUT_SECONDS)
+        matches = await asyncio.wait_for(memory.similar(tenant_id, memory_queries(incident), anchor_service(incident),
+                                                        exclude_incident=incident.incident_id),
+                                         SIMILAR_TIMEOUT_SECONDS)
     except Exception as error:  # the vectorizer not answering costs the page this section only
         log.info("similar incidents unavailable for %s: %s", incident.incident_id, error)
         return []
-    return [{"incident_id": m.record.incident_id or m.record.resolution_id, "resolution": m.record.resolution,
-             "similarity": round(m.similarity, 4)} for m in matches]
+    return [match_to_dict(m) for m in matches]
 
 
 @router.get("/{incident_id}", response_model=IncidentDetail)

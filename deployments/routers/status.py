@@ -1,4 +1,9 @@
-"""``GET /api/v1/status``: system health and the watchdog's live figures."""
+"""``GET /api/v1/status``: system health and the watchdog's live figures.
+
+``components`` holds exactly the reference's five words. The incident manager and the
+notifier (#18) have no key there; they count towards the overall ``status`` (``degraded``
+when either is not running) and are published as ``aiops_component_up{component=
+"incident_manager"|"notifier"}`` like the five."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter
 
-from actors.directory import RCA_WORKER, VECTORIZER, WATCHDOG_SHARD
+from actors.directory import INCIDENT_MANAGER, NOTIFIER, RCA_WORKER, VECTORIZER, WATCHDOG_SHARD
 from aiops import __version__
 from aiops.auth.roles import Role
 from aiops.schemas.status import Components, StatusResponse, WatchdogFigures
@@ -44,10 +49,11 @@ async def get_status(identity: EngineReader, context: Ctx) -> StatusResponse:
     components = Components(
         watchdog=watchdog.word, vectorizer=vectorizer.word, rca=rca.word, llm=llm, clickhouse=clickhouse
     )
-    for name, word in components.model_dump().items():
+    words = {**components.model_dump(), **await incident_actors(context)}
+    for name, word in words.items():
         context.metrics.component_up.labels(name).set(1 if word in HEALTHY else 0)
 
-    overall = "ok" if all(word in HEALTHY for word in components.model_dump().values()) else "degraded"
+    overall = "ok" if all(word in HEALTHY for word in words.values()) else "degraded"
     return StatusResponse(
         status=overall,
         version=__version__,
@@ -58,3 +64,12 @@ async def get_status(identity: EngineReader, context: Ctx) -> StatusResponse:
             anomalies_last_hour=anomalies,
         ),
     )
+
+
+async def incident_actors(context: Ctx) -> dict[str, str]:
+    """The incident manager's and the notifier's state words (``disabled`` with grouping off)."""
+    if not context.settings.incident_grouping.enabled:
+        return {"incident_manager": "disabled", "notifier": "disabled"}
+    manager, notifier = await asyncio.gather(context.probe.singleton(INCIDENT_MANAGER),
+                                             context.probe.singleton(NOTIFIER))
+    return {"incident_manager": manager, "notifier": notifier}

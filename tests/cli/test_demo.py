@@ -26,7 +26,7 @@ def test_demo_finds_every_injected_fault(engine: RunningEngine, tmp_path: Path) 
                           env=env, capture_output=True, text=True, timeout=280)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert f":{settings.http_port}" in done.stdout  # it used the running engine, not a new one
-    assert "every root cause right" in done.stdout
+    assert "every root cause right, one incident per round" in done.stdout
     report = json.loads((tmp_path / "report.json").read_text())
     rounds = report["rounds"]
     assert [r["fault"] for r in rounds] == ["CPU saturation", "latency leak", "error burst", "CPU saturation"]
@@ -34,8 +34,18 @@ def test_demo_finds_every_injected_fault(engine: RunningEngine, tmp_path: Path) 
     # The shop's OTLP spans were read: every root cause shows what its own spans did.
     assert all(any(e["kind"] == "trace" for e in r["root_causes"][0]["evidence"]) for r in rounds), [
         r["root_causes"][0]["evidence"] for r in rounds]
+    # One incident per round: the alert, the episodes on the faulty service and on those it slowed.
+    for r in rounds:
+        kinds = {m["kind"] for m in r["members"]}
+        services = {m["service_id"] for m in r["members"]}
+        assert r["incident_id"].startswith("inc-") and r["incidents"] == 1, r
+        assert kinds == {"alertmanager_alert", "watchdog_episode"} and {"frontend", r["injected"]} <= services, r
+    assert len({r["incident_id"] for r in rounds}) == 4
+    # The repeated fault is matched with the first round's incident, resolved with its fix.
     assert rounds[-1]["similar"][0]["incident_id"] == rounds[0]["incident_id"]
     assert all(r["blast_radius"] for r in rounds)
-    for number in range(1, 5):
+    for number, r in enumerate(rounds, 1):
         picture = (tmp_path / f"blast-radius-round-{number}.svg").read_text()
         assert picture.startswith("<svg") and "root cause" in picture and picture.rstrip().endswith("</svg>")
+        ringed = picture.count('stroke="#2e86c1" stroke-width="4"')  # the incident's members
+        assert ringed == len({m["service_id"] for m in r["members"]}), (number, ringed)

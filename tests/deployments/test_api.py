@@ -30,6 +30,32 @@ def test_status_shows_every_component(engine: RunningEngine) -> None:
     assert set(body["watchdog"]) == {"last_run", "metrics_monitored", "anomalies_last_hour"}
 
 
+def test_status_counts_the_incident_actors_without_new_keys(engine: RunningEngine) -> None:
+    """The incident manager and the notifier have no key in the reference's components; they are
+    published on /metrics as components and count towards the overall status."""
+    import ray
+
+    from actors.directory import INCIDENT_MANAGER, NOTIFIER, actor_name
+    from tests.conftest import wait_for
+
+    def up() -> dict[str, str] | None:
+        body = engine.http.get("/api/v1/status", headers=engine.auth(role=Role.SUPER_ADMIN)).json()
+        assert set(body["components"]) == COMPONENTS
+        lines = [line for line in engine.http.get("/metrics").text.splitlines()
+                 if line.startswith("aiops_component_up{")]
+        gauges = {line.split('"')[1]: line.rsplit(" ", 1)[1] for line in lines}
+        return gauges if {"incident_manager", "notifier"} <= set(gauges) else None
+
+    gauges = wait_for(up, timeout=30, interval=0.5, what="the incident actors on /metrics")
+    assert set(gauges) >= COMPONENTS | {"incident_manager", "notifier"}
+    namespace = engine.settings.ray.namespace
+    for role in (INCIDENT_MANAGER, NOTIFIER):  # they are the engine's named actors, answering "running"
+        actor = ray.get_actor(actor_name(role, 0), namespace=namespace)
+        assert ray.get(actor.status.remote(), timeout=30)["state"] == "running"
+    wait_for(lambda: (up() or {}).get("notifier") == "1.0" and up()["incident_manager"] == "1.0", timeout=30,
+             interval=0.5, what="both incident actors up")
+
+
 def test_status_figures_are_the_tenants_own(engine: RunningEngine) -> None:
     import secrets
 

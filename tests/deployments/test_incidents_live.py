@@ -246,36 +246,217 @@ def test_signed_webhooks_reach_a_receiver_once_per_change_and_verify(engine: Run
         receiver.stop()
 
 
-def test_a_receiver_that_was_down_gets_every_notification_across_a_notifier_restart(engine: RunningEngine) -> None:
+OUTAGE_SECONDS = 60.0
+
+
+def utc(text: str) -> datetime:
+    at = datetime.fromisoformat(text)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def test_a_receiver_down_for_a_minute_gets_every_notification_once_across_a_notifier_restart(
+        engine: RunningEngine) -> None:
+    """The receiver is down for over a minute; the notifier is killed (Ray restarts it) while it is down, and
+    the incident changes meanwhile. Once back, it gets every notification; deduped by idempotency key, each
+    state change exactly once (delivery is at least once: a retry whose answer was lost may repeat a key)."""
+    import orjson
     import ray
 
     from actors.directory import NOTIFIER, actor_name
 
+    retry = engine.settings.notifications.retry
+    # The settings this test relies on (small_engine_settings): retries keep coming every few seconds.
+    assert retry.max_delay_seconds <= 5 and retry.max_attempts >= 60
     tenant = topology_tenant(engine)
-    receiver = Receiver()  # not listening yet
+    receiver = Receiver()  # not listening: down from the start
     webhook_channel(engine, tenant, receiver.url)
+    down_since = datetime.now(UTC)
     store = StoreGateway.for_settings(engine.settings).sync
     store.upsert_anomalies([episode(tenant, "disk", datetime.now(UTC))])
     [incident] = wait_for(lambda: incidents(engine, tenant)["incidents"], timeout=30, interval=0.25,
                           what="the incident")
-    engine.http.patch(f"/api/v1/incidents/{incident['incident_id']}", json={"status": "resolved"},
-                      headers=admin(engine, tenant))
+    path = f"/api/v1/incidents/{incident['incident_id']}"
 
-    def failed_attempts() -> int:
-        detail = engine.http.get(f"/api/v1/incidents/{incident['incident_id']}", headers=admin(engine, tenant))
-        return sum(d["outcome"] == "retry" for d in detail.json()["deliveries"])
+    def deliveries() -> list[dict]:
+        return engine.http.get(path, headers=admin(engine, tenant)).json()["deliveries"]
 
-    wait_for(lambda: failed_attempts() >= 2, timeout=60, interval=0.25, what="failed attempts while it is down")
-    # The notifier dies; Ray restarts it; the outbox in storage still holds everything due.
-    ray.kill(ray.get_actor(actor_name(NOTIFIER, 0), namespace=engine.settings.ray.namespace), no_restart=False)
+    wait_for(lambda: any(d["outcome"] == "retry" for d in deliveries()), timeout=30, interval=0.25,
+             what="a failed attempt while the receiver is down")
+    # The notifier dies with the receiver down; Ray restarts it; the outbox in storage holds everything due.
+    notifier = ray.get_actor(actor_name(NOTIFIER, 0), namespace=engine.settings.ray.namespace)
+    ray.kill(notifier, no_restart=False)
+    # A change made while the notifier is dead or restarting is enqueued and delivered later all the same.
+    resolved = engine.http.patch(path, json={"status": "resolved"}, headers=admin(engine, tenant))
+    assert resolved.status_code == 200, resolved.text
+
+    def retried_through_the_outage() -> bool:
+        # Both notifications were tried (and failed) by the restarted notifier after a minute of outage.
+        late = [d for d in deliveries() if d["outcome"] == "retry"
+                and utc(d["at"]) - down_since >= timedelta(seconds=OUTAGE_SECONDS)]
+        return {d["change"] for d in late} == {"opened", "resolved"}
+
+    wait_for(retried_through_the_outage, timeout=OUTAGE_SECONDS + 30, interval=1.0,
+             what="retries of both notifications a minute into the outage")
+    assert datetime.now(UTC) - down_since >= timedelta(seconds=OUTAGE_SECONDS)
+    assert ray.get(notifier.status.remote(), timeout=30)["state"] == "running"  # the restarted actor
     receiver.start()
     try:
-        wait_for(lambda: {"opened", "resolved"} <= set(receiver.kinds()), timeout=90, interval=0.25,
-                 what="every notification once the receiver is back")
-        keys = [headers[IDEMPOTENCY_HEADER] for headers, _ in receiver.received]
-        assert len(set(keys)) == 2
+        expected = {d["notification_id"]: d["change"] for d in deliveries()}
+        assert sorted(expected.values()) == ["opened", "resolved"], expected
+
+        def all_arrived() -> dict[str, str] | None:
+            got = {headers[IDEMPOTENCY_HEADER]: orjson.loads(body)["change"]["kind"]
+                   for headers, body in list(receiver.received)}
+            return got if got.keys() >= expected.keys() else None
+
+        # Retries come every max_delay_seconds at most, so the receiver hears within seconds of being back.
+        arrived = wait_for(all_arrived, timeout=4 * retry.max_delay_seconds + 10, interval=0.25,
+                           what="every notification once the receiver is back")
+        assert arrived == expected  # exactly the enqueued keys, each with its own change, nothing else
+        # Deduped by key, each state change once; every outbox row ends delivered.
+        kinds = sorted(orjson.loads(body)["change"]["kind"]
+                       for body in {h[IDEMPOTENCY_HEADER]: b for h, b in receiver.received}.values())
+        assert kinds == ["opened", "resolved"]
+        for headers, body in receiver.received:
+            verify_signature(SECRET, headers[SIGNATURE_HEADER], body, now=time.time())
+
+        def settled() -> bool:
+            final = {}
+            for d in deliveries():
+                final[d["notification_id"]] = d["outcome"]
+            return set(final.values()) == {"delivered"}
+
+        wait_for(settled, timeout=10, interval=0.25, what="the delivered attempts recorded")
     finally:
         receiver.stop()
+
+
+class SlackWebhook(Receiver):
+    """Slack's incoming-webhook protocol (https://api.slack.com/messaging/webhooks), as Slack answers it:
+    a JSON POST with ``text`` (and optional ``blocks``) to ``/services/T…/B…/<token>`` gets ``200 ok``
+    (text/plain); a wrong path is ``404 no_service``, a body that is not JSON or has neither ``text`` nor
+    ``blocks`` is ``400 invalid_payload``. The one outside service these tests stand in for."""
+
+    TOKEN = "xoxT0kenSecretPart" + "9" * 8
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/services/T0AIOPS01/B0AIOPS02/{self.TOKEN}"
+
+    def start(self) -> SlackWebhook:
+        import orjson
+
+        received, path = self.received, self.url.split(str(self.port), 1)[1]
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self.path != path:
+                    return self._answer(404, b"no_service")
+                try:
+                    message = orjson.loads(body)
+                except orjson.JSONDecodeError:
+                    return self._answer(400, b"invalid_payload")
+                if not isinstance(message, dict) or not (message.get("text") or message.get("blocks")) or \
+                        not self.headers.get("Content-Type", "").startswith("application/json"):
+                    return self._answer(400, b"invalid_payload")
+                received.append(({k: v for k, v in self.headers.items()}, body))
+                self._answer(200, b"ok")
+
+            def _answer(self, status: int, text: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text)
+
+            def log_message(self, *args) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def messages(self) -> list[dict]:
+        import orjson
+
+        return [orjson.loads(body) for _, body in list(self.received)]
+
+
+def test_a_slack_channel_gets_the_incident_with_its_root_cause_and_never_shows_its_token(
+        engine: RunningEngine) -> None:
+    import orjson
+
+    from tests.aiops.rca.synthetic import fault
+    from tests.deployments.test_anomalies import ingest
+    from tests.deployments.test_rca import MINUTE, last_minute, per_minute
+
+    tenant = topology_tenant(engine)
+    slack = SlackWebhook().start()
+    try:
+        created = engine.http.post("/api/v1/notifications/channels", headers=admin(engine, tenant),
+                                   json={"name": "oncall slack", "type": "slack", "url": slack.url})
+        assert created.status_code == 201, created.text
+        listed = engine.http.get("/api/v1/notifications/channels", headers=admin(engine, tenant))
+        for answer in (created, listed):  # the token URL is the credential: a prefix only, ever
+            assert SlackWebhook.TOKEN not in answer.text and "B0AIOPS02" not in answer.text, answer.text
+        [shown] = listed.json()["channels"]
+        assert shown["type"] == "slack" and shown["url"].endswith("…") and slack.url.startswith(shown["url"][:-1])
+        # The fault: db slows, its callers with it; an alert on db opens the incident, whose RCA finds db.
+        end = last_minute()
+        ingest(engine, tenant, per_minute(fault(minutes=120, fault_at=100, seed=6), end))
+        starts = datetime.fromtimestamp(end - 19 * MINUTE, UTC)
+        assert engine.webhook.post(WEBHOOK, json=alert(tenant, "db", starts)).status_code == 200
+
+        def with_root_cause() -> dict | None:
+            return next((m for m in slack.messages() if "root cause db" in m["text"]), None)
+
+        message = wait_for(with_root_cause, timeout=90, interval=0.25, what="the Slack message with the root cause")
+        [incident] = live(engine, tenant)
+        assert incident["root_cause"] == "db"
+        detail = engine.http.get(f"/api/v1/incidents/{incident['incident_id']}", headers=admin(engine, tenant))
+        rendered = orjson.dumps(message["blocks"]).decode()
+        assert incident["incident_id"] in rendered  # the context line names the incident
+        assert "*Root cause*\\ndb" in rendered  # the root-cause field
+        assert message["text"].startswith("[CRITICAL] Root cause found: db: Critical incident on db")  # the summary
+        heads = [m["text"].split("] ", 1)[1].split(":", 1)[0] for m in slack.messages()]
+        assert heads[0] == "Incident opened" and heads.count("Root cause found") == 1, heads  # one per change
+        slack_ids = {d["channel_id"] for d in detail.json()["deliveries"] if d["outcome"] == "delivered"}
+        assert slack_ids == {created.json()["channel_id"]}
+    finally:
+        slack.stop()
+
+
+def test_a_later_similar_incident_lists_the_resolved_one_with_its_fix(engine: RunningEngine) -> None:
+    """The incident memory is made of resolved incidents: one resolved with a fix through the resolution
+    webhook (incident_id) is listed, with that fix, on the next incident like it, and on nothing unlike it."""
+    tenant = topology_tenant(engine)
+    store = StoreGateway.for_settings(engine.settings).sync
+    store.upsert_anomalies([episode(tenant, "index", datetime.now(UTC))])
+    [first] = wait_for(lambda: live(engine, tenant), timeout=30, interval=0.25, what="the first incident")
+    fix = "Rebuilt the search index shard: its disk had filled up, so index queries were slow."
+    writer = engine.auth(tenant=tenant, role=Role.OPERATOR)
+    for incident_id, service, text in [(first["incident_id"], "index", fix),
+                                       ("inc-elsewhere", "ingress", "Renewed the expired TLS certificate on the "
+                                                                    "ingress gateway.")]:
+        response = engine.http.post("/api/v1/resolutions/webhook", headers=writer, json={
+            "incident_id": incident_id, "service_id": service, "resolution": text, "resolved_by": "bob@acme.com"})
+        assert response.status_code == 200, response.text
+    path = f"/api/v1/incidents/{first['incident_id']}"
+    assert engine.http.get(path, headers=writer).json()["status"] == "resolved"
+    # The same service fails again: a new incident (the first is resolved), not a member of the old one.
+    store.upsert_anomalies([episode(tenant, "index", datetime.now(UTC))])
+    [second] = wait_for(lambda: [i for i in live(engine, tenant) if i["incident_id"] != first["incident_id"]],
+                        timeout=30, interval=0.25, what="the second incident")
+
+    def similar(incident_id: str) -> list[dict]:
+        return engine.http.get(f"/api/v1/incidents/{incident_id}", headers=writer).json()["similar_incidents"]
+
+    # The resolutions are embedded once the webhook answered (or by the vectorizer's backlog scan soon after).
+    found = wait_for(lambda: similar(second["incident_id"]), timeout=30, interval=0.5, what="a similar incident")
+    assert [s["incident_id"] for s in found] == [first["incident_id"]], found  # not the TLS fix on ingress
+    assert found[0]["resolution"] == fix and found[0]["service_id"] == "index" and -1 <= found[0]["similarity"] <= 1
+    assert similar(first["incident_id"]) == []  # never similar to itself; the ingress fix is unlike it
 
 
 def test_the_engines_own_alert_coming_back_joins_its_incident(engine: RunningEngine) -> None:

@@ -256,6 +256,71 @@ def test_members_the_analysis_does_not_explain_ask_for_a_rerun() -> None:
     assert disk.rca is not None and disk.rca.reason is RcaReason.UPSTREAM_MEMBER
 
 
+def test_a_rerun_analyses_the_member_and_is_adopted_when_it_explains_the_root() -> None:
+    grouper, clock = make(IncidentGroupingSettings(rca_rerun_min_seconds=0))
+    opened = feed(grouper, clock, [sig("cart", "cart", 0)])[0]
+    assert opened.rca.analysed_signal_id == "cart" and not opened.rca.rerun
+    grouper.record_analysis(opened.incident_id, "cart", ["api"])
+    clock.set(at(30))
+    deeper = grouper.observe(sig("db", "db", 30))  # cart calls db: the root may be a symptom of db
+    assert deeper.rca.rerun and deeper.rca.analysed_signal_id == "db" and deeper.rca.anchor_signal_id == "cart"
+    # db's own analysis: db is the root, cart and api the blast radius. It explains cart: adopted.
+    clock.set(at(45))
+    [change] = grouper.record_rerun(opened.incident_id, "db", ["cart", "api"], "restart db").changes
+    assert change.kind is ChangeKind.ROOT_CAUSE_CHANGED
+    assert (change.event.root_cause, change.event.previous_root_cause, change.event.at) == ("db", "cart", at(45))
+    incident = grouper.incident(opened.incident_id)
+    assert (incident.root_cause, incident.blast_radius) == ("db", ("cart", "api"))
+    assert [e.kind for e in incident.timeline][-1] is EventKind.ROOT_CAUSE_CHANGED
+    # A re-run naming a root that neither has db in its blast radius nor is one db depends on: db stands.
+    kept = grouper.record_rerun(opened.incident_id, "cache", ["web"])
+    assert kept.action is Action.IGNORED and kept.changes == () and "does not explain db" in kept.note
+    assert grouper.incident(opened.incident_id).root_cause == "db"
+
+
+def test_a_deferred_rerun_analyses_the_member_that_asked_for_it() -> None:
+    grouper, clock = make(IncidentGroupingSettings(rca_rerun_min_seconds=60))
+    opened = feed(grouper, clock, [sig("cart", "cart", 0)])[0]
+    grouper.record_analysis(opened.incident_id, "cart", ["api"])
+    clock.set(at(10))
+    assert grouper.observe(sig("db", "db", 10)).rca is None  # deferred
+    clock.set(at(60))
+    [due] = grouper.tick()
+    assert due.rca.analysed_signal_id == "db" and due.rca.rerun
+
+
+def test_an_analysis_naming_another_incidents_root_merges_them_into_the_oldest() -> None:
+    grouper, clock = make()
+    # db's episode, then an alert on web: two hops apart (web -> api -> cart -> db is three), so two incidents.
+    first = feed(grouper, clock, [sig("db", "db", 0)])[0]
+    clock.set(at(60))
+    second = grouper.observe(sig("web", "web", 60, kind=SignalKind.ALERTMANAGER_ALERT, severity=Severity.CRITICAL))
+    far = feed(grouper, clock, [sig("queue", "queue", 70)])[0]  # unrelated, at the same time
+    assert len({first.incident_id, second.incident_id, far.incident_id}) == 3
+    # The alert's analysis names db: the problem the first incident has a member on. One incident, the oldest.
+    clock.set(at(90))
+    outcome = grouper.record_analysis(second.incident_id, "db", ["cart", "api", "web"], "restart db")
+    assert outcome.action is Action.ANALYSED and outcome.incident_id == first.incident_id
+    assert [c.kind for c in outcome.changes] == [ChangeKind.RESOLVED, ChangeKind.ESCALATED,
+                                                 ChangeKind.ROOT_CAUSE_KNOWN]
+    merged = grouper.incident(first.incident_id)
+    assert {m.signal_id for m in merged.members} == {"db", "web"} and merged.root_cause == "db"
+    assert merged.severity is Severity.CRITICAL and merged.blast_radius == ("cart", "api", "web")
+    assert grouper.incident(second.incident_id).merged_into == first.incident_id
+    assert grouper.incident(far.incident_id).status is IncidentStatus.OPEN  # not its root, not merged
+    # The first incident's own analysis comes later and agrees: nothing more happens.
+    assert grouper.record_analysis(first.incident_id, "db", ["cart"]).changes == ()
+
+
+def test_without_merging_an_analysis_keeps_incidents_apart() -> None:
+    grouper, clock = make(IncidentGroupingSettings(merge=False))
+    first = feed(grouper, clock, [sig("db", "db", 0)])[0]
+    second = grouper.observe(sig("web", "web", 10))
+    grouper.record_analysis(second.incident_id, "db", ["web"])
+    assert grouper.incident(second.incident_id).root_cause == "db"
+    assert grouper.incident(first.incident_id).root_cause is None and len(grouper.incidents(open_only=True)) == 2
+
+
 def test_a_member_getting_worse_escalates_the_incident() -> None:
     grouper, clock = make()
     opened = feed(grouper, clock, [sig("db", "db", 0)])[0]

@@ -10,13 +10,14 @@ from pathlib import Path
 import orjson
 import pytest
 
+from aiops.incident.model import EventKind
 from aiops.incident.service import IncidentService
 from aiops.notify.channels import channel_to_storage, parse_channel
 from aiops.notify.sender import Notifier
 from aiops.notify.webhook import SIGNATURE_HEADER, verify_signature
 from aiops.settings import Settings, load_settings
 from aiops.storage.outbox import ChannelRow
-from aiops.storage.records import AnomalyRecord
+from aiops.storage.records import AnomalyRecord, RcaRecord
 from aiops.storage.store import Store
 from tests.conftest import wait_for
 from tests.deployments.test_incidents_live import SECRET, Receiver
@@ -112,3 +113,46 @@ def test_open_incidents_are_re_posted_to_alertmanagers_until_resolved(settings: 
         notifier.close()
     finally:
         receiver.stop()
+
+
+def test_a_member_upstream_of_the_root_re_runs_the_analysis_and_moves_the_root_cause(tmp_path: Path) -> None:
+    """One RCA per incident, re-run when a new member changes the picture: db joins an incident whose root is
+    cart, and cart calls db. The re-run reads db's own analysis, which has cart in its blast radius: the
+    incident's root cause and blast radius move to db's, with a timeline event and one notification."""
+    settings = load_settings(data_dir=tmp_path, incident_grouping={"rca_rerun_min_seconds": 0})
+    store = Store(settings)
+    store.migrate()
+    try:
+        now = datetime.now(UTC)
+        store.save_topology("acme", [("api", "cart"), ("cart", "db")], "test", now)
+        channel = parse_channel({"name": "ops", "type": "webhook", "url": Receiver().url, "secret": SECRET})
+        store.save_channel(ChannelRow("acme", "ch-1", "ops", "webhook",
+                                      orjson.dumps(channel_to_storage(channel)).decode(), now), now)
+        store.upsert_anomalies([episode("cart", now - timedelta(minutes=2), "anom-cart")])
+        manager = IncidentService(settings, store)
+        manager.restore()
+        manager.run_once()
+        [incident] = store.list_incidents("acme").incidents
+
+        def analysed(anomaly_id: str, root: str, blast: list[str]) -> None:
+            pending = store.get_rca("acme", anomaly_id)
+            assert pending is not None and pending.status == "pending"  # the manager asked for it
+            store.save_rca(RcaRecord("acme", anomaly_id, "done", pending.requested_at, datetime.now(UTC),
+                                     root_causes=[{"service_id": root, "score": 0.9}],
+                                     blast_radius=[{"service_id": s} for s in blast], summary=f"{root} is slow"))
+
+        analysed("anom-cart", "cart", ["api"])
+        manager.run_once()
+        assert store.get_incident("acme", incident.incident_id).root_cause == "cart"
+        store.upsert_anomalies([episode("db", now - timedelta(minutes=1), "anom-db")])
+        manager.run_once()  # db joins; cart calls db: the analysis is re-run, on db
+        analysed("anom-db", "db", ["cart", "api"])
+        manager.run_once()
+        stored = store.get_incident("acme", incident.incident_id)
+        assert (stored.root_cause, stored.blast_radius, stored.suggested_fix) == ("db", ("cart", "api"), "db is slow")
+        [event] = [e for e in stored.timeline if e.kind is EventKind.ROOT_CAUSE_CHANGED]
+        assert (event.root_cause, event.previous_root_cause) == ("db", "cart")
+        kinds = [n.change_kind for n in store.incident_notifications("acme", incident.incident_id)]
+        assert kinds == ["opened", "root_cause_known", "root_cause_changed"]
+    finally:
+        store.close()

@@ -41,9 +41,13 @@ def test_bad_urls_are_refused_with_the_reason(url: str, message: str) -> None:
         parse_channel({"name": "hook", "type": "webhook", "url": url, "secret": SECRET})
 
 
-def test_slack_needs_https() -> None:
+def test_slack_needs_https_except_to_loopback() -> None:
     with pytest.raises(ValidationError, match="https://"):
         parse_channel({"name": "s", "type": "slack", "url": SLACK_URL.replace("https", "http")})
+    with pytest.raises(ValidationError, match="https://"):  # a private address is a network hop: no
+        parse_channel({"name": "s", "type": "slack", "url": "http://10.0.0.5/services/T0/B0/x"})
+    for url in ("http://127.0.0.1:8099/services/T0/B0/x", "http://[::1]:8099/s", "http://localhost/s"):
+        assert parse_channel({"name": "s", "type": "slack", "url": url}).url_text() == url
 
 
 def test_secrets_and_urls_are_shown_as_prefixes_only() -> None:
