@@ -24,7 +24,7 @@ import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from actors.directory import ActorDirectory
+from actors.directory import ActorDirectory, wake_incident_manager
 from aiops.clock import SYSTEM_CLOCK, Clock
 from aiops.dashboard import RcaMetrics, p95
 from aiops.incidents import similar_incidents
@@ -51,7 +51,7 @@ class RcaWorker:
         configure_engine_logging(settings)
         self._index = index
         self._store = StoreGateway.for_settings(settings)
-        actors = ActorDirectory(settings)
+        self._actors = actors = ActorDirectory(settings)
         self._narrator = LlmNarrator(settings.llm)
         self._runner = RcaRunner(
             settings, self._store.sync, narrator=self._narrator,
@@ -130,6 +130,8 @@ class RcaWorker:
             self._completed += 1
         elif result.status == "failed":
             self._failed += 1
+        if result.status in ("done", "failed"):
+            wake_incident_manager(self._actors)  # an incident may be waiting on this analysis
 
     # -- graphs ----------------------------------------------------------------------------
     def refresh_graphs(self) -> int:
