@@ -4,7 +4,7 @@ One actor for all tenants: grouping is cheap (a few set lookups per signal) and 
 tenant's signals in one order to be deterministic. A thread runs a pass every
 ``incident_grouping.poll_seconds`` while passes find signals, backing off (doubling) to
 ``incident_grouping.idle_poll_seconds`` while they find none; whoever stores signals (the
-watchdog shards, the alert intake) or finishes an RCA ``wake``\\ s it, so a signal waits for
+watchdog shards, the alert intake) or finishes an RCA calls ``wake``, so a signal waits for
 no poll. A pass that enqueued notifications wakes the notifier. The API's acknowledge and
 resolve calls come in on the actor's own threads and take the same lock. Its state is
 rebuilt from the stored snapshots and cursor after a restart.
