@@ -51,7 +51,13 @@ class ActorDirectory:
             RCA_WORKER: settings.rca.workers,
             TELEMETRY_ROLLUP: settings.otlp.rollup_workers,
         }
+        self._incidents = settings.incident_grouping.enabled
         self._handles: dict[str, Any] = {}
+
+    @property
+    def runs_incidents(self) -> bool:
+        """Whether the engine runs the incident manager and notifier (``incident_grouping.enabled``)."""
+        return self._incidents
 
     def count(self, role: str) -> int:
         return self._counts[role]
@@ -103,3 +109,20 @@ def wake_rca_workers(actors: ActorDirectory, anomaly_ids: list[str]) -> None:
                 worker.wake.remote()
             except Exception:  # a dead handle: the next poll finds the request anyway
                 actors.forget(name)
+
+
+def wake_incident_manager(actors: ActorDirectory) -> None:
+    """Tell the incident manager that signals were stored (or an RCA finished): pass now, not at its next poll.
+
+    Fire and forget, and a no-op when grouping is off: the signals are already durable, so a
+    lost wake-up costs at most ``incident_grouping.idle_poll_seconds``.
+    """
+    if not actors.runs_incidents:
+        return
+    name = actor_name(INCIDENT_MANAGER, 0)
+    manager = actors.get(name)
+    if manager is not None:
+        try:
+            manager.wake.remote()
+        except Exception:  # a dead handle: its restarted self reads from its stored cursor anyway
+            actors.forget(name)

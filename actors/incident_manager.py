@@ -2,9 +2,12 @@
 
 One actor for all tenants: grouping is cheap (a few set lookups per signal) and must see a
 tenant's signals in one order to be deterministic. A thread runs a pass every
-``incident_grouping.poll_seconds``; the API's acknowledge and resolve calls come in on the
-actor's own threads and take the same lock. Its state is rebuilt from the stored snapshots
-and cursor after a restart.
+``incident_grouping.poll_seconds`` while passes find signals, backing off (doubling) to
+``incident_grouping.idle_poll_seconds`` while they find none; whoever stores signals (the
+watchdog shards, the alert intake) or finishes an RCA calls ``wake``, so a signal waits for
+no poll. A pass that enqueued notifications wakes the notifier. The API's acknowledge and
+resolve calls come in on the actor's own threads and take the same lock. Its state is
+rebuilt from the stored snapshots and cursor after a restart.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from actors.directory import NOTIFIER, ActorDirectory, actor_name
 from aiops.incident.service import IncidentService
 from aiops.logs import configure_engine_logging
 from aiops.settings import Settings
@@ -20,20 +24,48 @@ from aiops.storage.gateway import StoreGateway
 log = logging.getLogger(__name__)
 
 
+def next_wait(wait: float, busy: bool, poll: float, idle_poll: float) -> float:
+    """Seconds until the next pass: ``poll`` after a busy pass (or a wake-up), else the last
+    wait doubled, at most ``idle_poll`` (never below ``poll``)."""
+    if busy:
+        return poll
+    return min(max(poll, idle_poll), max(wait, poll) * 2)
+
+
 class IncidentManager:
     def __init__(self, settings: Settings) -> None:
         configure_engine_logging(settings)
         self._settings = settings
         self._service = IncidentService(settings, StoreGateway.for_settings(settings).sync)
+        self._actors = ActorDirectory(settings)
         self._last_error = ""
         self._stopping = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._forever, name="incident-manager", daemon=True)
         self._thread.start()
 
     def _forever(self) -> None:
-        interval = self._settings.incident_grouping.poll_seconds
-        while not self._stopping.wait(interval):
-            self.run_once()
+        grouping = self._settings.incident_grouping
+        wait = grouping.poll_seconds
+        while not self._stopping.is_set():
+            woken = self._wake.wait(wait)
+            self._wake.clear()
+            if self._stopping.is_set():
+                break
+            enqueued = self._service.notifications
+            busy = self.run_once() > 0 or woken
+            if self._service.notifications > enqueued:
+                self._wake_notifier()
+            wait = next_wait(wait, busy, grouping.poll_seconds, grouping.idle_poll_seconds)
+
+    def _wake_notifier(self) -> None:
+        name = actor_name(NOTIFIER, 0)
+        notifier = self._actors.get(name)
+        if notifier is not None:
+            try:
+                notifier.wake.remote()
+            except Exception:  # a dead handle: the rows are durable, its next poll finds them
+                self._actors.forget(name)
 
     def run_once(self) -> int:
         try:
@@ -43,6 +75,10 @@ class IncidentManager:
                 log.warning("incident pass failed: %s", error)
             self._last_error = str(error)
             return 0
+
+    def wake(self) -> None:
+        """Signals were stored or an RCA finished: pass now rather than at the next poll."""
+        self._wake.set()
 
     def acknowledge(self, tenant_id: str, incident_id: str, by: str):
         return self._service.acknowledge(tenant_id, incident_id, by)
@@ -55,3 +91,4 @@ class IncidentManager:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._wake.set()

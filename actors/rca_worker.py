@@ -12,6 +12,9 @@ marks it ``running`` (with its index and an attempt count) before analysing and 
 ``rca.claim_timeout_seconds`` (a worker that never came back). After ``rca.max_attempts``
 claims a request fails with the reason instead of crashing workers forever.
 
+The analysis (and torch) loads on a lowest-priority thread after the constructor returns:
+``status`` says ``starting`` until then, so the engine's readiness does not wait for it.
+
 Each worker also relearns, every ``rca.graph_refresh_seconds``, the correlation graphs of
 the tenants hashed onto it, and answers on-demand graph queries (``correlations``).
 """
@@ -19,12 +22,14 @@ the tenants hashed onto it, and answers on-demand graph queries (``correlations`
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from actors.directory import ActorDirectory
+from actors.directory import ActorDirectory, wake_incident_manager
 from aiops.clock import SYSTEM_CLOCK, Clock
 from aiops.dashboard import RcaMetrics, p95
 from aiops.incident_memory import similar_incidents
@@ -35,6 +40,9 @@ from aiops.settings import Settings
 from aiops.storage.gateway import StoreGateway
 from aiops.storage.records import RcaRecord
 
+if TYPE_CHECKING:
+    from aiops.rca.runner import RcaRunner
+
 log = logging.getLogger(__name__)
 
 QUEUE_BATCH = 64
@@ -42,22 +50,15 @@ QUEUE_BATCH = 64
 
 class RcaWorker:
     def __init__(self, settings: Settings, index: int, clock: Clock = SYSTEM_CLOCK) -> None:
-        # Here, not at the top: every process that holds a handle to this actor (the driver,
-        # Serve replicas, the webhook listener) imports this module, and the analysis brings
-        # torch; only the worker itself runs it.
-        from aiops.rca.runner import RcaRunner
-
         self._settings = settings
         configure_engine_logging(settings)
         self._index = index
         self._store = StoreGateway.for_settings(settings)
-        actors = ActorDirectory(settings)
+        self._actors = ActorDirectory(settings)
         self._narrator = LlmNarrator(settings.llm)
-        self._runner = RcaRunner(
-            settings, self._store.sync, narrator=self._narrator,
-            similar=lambda tenant, texts, root: similar_incidents(settings, self._store.sync, actors, tenant, texts,
-                                                                 root),
-        )
+        self._runner: RcaRunner | None = None
+        self._load_error = ""
+        self._loaded = threading.Event()
         self._clock = clock
         self._claims = ClaimPolicy(index, settings.rca.workers, timedelta(seconds=settings.rca.claim_timeout_seconds),
                                    settings.rca.max_attempts, clock.now())
@@ -70,7 +71,42 @@ class RcaWorker:
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._graphs_at: dict[str, float] = {}
+        # The analysis (and torch with it) loads on a lowest-priority thread, so the worker
+        # answers ``status`` (``starting``) at once and the load yields to what makes the
+        # engine ready; the queue is looked at once it is loaded.
+        threading.Thread(target=self._load_runner, name="load-rca-runner", daemon=True).start()
         threading.Thread(target=self._forever, name="rca-queue", daemon=True).start()
+
+    def _load_runner(self) -> None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)  # this thread only
+        except OSError:
+            pass
+        try:
+            # Here, not at the top: every process that holds a handle to this actor (the driver,
+            # Serve replicas, the webhook listener) imports this module, and the analysis brings
+            # torch; only the worker itself runs it.
+            from aiops.rca.runner import RcaRunner
+
+            settings, store, actors = self._settings, self._store, self._actors
+            self._runner = RcaRunner(
+                settings, store.sync, narrator=self._narrator,
+                similar=lambda tenant, texts, root: similar_incidents(settings, store.sync, actors, tenant, texts,
+                                                                     root),
+            )
+        except Exception as error:  # status says failed (the role degraded) and why; requests stay queued
+            self._load_error = f"{type(error).__name__}: {error}"
+            log.exception("rca worker %d: the analysis did not load", self._index)
+        finally:
+            self._loaded.set()
+
+    @property
+    def _analysis(self) -> RcaRunner:
+        """The loaded runner (waits for the load); raises RuntimeError when it failed to load."""
+        self._loaded.wait()
+        if self._runner is None:
+            raise RuntimeError(f"the analysis did not load: {self._load_error}")
+        return self._runner
 
     # -- the queue -------------------------------------------------------------------------
     def _mine(self, key: str) -> bool:
@@ -106,7 +142,7 @@ class RcaWorker:
         self._store.sync.save_rca(claimed)
         began = time.perf_counter()
         try:
-            result = self._runner.analyse(claimed)
+            result = self._analysis.analyse(claimed)
         except Exception as error:  # an analysis bug must not take the queue down with it
             # The exception's text (library internals, paths) goes to this worker's log under a
             # reference the stored reason gives, so a person can find it; the reason itself is words.
@@ -130,6 +166,8 @@ class RcaWorker:
             self._completed += 1
         elif result.status == "failed":
             self._failed += 1
+        if result.status in ("done", "failed"):
+            wake_incident_manager(self._actors)  # an incident may be waiting on this analysis
 
     # -- graphs ----------------------------------------------------------------------------
     def refresh_graphs(self) -> int:
@@ -140,14 +178,14 @@ class RcaWorker:
         for tenant_id in self._store.sync.tenants_with_points_since(since):
             due = time.monotonic() - self._graphs_at.get(tenant_id, -1e18) >= rca.graph_refresh_seconds
             if self._mine(tenant_id) and due and not self._stopping.is_set():
-                self._runner.refresh_graph(tenant_id)
+                self._analysis.refresh_graph(tenant_id)
                 self._graphs_at[tenant_id] = time.monotonic()
                 refreshed += 1
         return refreshed
 
     def correlations(self, tenant_id: str, service_id: str, depth: int) -> list[dict] | None:
         """Services related to ``service_id`` within ``depth`` hops; None if the service is unknown."""
-        graph = self._runner.current_graph(tenant_id, self._settings.rca.graph_refresh_seconds)
+        graph = self._analysis.current_graph(tenant_id, self._settings.rca.graph_refresh_seconds)
         known = graph is not None and service_id in graph.services
         if not known and not self._store.sync.service_known(tenant_id, service_id):
             return None
@@ -159,7 +197,11 @@ class RcaWorker:
     def _forever(self) -> None:
         poll, idle_poll = self._settings.rca.poll_seconds, self._settings.rca.idle_poll_seconds
         next_graphs = time.monotonic() + min(30.0, self._settings.rca.graph_refresh_seconds)
-        wait = 0.0  # the first look is immediate: a restarted worker retakes its own claims
+        wait = 0.0  # the first look, once loaded, is immediate: a restarted worker retakes its own claims
+        while not (self._loaded.wait(1.0) or self._stopping.is_set()):
+            pass
+        if self._runner is None:
+            return  # the analysis did not load: status says why
         while not self._stopping.is_set():
             woken = self._wake.wait(wait)
             self._wake.clear()
@@ -188,7 +230,9 @@ class RcaWorker:
         self._wake.set()
 
     def status(self) -> dict:
-        return {"worker": self._index, "state": "ready", "completed": self._completed, "failed": self._failed,
+        state = "ready" if self._runner is not None else ("failed" if self._loaded.is_set() else "starting")
+        return {"worker": self._index, "state": state, "load_error": self._load_error,
+                "completed": self._completed, "failed": self._failed,
                 "queue_depth": self._queue_depth, "duration_p95_seconds": p95(self._durations),
                 "last_error": self._last_error,
                 "llm_error": self._narrator.last_error}

@@ -18,7 +18,7 @@ import time
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
-from actors.directory import ActorDirectory, wake_rca_workers
+from actors.directory import ActorDirectory, wake_incident_manager, wake_rca_workers
 from aiops.dashboard import ShardMetrics, p95
 from aiops.ingest.batch import PointBatch
 from aiops.logs import configure_engine_logging
@@ -122,6 +122,7 @@ class WatchdogShard:
         if not anomalies:
             return
         self._store.sync.upsert_anomalies(anomalies)
+        wake_incident_manager(self._actors)
         # An open episode is rewritten with every batch that grows it; its RCA is queued once.
         # (After a restart the memory is empty: the queue's own check keeps the request single.)
         wanting = [a.anomaly_id for a in anomalies if a.rca_triggered and a.anomaly_id not in self._requested]

@@ -49,8 +49,22 @@ def local_ray_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+QUIET_RAY_ENV = {
+    # Serve's controller reconciles every 0.1 s by default, the engine's largest idle CPU cost
+    # (~2 % of a core); Serve's own client polls a deploy every 1 s, so 0.5 s costs no start time.
+    "RAY_SERVE_CONTROL_LOOP_INTERVAL_S": "0.5",
+    # The proxy and replicas push their cached metrics every 0.1 s; Prometheus scrapes every 10 s.
+    "RAY_SERVE_METRICS_EXPORT_INTERVAL_MS": "1000",
+}
+"""Ray and Serve settings a local Ray starts with (an operator's own value of each wins). Ray's
+processes read them from their environment, which they inherit from the process that starts Ray,
+so a cluster's nodes take them from their ``ray start`` command (``cluster.yaml``)."""
+
+
 def connect_ray(settings: Settings) -> bool:
     """Join the configured cluster, or start a local Ray. Returns True when started here."""
+    import os
+
     import ray
 
     if ray.is_initialized():
@@ -58,6 +72,8 @@ def connect_ray(settings: Settings) -> bool:
     if settings.ray_address:
         join_ray(settings.ray_address, settings.ray.namespace)
         return False
+    for name, value in QUIET_RAY_ENV.items():
+        os.environ.setdefault(name, value)
     ray.init(**local_ray_options(settings))
     return True
 

@@ -99,14 +99,37 @@ class StorageSettings(Section):
     query_timeout_seconds: float = Field(30.0, gt=0)
 
 
+CPUS_PER_ACTOR = 4
+"""``auto`` counts: one watchdog shard (and its vectorizer) or RCA worker per this many CPUs."""
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, which containers and ``taskset`` narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def auto_count(value: Any) -> Any:
+    """``"auto"``: one per :data:`CPUS_PER_ACTOR` CPUs of the machine that loads the settings,
+    at least 1 (2 cores: 1; 8 cores: 2). Each is a process of its own (a vectorizer holds torch
+    and its model, ~0.6 GiB), so a small machine runs one of each. Anything else: as given."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return max(1, usable_cpus() // CPUS_PER_ACTOR)
+    return value
+
+
 class WatchdogSettings(Section):
-    shards: int = Field(2, ge=1, le=1024)
+    shards: int = Field(default_factory=lambda: auto_count("auto"), ge=1, le=1024)  # or "auto" (auto_count)
     detector: str = "seasonal_multiscale"
     rca_threshold: float = Field(0.95, gt=0, le=1)
     close_after: int = Field(3, ge=1, le=1000)
     checkpoint_seconds: float = Field(30.0, gt=0)
     warmup_hours: float = Field(24.0, gt=0)
     warmup_points: int = Field(200_000, ge=0)
+
+    _auto_shards = field_validator("shards", mode="before")(auto_count)
 
 
 class VectorizerSettings(Section):
@@ -117,7 +140,8 @@ class VectorizerSettings(Section):
 
 
 class RcaSettings(Section):
-    workers: int = Field(2, ge=1, le=256)
+    workers: int = Field(default_factory=lambda: auto_count("auto"), ge=1, le=256)  # or "auto" (auto_count)
+    _auto_workers = field_validator("workers", mode="before")(auto_count)
     ranker: str = "multimodal"
     step_seconds: int = Field(60, ge=1, le=3600)
     lookback_minutes: int = Field(60, ge=5, le=10080)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import uvicorn
 from fastapi import FastAPI, Request
 
-from actors.directory import ActorDirectory, wake_rca_workers
+from actors.directory import ActorDirectory, wake_incident_manager, wake_rca_workers
 from aiops import __version__
 from aiops.alerts.intake import AlertIntake
 from aiops.auth.api_keys import Scope, hash_key, looks_like_key
@@ -108,7 +108,9 @@ def create_webhook_app(settings: Settings) -> FastAPI:
         key = await keys.presented(request)
         body = await read_body(request, settings.alerts.max_body_bytes)
         payload = await asyncio.to_thread(parse_json, body, AlertmanagerPayload)  # off the event loop
-        return await intake.receive(payload, key.tenant_id, key.key_id)
+        answer = await intake.receive(payload, key.tenant_id, key.key_id)
+        wake_incident_manager(actors)  # the alerts are stored: group them now, not at its next poll
+        return answer
 
     return app
 

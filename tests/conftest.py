@@ -119,6 +119,10 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEngine]:
         response = http.post("/api/v1/tenants", json={"tenant_id": tenant_id, "name": tenant_id.title(), "plan": "pro"},
                              headers=handle.auth(tenant="root", role=Role.SUPER_ADMIN))
         assert response.status_code == 201, response.text
+    # RCA workers load their analysis (torch) after the engine is ready: tests get a settled engine.
+    root = handle.auth(tenant="root", role=Role.SUPER_ADMIN)
+    wait_for(lambda: http.get("/api/v1/status", headers=root).json()["components"]["rca"] == "ready",
+             timeout=180, interval=0.5, what="the RCA workers' analysis loaded")
     try:
         yield handle
     finally:

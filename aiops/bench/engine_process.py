@@ -90,7 +90,12 @@ def process_title(process: psutil.Process, command: list[str] | None = None) -> 
     if title.startswith("ray::"):  # Ray titles actors "ray::Class.method" while they run one
         return title[5:].split(".")[0].split(":")[0]
     if Path(title).name.startswith("python") and len(command) > 1:
-        return command[2] if command[1] == "-m" and len(command) > 2 else Path(command[1]).name
+        args = [arg for arg in command[1:] if arg not in ("-u", "-B", "-E", "-s", "-S", "-O")]  # interpreter flags
+        if len(args) > 1 and args[0] == "-m":
+            return args[1]
+        if len(args) > 1 and args[0] == "-c":  # multiprocessing's helpers: name the function run
+            return "python -c " + args[1].split("import ")[-1].split(";")[0].strip()[:40]
+        return Path(args[0]).name if args else Path(title).name
     return Path(title).name
 
 

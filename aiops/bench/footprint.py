@@ -11,6 +11,8 @@ process, the Ray it started: GCS, raylet, dashboard and its agent, every worker)
   that imported torch has it mapped;
 - idle CPU: CPU seconds of all those processes over the next 60 s, divided by 60 s, so
   other load on the machine matters less than with a ``top`` reading;
+- the same per process (one row each, the biggest RSS first: PSS, idle CPU, torch), so the
+  big ones (Ray's GCS, raylet, dashboard, agents, idle workers, Serve, our actors) show;
 - cold import of the API replica's code (``deployments.app`` and ``deployments.api``) in a
   fresh interpreter, and whether that import loaded torch.
 
@@ -25,6 +27,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -98,56 +101,63 @@ def run() -> BenchResult:
     return result
 
 
-def _measure_idle(result: BenchResult, data_dir: Path) -> None:
-    processes = engine_tree(data_dir)
-    rss: dict[str, int] = {}
-    count: dict[str, int] = {}
-    pss_total = 0
-    with_torch: list[str] = []
+@dataclass
+class ProcessFootprint:
+    """One engine process at rest: what it is, its memory (bytes), CPU over the idle window (share of a core)."""
+
+    pid: int
+    title: str
+    rss: int
+    pss: int
+    torch: bool
+    cpu: float = 0.0
+
+
+def _footprints(processes: list[psutil.Process]) -> list[ProcessFootprint]:
+    rows = []
     for process in processes:
         try:
             title = process_title(process)
             memory = process.memory_full_info()
         except psutil.Error:
             continue
-        rss[title] = rss.get(title, 0) + memory.rss
-        count[title] = count.get(title, 0) + 1
-        pss_total += getattr(memory, "pss", memory.rss)
-        if torch_mapped(process.pid):
-            with_torch.append(title)
-    load = _load()
-    result.add("RSS of every engine process, idle, a minute after ready", sum(rss.values()) / GIB, "GiB", "<= 3",
-               note=f"{len(processes)} processes; {load}")
-    result.add("PSS of every engine process (shared pages counted once)", pss_total / GIB, "GiB", note=load)
-    for title, size in sorted(rss.items(), key=lambda item: -item[1]):
-        result.add(f"RSS {title}" + (f" (x{count[title]})" if count[title] > 1 else ""), size / 2**20, "MiB")
-    result.add("processes with torch loaded", len(with_torch), "", note=", ".join(sorted(with_torch)) or "none")
+        rows.append(ProcessFootprint(process.pid, title, memory.rss, getattr(memory, "pss", memory.rss),
+                                     torch_mapped(process.pid)))
+    return rows
 
-    def cpu() -> dict[int, float]:
-        used: dict[int, float] = {}
-        for process in processes:
-            try:
-                times = process.cpu_times()
-            except psutil.Error:
-                continue
-            used[process.pid] = times.user + times.system
-        return used
 
-    titles = {}
+def _cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
+    used: dict[int, float] = {}
     for process in processes:
         try:
-            titles[process.pid] = process_title(process)
+            times = process.cpu_times()
         except psutil.Error:
             continue
-    before, began = cpu(), time.monotonic()
+        used[process.pid] = times.user + times.system
+    return used
+
+
+def _measure_idle(result: BenchResult, data_dir: Path) -> None:
+    processes = engine_tree(data_dir)
+    rows = _footprints(processes)
+    load = _load()
+    result.add("RSS of every engine process, idle, a minute after ready", sum(r.rss for r in rows) / GIB, "GiB",
+               "<= 3", note=f"{len(rows)} processes; {load}")
+    result.add("PSS of every engine process (shared pages counted once)", sum(r.pss for r in rows) / GIB, "GiB",
+               note=load)
+    with_torch = sorted(r.title for r in rows if r.torch)
+    result.add("processes with torch loaded", len(with_torch), "", note=", ".join(with_torch) or "none")
+
+    before, began = _cpu_seconds(processes), time.monotonic()
     time.sleep(CPU_WINDOW_SECONDS)
-    after, wall = cpu(), time.monotonic() - began
-    per_title: dict[str, float] = {}
-    for pid, seconds in after.items():
-        title = titles.get(pid, str(pid))
-        per_title[title] = per_title.get(title, 0.0) + (seconds - before.get(pid, seconds)) / wall
-    result.add("idle CPU of the whole engine (CPU seconds / wall)", 100 * sum(per_title.values()), "% of a core",
+    after, wall = _cpu_seconds(processes), time.monotonic() - began
+    for row in rows:
+        if row.pid in after and row.pid in before:
+            row.cpu = (after[row.pid] - before[row.pid]) / wall
+    result.add("idle CPU of the whole engine (CPU seconds / wall)", 100 * sum(r.cpu for r in rows), "% of a core",
                "< 10", note=f"over {CPU_WINDOW_SECONDS:.0f} s; {_load()}")
-    busiest = sorted(per_title.items(), key=lambda item: -item[1])
-    result.add("idle CPU, busiest processes", 100 * busiest[0][1] if busiest else 0.0, "% of a core",
-               note=", ".join(f"{title} {100 * share:.1f}%" for title, share in busiest))
+    # Every process, the biggest first: RSS as the value, PSS, idle CPU and torch in the note.
+    for row in sorted(rows, key=lambda r: -r.rss):
+        result.add(f"process {row.title} (pid {row.pid}) RSS", row.rss / 2**20, "MiB",
+                   note=f"PSS {row.pss / 2**20:.0f} MiB; idle CPU {100 * row.cpu:.2f} %"
+                        + ("; torch" if row.torch else ""))

@@ -104,6 +104,7 @@ class IncidentService:
         self._cursor: datetime | None = None
         self.signals = 0
         self.passes = 0
+        self.notifications = 0  # outbox rows enqueued, all passes together
 
     # -- start ------------------------------------------------------------------------
     def restore(self) -> int:
@@ -250,6 +251,7 @@ class IncidentService:
             rows += self.outbox_rows(tenant_id, changes, now)
         # The outbox first: a crash between the two repeats the pass, and the rows are keyed.
         self._store.enqueue_notifications(rows, now)
+        self.notifications += len(rows)
         self._store.save_incidents(snapshots, now)
 
     def outbox_rows(self, tenant_id: str, changes: list[StateChange], now: datetime) -> list[OutboxRow]:
@@ -296,5 +298,6 @@ class IncidentService:
         with self._lock:
             open_ = sum(len(g.incidents(open_only=True)) for g in self._groupers.values())
             return {"tenants": len(self._groupers), "open_incidents": open_, "signals": self.signals,
-                    "passes": self.passes, "rca_pending": len(self._rca_pending),
+                    "passes": self.passes, "notifications": self.notifications,
+                    "rca_pending": len(self._rca_pending),
                     "cursor": self._cursor.isoformat() if self._cursor else None}

@@ -34,9 +34,13 @@ class IncidentGroupingSettings(BaseModel):
     max_resolved_kept: int = Field(1000, ge=0, le=1_000_000)
     max_timeline_events: int = Field(1000, ge=10, le=100_000)
     # The incident manager (live engine): whether it runs, how often it reads new signals
-    # (anomalies written since its cursor) and ticks, and when a watchdog episode that has
-    # not been seen anomalous for this long counts as ended (episodes have no end of their own).
+    # (anomalies written since its cursor) and ticks while they flow, how far it (and the
+    # notifier) back off, doubling, while passes find nothing (new signals, finished RCAs and
+    # new outbox rows wake them at once; a lost wake-up costs at most this), and when a
+    # watchdog episode that has not been seen anomalous for this long counts as ended
+    # (episodes have no end of their own).
     enabled: bool = True
     poll_seconds: float = Field(0.25, gt=0, le=60)
+    idle_poll_seconds: float = Field(2.0, gt=0, le=60)
     episode_quiet_seconds: float = Field(300.0, gt=0, le=86_400)
     max_signals_per_poll: int = Field(5000, ge=1, le=1_000_000)

@@ -81,3 +81,16 @@ def test_malformed_yaml_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     monkeypatch.setenv("AIOPS_CONFIG", str(config))
     with pytest.raises(SettingsError, match="cannot read settings"):
         load_settings()
+
+
+def test_auto_counts_follow_the_cpus_this_process_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from aiops.settings import CPUS_PER_ACTOR
+
+    for cpus, expected in ((1, 1), (2, 1), (CPUS_PER_ACTOR * 2, 2), (CPUS_PER_ACTOR * 4 + 1, 4)):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, cpus=cpus: set(range(cpus)))
+        settings = load_settings(watchdog={"shards": "auto"}, rca={"workers": "Auto"})
+        assert (settings.watchdog.shards, settings.rca.workers) == (expected, expected)
+    monkeypatch.setenv("AIOPS_RCA__WORKERS", "3")  # a number is taken as given
+    assert load_settings().rca.workers == 3
