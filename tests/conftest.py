@@ -49,6 +49,23 @@ def wait_for(condition: Callable[[], object], *, timeout: float = 30.0, interval
     raise AssertionError(f"timed out after {timeout} s waiting for {what}; last error: {last_error!r}")
 
 
+def file_contents(root: Path, max_bytes: int | None = None) -> Iterator[tuple[Path, bytes]]:
+    """Every file under ``root`` (symlinked folders not followed) with its bytes, files of
+    ``max_bytes`` or more skipped, read while the engine runs: ClickHouse's background merges
+    remove parts in the middle of the walk, so a file or folder gone before it is read is
+    skipped (its rows now live in the merged part)."""
+    for folder, _, names in os.walk(root):  # os.walk skips a folder removed before it is listed
+        for name in names:
+            path = Path(folder) / name
+            try:
+                if not path.is_file() or (max_bytes is not None and path.stat().st_size >= max_bytes):
+                    continue
+                data = path.read_bytes()
+            except FileNotFoundError:
+                continue
+            yield path, data
+
+
 def small_engine_settings(data_dir: Path, **overrides) -> Settings:
     """Settings for an engine that fits beside the test runner on two cores."""
     base = {

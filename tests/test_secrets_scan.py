@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import chain
 from pathlib import Path
 
 import pytest
@@ -9,15 +10,9 @@ import ray
 
 from aiops.auth.roles import Role
 from aiops.storage.gateway import StoreGateway
-from tests.conftest import RunningEngine
+from tests.conftest import RunningEngine, file_contents
 
 pytestmark = pytest.mark.engine
-
-
-def files_under(root: Path):
-    for path in root.rglob("*"):
-        if path.is_file() and path.stat().st_size < 200 * 1024 * 1024:
-            yield path
 
 
 @pytest.mark.reliability(
@@ -50,10 +45,10 @@ def test_secrets_appear_nowhere(engine: RunningEngine, record_property) -> None:
     assert store.sync.tables_containing(token) == []
     logs = Path(ray._private.worker._global_node.get_logs_dir_path())
     scanned = 0
-    for path in [*files_under(logs), *files_under(engine.settings.data_dir)]:
+    limit = 200 * 1024 * 1024
+    for path, data in chain(file_contents(logs, limit), file_contents(engine.settings.data_dir, limit)):
         if path.name == "jwt-secret":
             continue  # where a generated secret is meant to live (0600); this engine's is set in settings
-        data = path.read_bytes()
         scanned += 1
         for what, needle in needles.items():
             assert needle not in data, f"{what} found in {path}"
