@@ -114,9 +114,15 @@ def usable_cpus() -> int:
 def auto_count(value: Any) -> Any:
     """``"auto"``: one per :data:`CPUS_PER_ACTOR` CPUs of the machine that loads the settings,
     at least 1 (2 cores: 1; 8 cores: 2). Each is a process of its own (a vectorizer holds torch
-    and its model, ~0.6 GiB), so a small machine runs one of each. Anything else: as given."""
-    if isinstance(value, str) and value.strip().lower() == "auto":
-        return max(1, usable_cpus() // CPUS_PER_ACTOR)
+    and its model, ~0.6 GiB), so a small machine runs one of each. A number: as given.
+
+    Raises ``ValueError`` for other text (``"two"``), so the error names both forms."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() == "auto":
+            return max(1, usable_cpus() // CPUS_PER_ACTOR)
+        if not text.isdigit():
+            raise ValueError(f'a whole number or "auto" (one per {CPUS_PER_ACTOR} CPUs), not {value!r}')
     return value
 
 
@@ -381,6 +387,8 @@ def describe_validation_error(error: ValidationError) -> str:
         key = ".".join(str(part) for part in loc) or "<root>"
         if item["type"] == "extra_forbidden":
             message = "unknown setting"
+        elif item["type"] == "value_error" and "error" in item.get("ctx", {}):
+            message = str(item["ctx"]["error"])  # our validators' words, without pydantic's "Value error, "
         else:
             message = item["msg"]
         lines.append(f"  {key} ({_env_name(loc)}): {message}")

@@ -117,6 +117,6 @@ class IngestPipeline:
             raise Unavailable(f"{name} is behind; the batch is stored, retry to deliver it", retry_after=1) from None
         except Exception as error:
             self._actors.forget(name)
-            log.warning("delivery to %s failed: %s", name, error)
+            log.warning("delivery to %s failed: %r", name, error)
             raise Unavailable(f"{name} did not take the batch; it is stored, retry to deliver it",
                               retry_after=2) from None

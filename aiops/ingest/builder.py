@@ -71,6 +71,8 @@ class BatchBuilder:
     def __init__(self, *, now_ms: int, max_past_seconds: int, max_future_seconds: int) -> None:
         self._earliest = now_ms - max_past_seconds * 1000
         self._latest = now_ms + max_future_seconds * 1000
+        self._max_past_seconds = max_past_seconds
+        self._max_future_seconds = max_future_seconds
         self._index: dict[int, int] = {}
         self._service_ids: list[str] = []
         self._metric_names: list[str] = []
@@ -138,8 +140,9 @@ class BatchBuilder:
         if outside.size:
             first = int(outside[0])
             when = "too old" if timestamps[first] < self._earliest else "too far in the future"
-            raise Unprocessable(f"{self._point(chunk_starts, first)}: timestamp is {when} (accepted: the last "
-                                f"{(self._latest - self._earliest) // 1000} seconds up to a little ahead)")
+            raise Unprocessable(f"{self._point(chunk_starts, first)}: timestamp is {when} (accepted: from "
+                                f"{self._max_past_seconds} s ago (ingest.max_past_seconds) to "
+                                f"{self._max_future_seconds} s ahead (ingest.max_future_seconds))")
         keep = self._once_per_point(index, timestamps, values, chunk_starts)
         if keep is not None:
             index, timestamps, values = index[keep], timestamps[keep], values[keep]

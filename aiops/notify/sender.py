@@ -9,7 +9,7 @@ address only, and records the attempt with the row's new state: ``delivered`` on
 ``pending`` with a later ``next_attempt_at`` on a retryable failure
 (:class:`aiops.notify.retry.RetryPolicy`), ``failed`` otherwise. A row is only marked
 delivered after the receiver answered, so a restart between the two resends it: receivers
-dedupe on the idempotency key (``X-AIOps-Idempotency-Key``).
+dedupe on the idempotency key (``Idempotency-Key``).
 """
 
 from __future__ import annotations

@@ -94,3 +94,11 @@ def test_auto_counts_follow_the_cpus_this_process_may_use(monkeypatch: pytest.Mo
         assert (settings.watchdog.shards, settings.rca.workers) == (expected, expected)
     monkeypatch.setenv("AIOPS_RCA__WORKERS", "3")  # a number is taken as given
     assert load_settings().rca.workers == 3
+
+
+def test_a_count_that_is_neither_a_number_nor_auto_names_both_forms(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIOPS_WATCHDOG__SHARDS", "two")
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert "watchdog.shards (AIOPS_WATCHDOG__SHARDS)" in str(refused.value)
+    assert 'a whole number or "auto"' in str(refused.value)

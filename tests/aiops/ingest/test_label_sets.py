@@ -6,6 +6,7 @@ import json
 import time
 
 import cramjam
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -116,3 +117,16 @@ def test_label_sets_are_kept_exactly_or_refused_by_name(record_property) -> None
     check()
     record_property("measured", f"{seen['refused']} malformed sets refused with 400 naming series and label, "
                                 f"{seen['kept']} well-formed sets kept exactly (remote_write and JSON)")
+
+
+@pytest.mark.parametrize(("offset_s", "when", "setting"), [(-7200, "too old", "3600 s ago (ingest.max_past_seconds)"),
+                                                           (3600, "too far in the future",
+                                                            "300 s ahead (ingest.max_future_seconds)")])
+def test_a_point_outside_the_window_names_the_window_and_its_settings(offset_s: int, when: str,
+                                                                      setting: str) -> None:
+    batch = builder()
+    batch.add("series[0] (api/cpu)", "api", "cpu", {}, np.array([NOW_MS + offset_s * 1000], dtype=np.int64),
+              np.array([1.0]))
+    with pytest.raises(Unprocessable) as refused:
+        batch.build()
+    assert f"point[0]: timestamp is {when}" in str(refused.value) and setting in str(refused.value)
