@@ -101,6 +101,9 @@ class Notifier:
                 outcome, error = "refused", str(refused)
             except httpx.HTTPError as failure:
                 outcome, error = "retry", f"{type(failure).__name__}: {failure}"
+            except ValueError as broken:  # a stored channel no longer valid, a header that cannot be sent:
+                # never again; the exception's text may quote a secret, so only its kind is kept.
+                outcome, error = "failed", f"the channel cannot be sent to ({type(broken).__name__})"
         elapsed_ms = 1000 * (time.monotonic() - began)
         next_at = row.next_attempt_at
         if outcome == "retry":

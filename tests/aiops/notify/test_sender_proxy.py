@@ -105,3 +105,41 @@ def test_an_outbox_delivery_goes_to_the_receiver_not_to_an_environment_proxy(ser
     finally:
         store.close()
     assert proxy.lines == [] and len(receiver.lines) == 1 and TOKEN in receiver.lines[0]
+
+
+def test_a_stored_channel_that_cannot_be_sent_fails_alone_and_quotes_no_secret(servers, tmp_path: Path) -> None:
+    """A channel stored before its fields were checked (a bearer token with a newline, one not ASCII) fails its
+    own rows, naming no secret; the pass goes on to the next row, which is delivered."""
+    receiver, _ = servers
+    settings = load_settings(data_dir=tmp_path)
+    now = datetime.now(UTC)
+    bad_tokens = {"ch-nl": "abc\r\nX-Evil: 1", "ch-uni": "t\u00fcken-" + TOKEN}
+    good = parse_channel({"name": "ops", "type": "slack", "url": f"{receiver.url}/services/{TOKEN}"})
+    store = Store(settings)
+    store.migrate()
+    try:
+        configs = {channel_id: {"name": "am", "type": "alertmanager", "url": receiver.url, "bearer_token": token,
+                                "min_severity": "info", "resend_seconds": None}
+                   for channel_id, token in bad_tokens.items()}
+        configs["ch-ok"] = channel_to_storage(good)
+        rows = []
+        for seq, (channel_id, config) in enumerate(configs.items()):
+            store.save_channel(ChannelRow("acme", channel_id, "ops", config["type"], orjson.dumps(config).decode(),
+                                          now), now)
+            change = sample_change("acme", channel_id, now)
+            rows.append(OutboxRow("acme", f"ntf-{seq}", channel_id, change.incident.incident_id, "opened", seq,
+                                  orjson.dumps(change_to_dict(change)).decode(), PENDING, 0, None,
+                                  now - timedelta(seconds=3 - seq), now))
+        store.enqueue_notifications(rows, now)
+        notifier = Notifier(settings, store)
+        try:
+            assert notifier.run_once() == 3
+        finally:
+            notifier.close()
+        attempts = {a.channel_id: a for row in rows for a in store.delivery_attempts("acme", row.incident_id)}
+    finally:
+        store.close()
+    assert attempts["ch-ok"].outcome == "delivered"
+    for channel_id in bad_tokens:
+        assert attempts[channel_id].outcome == "failed", attempts[channel_id]
+        assert "abc" not in attempts[channel_id].error and TOKEN not in attempts[channel_id].error
