@@ -16,6 +16,7 @@ at all is a separate check against the operator's allow-list
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,6 +28,8 @@ SeverityName = Literal["info", "warning", "error", "critical"]
 MAX_URL_CHARS = 2048
 SHOWN_PATH_CHARS = 8  # of a URL path that may hold a token, this much is shown
 SHOWN_SECRET_CHARS = 4
+MAX_TOKEN_CHARS = 4096
+BEARER_TOKEN = re.compile(rf"[A-Za-z0-9\-._~+/]{{1,{MAX_TOKEN_CHARS}}}=*")
 
 
 def _check_url(url: SecretStr, *, https_only: bool = False) -> SecretStr:
@@ -98,6 +101,16 @@ class AlertmanagerChannel(_Channel):
     @classmethod
     def _url(cls, value: SecretStr) -> SecretStr:
         return _check_url(value)
+
+    @field_validator("bearer_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        # It goes into a header: a newline would split it, anything outside ASCII cannot be sent, and
+        # the HTTP library's error would then repeat the token in the delivery's error (RFC 6750 b64token).
+        if value is not None and not BEARER_TOKEN.fullmatch(value.get_secret_value()):
+            raise ValueError(f"a bearer token of 1 to {MAX_TOKEN_CHARS} characters of A-Z a-z 0-9 - . _ ~ + / "
+                             "(then = padding)")
+        return value
 
     @property
     def alerts_url(self) -> str:

@@ -50,7 +50,10 @@ class Notifier:
         self._policy = OutboundPolicy.from_settings(self._notify.outbound, settings.mode)
         self._retry = RetryPolicy(self._notify.retry)
         self._rng = rng or random.Random()
-        self._client = httpx.Client(timeout=self._notify.request_timeout_seconds, follow_redirects=False)
+        # No redirects (one could lead anywhere) and no proxy from the environment (it would see the URL, a
+        # Slack token, and connect to the name, not the vetted address): see aiops.notify.targets.
+        self._client = httpx.Client(timeout=self._notify.request_timeout_seconds, follow_redirects=False,
+                                    trust_env=False)
         # The first re-post comes one period after start (a restart re-posts within one period).
         self._next_resend = self._clock.now() + timedelta(seconds=self._notify.alertmanager_resend_seconds)
         self.delivered = 0
@@ -98,6 +101,9 @@ class Notifier:
                 outcome, error = "refused", str(refused)
             except httpx.HTTPError as failure:
                 outcome, error = "retry", f"{type(failure).__name__}: {failure}"
+            except ValueError as broken:  # a stored channel no longer valid, a header that cannot be sent:
+                # never again; the exception's text may quote a secret, so only its kind is kept.
+                outcome, error = "failed", f"the channel cannot be sent to ({type(broken).__name__})"
         elapsed_ms = 1000 * (time.monotonic() - began)
         next_at = row.next_attempt_at
         if outcome == "retry":
@@ -191,7 +197,7 @@ async def send_test(channel, channel_id: str, tenant_id: str,
     url, host, extensions = target.pinned()
     try:
         async with httpx.AsyncClient(timeout=settings.notifications.request_timeout_seconds,
-                                     follow_redirects=False) as client:
+                                     follow_redirects=False, trust_env=False) as client:
             response = await client.post(url, content=request.body, headers={**request.headers, **host},
                                          extensions=extensions)
     except httpx.HTTPError as failure:

@@ -9,6 +9,7 @@ one attempt row), so a restart of either loses nothing: what is not ``delivered`
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -79,10 +80,28 @@ def _outbox(row: tuple) -> OutboxRow:
                      _utc(row[9]), _utc(row[10]), _utc(row[11]), _utc(row[12]), row[13])
 
 
+# Held from counting a tenant's channels to saving a new one (add_channel): with embedded chDB every
+# create reaches the one storage owner (a threaded actor), so concurrent creates cannot pass the cap together.
+_CHANNEL_CREATE_LOCK = threading.Lock()
+
+
 class NotificationTables:
     _pool: object
 
     # -- channels ---------------------------------------------------------------------
+    def add_channel(self, channel: ChannelRow, at: datetime, cap: int) -> int | None:
+        """Save ``channel`` unless its tenant already has ``cap`` channels: None when saved, else how many it has.
+
+        Counting and saving hold one lock in this process, so concurrent creates never pass the cap
+        together when every create comes here (embedded chDB: the storage owner). With a ClickHouse
+        server each process checks on its own, so creates racing from two processes may pass it."""
+        with _CHANNEL_CREATE_LOCK:
+            held = len(self.list_channels(channel.tenant_id))
+            if held >= cap:
+                return held
+            self.save_channel(channel, at)
+        return None
+
     def save_channel(self, channel: ChannelRow, at: datetime) -> None:
         with self._pool.borrow() as client:
             client.insert("notification_channels", [[channel.tenant_id, channel.channel_id, channel.name,

@@ -7,7 +7,7 @@ at creation, and checked again at every delivery.
 
 from __future__ import annotations
 
-import hashlib
+import secrets
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -54,16 +54,15 @@ async def create_channel(identity: Admin, context: Ctx, body: Annotated[dict, Bo
         raise _invalid(error) from None
     settings = context.settings
     check_target(channel.url_text(), OutboundPolicy.from_settings(settings.notifications.outbound, settings.mode))
-    existing = await context.store.aio.list_channels(identity.tenant_id)
-    if len(existing) >= settings.notifications.max_channels_per_tenant:
-        raise Conflict(f"the tenant has {len(existing)} channels, the most it may "
-                       "(notifications.max_channels_per_tenant); delete one first")
     now = datetime.now(UTC)
-    digest = hashlib.blake2b(f"{identity.tenant_id}\x00{channel.name}\x00{now.isoformat()}".encode(), digest_size=8)
-    channel_id = "ch-" + digest.hexdigest()
+    channel_id = "ch-" + secrets.token_hex(8)  # random: two creates of one name at one instant are two channels
     row = ChannelRow(identity.tenant_id, channel_id, channel.name, channel.type,
                      orjson.dumps(channel_to_storage(channel)).decode(), now)
-    await context.store.aio.save_channel(row, now)
+    # Count and save in one storage call: concurrent creates cannot pass the cap together.
+    held = await context.store.aio.add_channel(row, now, settings.notifications.max_channels_per_tenant)
+    if held is not None:
+        raise Conflict(f"the tenant has {held} channels, the most it may "
+                       "(notifications.max_channels_per_tenant); delete one first")
     return public_view(channel_id, channel)
 
 

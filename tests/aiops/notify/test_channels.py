@@ -41,6 +41,17 @@ def test_bad_urls_are_refused_with_the_reason(url: str, message: str) -> None:
         parse_channel({"name": "hook", "type": "webhook", "url": url, "secret": SECRET})
 
 
+@pytest.mark.parametrize("token", ["abc\r\nX-Evil: 1", "tok\x00en", "\u00fc-token", "two words", "", "t" * 4097])
+def test_a_bearer_token_is_one_header_safe_token(token: str) -> None:
+    """A token that cannot go into an Authorization header is refused at creation, and not repeated."""
+    with pytest.raises(ValidationError, match="bearer_token") as refused:
+        parse_channel({"name": "am", "type": "alertmanager", "url": "http://am:9093", "bearer_token": token})
+    assert not any(token and token in problem["msg"] for problem in refused.value.errors())
+    fine = "eyJhbGciOiJIUzI1NiJ9.e30.ZRrHA1JJJW8opsbCGfG_HACGpVUMN_a9IV7pAx_Zmeo"
+    assert parse_channel({"name": "am", "type": "alertmanager", "url": "http://am:9093",
+                          "bearer_token": fine}).bearer_token.get_secret_value() == fine
+
+
 def test_slack_needs_https_except_to_loopback() -> None:
     with pytest.raises(ValidationError, match="https://"):
         parse_channel({"name": "s", "type": "slack", "url": SLACK_URL.replace("https", "http")})
