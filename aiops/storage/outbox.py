@@ -12,14 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-_TS = "DateTime64(3, 'UTC')"
+from aiops.storage.sql import MS as _TS
+from aiops.storage.sql import utc
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    from aiops.storage.store import utc
-
     return None if value is None else utc(value)
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from clickhouse_connect.driver.client import Client
 
 NS = "DateTime64(9, 'UTC')"
+MS = "DateTime64(3, 'UTC')"  # the type of every other timestamp column (``created_at``, ``updated_at``...)
 
 # What a DateTime64(9) column holds (int64 nanoseconds since 1970). A window reaching past
 # it (``until=2299-01-01`` is a fair way to say "everything") is cut to it, instead of
