@@ -94,3 +94,10 @@ def test_auto_counts_follow_the_cpus_this_process_may_use(monkeypatch: pytest.Mo
         assert (settings.watchdog.shards, settings.rca.workers) == (expected, expected)
     monkeypatch.setenv("AIOPS_RCA__WORKERS", "3")  # a number is taken as given
     assert load_settings().rca.workers == 3
+
+
+def test_an_empty_default_tenant_means_none_as_engine_yaml_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().alerts.default_tenant == "default"
+    assert load_settings(alerts={"default_tenant": ""}).alerts.default_tenant is None
+    monkeypatch.setenv("AIOPS_ALERTS__DEFAULT_TENANT", "")
+    assert load_settings().alerts.default_tenant is None
