@@ -102,6 +102,10 @@ class IncidentService:
         # (tenant, incident) -> (the anomaly whose analysis answers, whether it is a re-run)
         self._rca_pending: dict[tuple[str, str], tuple[str, bool]] = {}
         self._cursor: datetime | None = None
+        # Rows already handled that the next read re-reads (written in the overlap before the
+        # cursor): the read takes this many more than max_signals_per_poll, so a burst of more
+        # than a page within CURSOR_OVERLAP cannot fill every page with seen rows and stall.
+        self._overlap_rows = 0
         self.signals = 0
         self.passes = 0
         self.notifications = 0  # outbox rows enqueued, all passes together
@@ -157,7 +161,7 @@ class IncidentService:
         with self._lock:
             work = _Pass()
             anomalies = self._store.anomalies_changed_since(self._cursor - CURSOR_OVERLAP,
-                                                            self._grouping.max_signals_per_poll)
+                                                            self._grouping.max_signals_per_poll + self._overlap_rows)
             fresh = [a for a in anomalies if self._seen.get((a.tenant_id, a.anomaly_id)) != a.updated_at]
             ends = self._alert_ends(fresh)
             handled = 0
@@ -181,6 +185,7 @@ class IncidentService:
                 self._store.save_incident_cursor(CURSOR, newest, datetime.now(UTC))
                 self._forget_before(newest)
                 self._cursor = newest
+                self._overlap_rows = sum(1 for a in anomalies if a.updated_at >= newest - CURSOR_OVERLAP)
             self.signals += handled
             self.passes += 1
             return handled

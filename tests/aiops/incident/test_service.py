@@ -156,3 +156,21 @@ def test_a_member_upstream_of_the_root_re_runs_the_analysis_and_moves_the_root_c
         assert kinds == ["opened", "root_cause_known", "root_cause_changed"]
     finally:
         store.close()
+
+
+def test_a_burst_larger_than_a_page_within_the_cursor_overlap_is_grouped_whole(tmp_path: Path) -> None:
+    """More signals written within CURSOR_OVERLAP than max_signals_per_poll: each pass re-reads the
+    seen ones of the overlap and still gets a page of new ones (it used to re-read the same full
+    page of seen rows forever)."""
+    settings = load_settings(data_dir=tmp_path, incident_grouping={"max_signals_per_poll": 2})
+    store = Store(settings)
+    store.migrate()
+    try:
+        now = datetime.now(UTC)
+        for i in range(5):
+            store.upsert_anomalies([episode(f"svc{i}", now - timedelta(minutes=5 - i), f"anom-{i}")])
+        manager = IncidentService(settings, store)
+        manager.restore()
+        assert [manager.run_once() for _ in range(4)] == [2, 2, 1, 0]
+    finally:
+        store.close()
