@@ -2,7 +2,8 @@
 
 The rules all of ``aiops/storage`` follows: statements are parameterised (``{name:Type}``
 server-side binding, never formatted values); every predicate on a tenant-owned table
-names ``tenant_id`` (the few reads across tenants say so in their name); reads of
+names ``tenant_id`` (the few reads across tenants, for the incident manager and the
+notifier, say "every tenant" in their docstrings); reads of
 ``ReplacingMergeTree`` tables use ``FINAL`` so an updated row is seen once.
 """
 

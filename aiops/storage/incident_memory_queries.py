@@ -23,7 +23,7 @@ _RESOLUTION_COLUMNS = ("tenant_id", "kb_id", "incident_id", "service_id", "resol
 
 
 
-class IncidentQueries:
+class IncidentMemoryQueries:
     _pool: object  # the Store's ClientPool
 
     # -- alerts ----------------------------------------------------------------------------
