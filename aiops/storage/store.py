@@ -116,9 +116,6 @@ class Store(RcaQueries, IncidentMemoryQueries, AlertQueries, SpanQueries, LogQue
     def list_api_keys(self, tenant_id: str, *, include_revoked: bool = False) -> list[ApiKeyRecord]:
         return self.api_keys.list(tenant_id, include_revoked=include_revoked)
 
-    def get_api_key(self, tenant_id: str, key_id: str) -> ApiKeyRecord | None:
-        return self.api_keys.get(tenant_id, key_id)
-
     def find_api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
         return self.api_keys.find_by_hash(key_hash)
 
