@@ -32,7 +32,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import orjson
 
@@ -209,7 +209,7 @@ class IncidentService:
             self._persist(work)
             if handled:
                 newest = max(a.updated_at for a in anomalies)
-                self._store.save_incident_cursor(CURSOR, newest, datetime.now(UTC))
+                self._store.save_incident_cursor(CURSOR, newest, self._clock.now())
                 self._forget_before(newest)
                 self._cursor = newest
                 self._overlap_rows = sum(1 for a in anomalies if a.updated_at >= newest - CURSOR_OVERLAP)
@@ -269,7 +269,7 @@ class IncidentService:
             self._follow(tenant_id, outcome, work)
 
     def _persist(self, work: _Pass) -> None:
-        now = datetime.now(UTC)
+        now = self._clock.now()  # the outbox rows' due time and every row's version, as the notifier's clock
         snapshots = []
         for tenant_id, ids in work.changed.items():
             grouper = self._groupers[tenant_id]
