@@ -117,12 +117,30 @@ def wake_incident_manager(actors: ActorDirectory) -> None:
     Fire and forget, and a no-op when grouping is off: the signals are already durable, so a
     lost wake-up costs at most ``incident_grouping.idle_poll_seconds``.
     """
-    if not actors.runs_incidents:
-        return
-    name = actor_name(INCIDENT_MANAGER, 0)
-    manager = actors.get(name)
-    if manager is not None:
+    if actors.runs_incidents:
+        _wake(actors, actor_name(INCIDENT_MANAGER, 0))
+
+
+def wake_notifier(actors: ActorDirectory) -> None:
+    """Tell the notifier that outbox rows were enqueued: deliver now, not at its next poll.
+
+    Fire and forget: the rows are durable, so a lost wake-up costs at most ``incident_grouping.idle_poll_seconds``."""
+    _wake(actors, actor_name(NOTIFIER, 0))
+
+
+def _wake(actors: ActorDirectory, name: str) -> None:
+    actor = actors.get(name)
+    if actor is not None:
         try:
-            manager.wake.remote()
-        except Exception:  # a dead handle: its restarted self reads from its stored cursor anyway
+            actor.wake.remote()
+        except Exception:  # a dead handle: its restarted self reads its work from storage anyway
             actors.forget(name)
+
+
+def next_wait(wait: float, busy: bool, poll: float, idle_poll: float) -> float:
+    """Seconds until a polling actor's next pass: ``poll`` after a busy pass (or a wake-up), else
+    the last wait doubled, at most ``idle_poll`` (never below ``poll``). Wake-ups make the idle
+    back-off cheap: it only bounds a lost one."""
+    if busy:
+        return poll
+    return min(max(poll, idle_poll), max(wait, poll) * 2)

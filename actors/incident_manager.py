@@ -15,21 +15,13 @@ from __future__ import annotations
 import logging
 import threading
 
-from actors.directory import NOTIFIER, ActorDirectory, actor_name
+from actors.directory import ActorDirectory, next_wait, wake_notifier
 from aiops.incident.service import IncidentService
 from aiops.logs import configure_engine_logging
 from aiops.settings import Settings
 from aiops.storage.gateway import StoreGateway
 
 log = logging.getLogger(__name__)
-
-
-def next_wait(wait: float, busy: bool, poll: float, idle_poll: float) -> float:
-    """Seconds until the next pass: ``poll`` after a busy pass (or a wake-up), else the last
-    wait doubled, at most ``idle_poll`` (never below ``poll``)."""
-    if busy:
-        return poll
-    return min(max(poll, idle_poll), max(wait, poll) * 2)
 
 
 class IncidentManager:
@@ -55,17 +47,8 @@ class IncidentManager:
             enqueued = self._service.notifications
             busy = self.run_once() > 0 or woken
             if self._service.notifications > enqueued:
-                self._wake_notifier()
+                wake_notifier(self._actors)
             wait = next_wait(wait, busy, grouping.poll_seconds, grouping.idle_poll_seconds)
-
-    def _wake_notifier(self) -> None:
-        name = actor_name(NOTIFIER, 0)
-        notifier = self._actors.get(name)
-        if notifier is not None:
-            try:
-                notifier.wake.remote()
-            except Exception:  # a dead handle: the rows are durable, its next poll finds them
-                self._actors.forget(name)
 
     def run_once(self) -> int:
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from actors.incident_manager import next_wait
+from actors.directory import next_wait
 from aiops.logs import configure_engine_logging
 from aiops.notify.sender import Notifier
 from aiops.settings import Settings

@@ -29,7 +29,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from actors.directory import ActorDirectory, wake_incident_manager
+from actors.directory import ActorDirectory, next_wait, wake_incident_manager
 from aiops.clock import SYSTEM_CLOCK, Clock
 from aiops.dashboard import RcaMetrics, p95
 from aiops.incident_memory import similar_incidents
@@ -212,7 +212,7 @@ class RcaWorker:
                 # Work of mine was queued (or a wake-up): keep looking every poll. Otherwise back
                 # off, doubling: new requests wake their owner, and others' claims only become
                 # mine after rca.claim_timeout_seconds.
-                wait = poll if woken or self._queue_depth else min(max(poll, idle_poll), max(wait, poll) * 2)
+                wait = next_wait(wait, woken or bool(self._queue_depth), poll, idle_poll)
                 if time.monotonic() >= next_graphs:
                     next_graphs = time.monotonic() + min(30.0, self._settings.rca.graph_refresh_seconds)
                     self.refresh_graphs()

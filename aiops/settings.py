@@ -172,7 +172,7 @@ class AlertSettings(Section):
     # Refuse (401) alerts that present no webhook key. None: on in production mode, off in development.
     require_webhook_key: bool | None = None
     # For alerts without a tenant_id label and no key (the reference's example payload):
-    # like Mimir's anonymous tenant when auth is off. None: such alerts get 422.
+    # like Mimir's anonymous tenant when auth is off. None or empty: such alerts get 422.
     default_tenant: str | None = Field("default", min_length=1, max_length=64)
     create_default_tenant: bool = True  # create default_tenant at start when missing
     max_body_bytes: int = Field(1024 * 1024, gt=0)
@@ -187,6 +187,13 @@ class AlertSettings(Section):
     request_timeout_seconds: float = Field(30.0, gt=0)
     keep_alive_seconds: float = Field(30.0, gt=0)
     max_connections: int = Field(256, ge=1)  # open connections at once; more are answered 503
+
+    @field_validator("default_tenant", mode="before")
+    @classmethod
+    def _empty_means_none(cls, value: Any) -> Any:
+        # engine.yaml and the README say "empty: 422"; an empty YAML value or AIOPS_ALERTS__DEFAULT_TENANT=""
+        # means no default tenant, not an invalid one.
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 class IncidentSettings(Section):

@@ -135,15 +135,21 @@ class EngineClient:
 
     async def acknowledge_incident(self, tenant_id: str, incident_id: str, by: str) -> Incident:
         """Raises :class:`~aiops.incident.grouping.IncidentNotFound` / ``IncidentConflict`` as the
-        manager does (Ray's wrapper is an instance of them), :class:`Unavailable` when it is not running."""
-        return cast(Incident, await self._incident_manager().acknowledge.remote(tenant_id, incident_id, by))
+        manager does (Ray's wrapper is an instance of them), :class:`Unavailable` when it is not
+        running or dies during the call."""
+        return await self._change_incident("acknowledge", tenant_id, incident_id, by)
 
     async def resolve_incident(self, tenant_id: str, incident_id: str, by: str) -> Incident:
         """As :meth:`acknowledge_incident`, resolving."""
-        return cast(Incident, await self._incident_manager().resolve.remote(tenant_id, incident_id, by))
+        return await self._change_incident("resolve", tenant_id, incident_id, by)
 
-    def _incident_manager(self) -> Any:
-        manager = self._actors.get(actor_name(INCIDENT_MANAGER, 0))
+    async def _change_incident(self, method: str, tenant_id: str, incident_id: str, by: str) -> Incident:
+        name = actor_name(INCIDENT_MANAGER, 0)
+        manager = self._actors.get(name)
         if manager is None:
             raise Unavailable("the incident manager is not running; retry shortly", retry_after=2)
-        return manager
+        try:
+            return cast(Incident, await getattr(manager, method).remote(tenant_id, incident_id, by))
+        except _ACTOR_GONE:  # restarting: it rebuilds from storage, so the caller may simply retry
+            self._actors.forget(name)
+            raise Unavailable("the incident manager is restarting; retry shortly", retry_after=2) from None

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
-import numpy as np
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from aiops.demo.system import CALLS, FAULTS, Fault, System
@@ -273,8 +272,3 @@ def verdicts(results: list[RoundResult]) -> list[str]:
 
 def lag_of(result: RoundResult) -> dict[str, int]:
     return {b["service_id"]: int(b["lag_minutes"]) for b in result.blast_radius}
-
-
-def mean_or_none(values: list[float | None]) -> float | None:
-    known = [v for v in values if v is not None]
-    return float(np.mean(known)) if known else None

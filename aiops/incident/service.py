@@ -17,7 +17,9 @@
 4. stores every incident that changed and, for each state change, one outbox row per
    channel that hears it (:func:`aiops.notify.decision.notifications_for`); then moves the
    cursor. A crash before the cursor moves repeats the pass: the signals are members by
-   then (restored from the snapshots), so nothing is opened or notified twice.
+   then (restored from the snapshots), so nothing is opened or notified twice. A pass that
+   fails part way (storage unreachable) drops what it holds and restores from storage
+   before the next, as a crash would, so nothing it had not stored is lost.
 
 Grouping is deterministic for a given order of signals; the order is the anomalies' write
 order (``updated_at``, then tenant and id).
@@ -30,7 +32,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import orjson
 
@@ -102,6 +104,10 @@ class IncidentService:
         # (tenant, incident) -> (the anomaly whose analysis answers, whether it is a re-run)
         self._rca_pending: dict[tuple[str, str], tuple[str, bool]] = {}
         self._cursor: datetime | None = None
+        # Rows already handled that the next read re-reads (written in the overlap before the
+        # cursor): the read takes this many more than max_signals_per_poll, so a burst of more
+        # than a page within CURSOR_OVERLAP cannot fill every page with seen rows and stall.
+        self._overlap_rows = 0
         self.signals = 0
         self.passes = 0
         self.notifications = 0  # outbox rows enqueued, all passes together
@@ -149,15 +155,40 @@ class IncidentService:
             log.warning("service graph of %s unavailable: %s", tenant_id, error)
         return ServiceGraph.from_edges(edges)
 
+    def _forget_all(self) -> None:
+        """Drop what is held so the next pass restores from storage, as after a restart.
+
+        Called when a pass or a person's change fails part way (storage unreachable): the
+        groupers already hold what storage may lack (a signal's membership, its opening and
+        notifications), and re-reading the same signals into them would change nothing, so
+        what was not stored would be lost."""
+        self._groupers.clear()
+        self._graph_at.clear()
+        self._seen.clear()
+        self._last_seen.clear()
+        self._rca_pending.clear()
+        self._cursor = None
+        self._overlap_rows = 0
+
     # -- one pass ---------------------------------------------------------------------
     def run_once(self) -> int:
-        """Read new signals, tick, collect analyses, store and enqueue; returns the signals handled."""
+        """Read new signals, tick, collect analyses, store and enqueue; returns the signals handled.
+
+        Raises what storage raises; the next call then starts from the stored state."""
+        with self._lock:
+            try:
+                return self._pass()
+            except Exception:
+                self._forget_all()
+                raise
+
+    def _pass(self) -> int:
         if self._cursor is None:
             self.restore()
         with self._lock:
             work = _Pass()
             anomalies = self._store.anomalies_changed_since(self._cursor - CURSOR_OVERLAP,
-                                                            self._grouping.max_signals_per_poll)
+                                                            self._grouping.max_signals_per_poll + self._overlap_rows)
             fresh = [a for a in anomalies if self._seen.get((a.tenant_id, a.anomaly_id)) != a.updated_at]
             ends = self._alert_ends(fresh)
             handled = 0
@@ -178,9 +209,10 @@ class IncidentService:
             self._persist(work)
             if handled:
                 newest = max(a.updated_at for a in anomalies)
-                self._store.save_incident_cursor(CURSOR, newest, datetime.now(UTC))
+                self._store.save_incident_cursor(CURSOR, newest, self._clock.now())
                 self._forget_before(newest)
                 self._cursor = newest
+                self._overlap_rows = sum(1 for a in anomalies if a.updated_at >= newest - CURSOR_OVERLAP)
             self.signals += handled
             self.passes += 1
             return handled
@@ -237,7 +269,7 @@ class IncidentService:
             self._follow(tenant_id, outcome, work)
 
     def _persist(self, work: _Pass) -> None:
-        now = datetime.now(UTC)
+        now = self._clock.now()  # the outbox rows' due time and every row's version, as the notifier's clock
         snapshots = []
         for tenant_id, ids in work.changed.items():
             grouper = self._groupers[tenant_id]
@@ -280,18 +312,23 @@ class IncidentService:
         return self._act(tenant_id, incident_id, lambda g: g.resolve(incident_id, by))
 
     def _act(self, tenant_id: str, incident_id: str, act) -> Incident:
-        """Raises IncidentNotFound (also for another tenant's id) or IncidentConflict."""
-        if self._cursor is None:
-            self.restore()
+        """Raises IncidentNotFound (also for another tenant's id) or IncidentConflict, or what storage
+        raises (the change is then not kept: the next call starts from the stored state)."""
         with self._lock:
+            if self._cursor is None:
+                self.restore()
             grouper = self._groupers.get(tenant_id)
             if grouper is None:
                 raise IncidentNotFound(f"incident {incident_id!r} not found")
             outcome = act(grouper)
             work = _Pass()
-            self._follow(tenant_id, outcome, work)
-            work.changed[tenant_id][incident_id] = None
-            self._persist(work)
+            try:
+                self._follow(tenant_id, outcome, work)
+                work.changed[tenant_id][incident_id] = None
+                self._persist(work)
+            except Exception:
+                self._forget_all()
+                raise
             return grouper.incident(incident_id)
 
     def status(self) -> dict:

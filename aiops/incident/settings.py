@@ -1,4 +1,4 @@
-"""How signals are grouped into incidents (proposed ``incident_grouping`` block of engine.yaml)."""
+"""How signals are grouped into incidents: the ``incident_grouping`` block of ``configs/engine.yaml``."""
 
 from __future__ import annotations
 

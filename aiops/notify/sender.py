@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 300
 
 
+class _Unreadable(Exception):
+    """An outbox row or its channel does not parse: the attempt fails without a retry."""
+
+
 class Notifier:
     """Delivers due outbox rows of every tenant; not thread-safe (one pass at a time)."""
 
@@ -84,10 +88,16 @@ class Notifier:
             outcome, error = "failed", "the channel was deleted"
         else:
             try:
-                channel = parse_channel(orjson.loads(stored.config))
-                change = change_from_dict(orjson.loads(row.change))
-                request = render(Notification(row.channel_id, change, row.notification_id), channel, self._notify,
-                                 now=now)
+                try:
+                    channel = parse_channel(orjson.loads(stored.config))
+                    change = change_from_dict(orjson.loads(row.change))
+                    request = render(Notification(row.channel_id, change, row.notification_id), channel,
+                                     self._notify, now=now)
+                except (ValueError, KeyError, TypeError) as unreadable:
+                    # A row or channel this version cannot read (stored by an older one) would fail
+                    # every pass and hold up the rows behind it: it fails once, recorded, instead.
+                    raise _Unreadable(f"unreadable channel or notification: {type(unreadable).__name__}: "
+                                      f"{unreadable}") from None
                 target = check_target(request.url, self._policy)
                 url, host, extensions = target.pinned()
                 response = self._client.post(url, content=request.body, headers={**request.headers, **host},
@@ -99,6 +109,8 @@ class Notifier:
                     error = f"answered {status}"
             except TargetRefused as refused:
                 outcome, error = "refused", str(refused)
+            except _Unreadable as unreadable:
+                outcome, error = "failed", str(unreadable)
             except httpx.HTTPError as failure:
                 outcome, error = "retry", f"{type(failure).__name__}: {failure}"
             except ValueError as broken:  # a stored channel no longer valid, a header that cannot be sent:

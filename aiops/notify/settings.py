@@ -1,4 +1,4 @@
-"""How incident notifications leave the engine (proposed ``notifications`` block of engine.yaml)."""
+"""How incident notifications leave the engine: the ``notifications`` block of ``configs/engine.yaml``."""
 
 from __future__ import annotations
 

@@ -53,13 +53,6 @@ class IncidentPatch(RequestBody):
     by: str | None = Field(None, min_length=1, max_length=200)
 
 
-class ChannelCreated(BaseModel):
-    channel_id: str
-    name: str
-    type: str
-    url: str  # masked: a prefix only
-
-
 class ChannelTestResult(BaseModel):
     channel_id: str
     delivered: bool

@@ -16,14 +16,8 @@ import orjson
 from aiops.incident.codec import incident_from_dict, incident_to_dict
 from aiops.incident.model import Incident, IncidentStatus
 from aiops.storage.records import AnomalyRecord
-
-_TS = "DateTime64(3, 'UTC')"
-
-
-def _utc(value: datetime) -> datetime:
-    from aiops.storage.store import utc
-
-    return utc(value)
+from aiops.storage.sql import MS as _TS
+from aiops.storage.sql import utc as _utc
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,13 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
-_TS = "DateTime64(3, 'UTC')"
+from aiops.storage.sql import MS as _TS
+from aiops.storage.sql import utc
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    from aiops.storage.store import utc
-
     return None if value is None else utc(value)
 
 

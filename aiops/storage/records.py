@@ -41,9 +41,6 @@ class ApiKeyRecord:
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
 
-    def usable_at(self, now: datetime) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
-
 
 @dataclass(frozen=True)
 class IngestOutcome:

@@ -2,7 +2,8 @@
 
 The rules all of ``aiops/storage`` follows: statements are parameterised (``{name:Type}``
 server-side binding, never formatted values); every predicate on a tenant-owned table
-names ``tenant_id`` (the few reads across tenants say so in their name); reads of
+names ``tenant_id`` (the few reads across tenants, for the incident manager and the
+notifier, say "every tenant" in their docstrings); reads of
 ``ReplacingMergeTree`` tables use ``FINAL`` so an updated row is seen once.
 """
 
@@ -13,6 +14,7 @@ from datetime import UTC, date, datetime
 from clickhouse_connect.driver.client import Client
 
 NS = "DateTime64(9, 'UTC')"
+MS = "DateTime64(3, 'UTC')"  # the type of every other timestamp column (``created_at``, ``updated_at``...)
 
 # What a DateTime64(9) column holds (int64 nanoseconds since 1970). A window reaching past
 # it (``until=2299-01-01`` is a fair way to say "everything") is cut to it, instead of

@@ -2,7 +2,8 @@
 
 Queries are parameterised (``{name:Type}`` server-side binding) and every predicate on a
 tenant-owned table names ``tenant_id``; the few methods that read across tenants say so
-in their name. Reads of ``ReplacingMergeTree`` tables use ``FINAL`` so an updated row is
+in their name (``list_all_tenants``) or docstring ("every tenant": the incident manager's and
+the notifier's reads). Reads of ``ReplacingMergeTree`` tables use ``FINAL`` so an updated row is
 seen once. The same class runs in the storage-owner actor (embedded chDB) or in any
 process (ClickHouse server); callers reach it through :mod:`aiops.storage.gateway`.
 """
@@ -23,7 +24,7 @@ from aiops.storage.api_keys import ApiKeyRepository
 from aiops.storage.client import ClientPool
 from aiops.storage.first_write import FirstWriteGuard, Points, matching
 from aiops.storage.group_commit import GroupCommit
-from aiops.storage.incident_queries import IncidentQueries
+from aiops.storage.incident_memory_queries import IncidentMemoryQueries
 from aiops.storage.incident_store import IncidentTables
 from aiops.storage.log_queries import LogQueries
 from aiops.storage.migrations import migrate
@@ -43,7 +44,7 @@ from aiops.storage.sql import utc
 from aiops.storage.tenants import TenantRepository
 
 
-class Store(RcaQueries, IncidentQueries, AlertQueries, SpanQueries, LogQueries, RollupQueries, IncidentTables,
+class Store(RcaQueries, IncidentMemoryQueries, AlertQueries, SpanQueries, LogQueries, RollupQueries, IncidentTables,
             NotificationTables):
     """All reads and writes of the engine's ClickHouse tables."""
 
@@ -114,9 +115,6 @@ class Store(RcaQueries, IncidentQueries, AlertQueries, SpanQueries, LogQueries, 
 
     def list_api_keys(self, tenant_id: str, *, include_revoked: bool = False) -> list[ApiKeyRecord]:
         return self.api_keys.list(tenant_id, include_revoked=include_revoked)
-
-    def get_api_key(self, tenant_id: str, key_id: str) -> ApiKeyRecord | None:
-        return self.api_keys.get(tenant_id, key_id)
 
     def find_api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
         return self.api_keys.find_by_hash(key_hash)

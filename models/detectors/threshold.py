@@ -60,7 +60,7 @@ class ThresholdFilter:
         """``scores[i] >= threshold of series rows[i]``, elementwise (bool array of ``scores``' shape)."""
         return np.asarray(scores) >= self.thresholds[rows]
 
-    def feedback(self, row: int, verdict: str) -> float:
+    def feedback(self, row: int, verdict: Verdict | str) -> float:
         """Move series ``row``'s threshold after a verdict (another verdict changes nothing);
         returns its threshold now, within ``[base, MAX_THRESHOLD]``."""
         base = self.base

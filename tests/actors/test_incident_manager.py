@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actors.incident_manager import next_wait
+from actors.directory import next_wait
 
 
 def test_an_idle_loop_backs_off_doubling_to_the_idle_poll_and_work_brings_it_back() -> None:

@@ -102,3 +102,10 @@ def test_a_count_that_is_neither_a_number_nor_auto_names_both_forms(monkeypatch:
         load_settings()
     assert "watchdog.shards (AIOPS_WATCHDOG__SHARDS)" in str(refused.value)
     assert 'a whole number or "auto"' in str(refused.value)
+
+
+def test_an_empty_default_tenant_means_none_as_engine_yaml_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().alerts.default_tenant == "default"
+    assert load_settings(alerts={"default_tenant": ""}).alerts.default_tenant is None
+    monkeypatch.setenv("AIOPS_ALERTS__DEFAULT_TENANT", "")
+    assert load_settings().alerts.default_tenant is None

@@ -156,3 +156,57 @@ def test_a_member_upstream_of_the_root_re_runs_the_analysis_and_moves_the_root_c
         assert kinds == ["opened", "root_cause_known", "root_cause_changed"]
     finally:
         store.close()
+
+
+def test_a_burst_larger_than_a_page_within_the_cursor_overlap_is_grouped_whole(tmp_path: Path) -> None:
+    """More signals written within CURSOR_OVERLAP than max_signals_per_poll: each pass re-reads the
+    seen ones of the overlap and still gets a page of new ones (it used to re-read the same full
+    page of seen rows forever)."""
+    settings = load_settings(data_dir=tmp_path, incident_grouping={"max_signals_per_poll": 2})
+    store = Store(settings)
+    store.migrate()
+    try:
+        now = datetime.now(UTC)
+        for i in range(5):
+            store.upsert_anomalies([episode(f"svc{i}", now - timedelta(minutes=5 - i), f"anom-{i}")])
+        manager = IncidentService(settings, store)
+        manager.restore()
+        assert [manager.run_once() for _ in range(4)] == [2, 2, 1, 0]
+    finally:
+        store.close()
+
+
+class _StoreFailingOnce(Store):
+    """Real chDB; the first ``save_incidents`` fails, as when storage is briefly unreachable."""
+
+    failures = 1
+
+    def save_incidents(self, incidents, at):  # type: ignore[no-untyped-def]
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("storage unreachable")
+        super().save_incidents(incidents, at)
+
+
+def test_a_pass_that_fails_to_store_is_repeated_from_storage_and_loses_nothing(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path)
+    store = _StoreFailingOnce(settings)
+    store.migrate()
+    try:
+        now = datetime.now(UTC)
+        store.save_channel(ChannelRow("acme", "ch-1", "ops", "webhook", orjson.dumps(channel_to_storage(parse_channel(
+            {"name": "ops", "type": "webhook", "url": "http://127.0.0.1:9/hook", "secret": SECRET}))).decode(),
+            now), now)
+        store.upsert_anomalies([episode("db", now - timedelta(minutes=1), "anom-db")])
+        manager = IncidentService(settings, store)
+        manager.restore()
+        with pytest.raises(ConnectionError):
+            manager.run_once()
+        assert store.list_incidents("acme").incidents == []
+        assert manager.run_once() == 1  # the same signal again, grouped from what storage holds
+        [incident] = store.list_incidents("acme").incidents
+        assert [m.signal_id for m in incident.members] == ["anom-db"]
+        [row] = store.incident_notifications("acme", incident.incident_id)
+        assert row.change_kind == "opened"
+    finally:
+        store.close()

@@ -78,3 +78,27 @@ def test_failed_deliveries_follow_the_backoff_schedule_on_the_clock(settings: Se
         assert notifier.run_once() == 0  # failed rows are never attempted again
     finally:
         notifier.close()
+
+
+def test_an_unreadable_row_fails_once_and_does_not_hold_up_the_rows_behind_it(settings: Settings,
+                                                                              store: Store) -> None:
+    down = f"http://127.0.0.1:{free_port()}/hook"
+    channel = parse_channel({"name": "ops", "type": "webhook", "url": down, "secret": "s" * 32})
+    store.save_channel(ChannelRow("acme", "ch-1", "ops", "webhook",
+                                  orjson.dumps(channel_to_storage(channel)).decode(), T0), T0)
+    change = sender.test_change("acme", "ch-1", T0)
+    incident_id = change.incident.incident_id
+    store.enqueue_notifications([
+        OutboxRow("acme", "ntf-bad", "ch-1", incident_id, "opened", 0, '{"kind": "no-such-change"}', PENDING, 0,
+                  None, T0, T0),
+        OutboxRow("acme", "ntf-good", "ch-1", incident_id, "opened", 1, orjson.dumps(change_to_dict(change)).decode(),
+                  PENDING, 0, None, T0, T0 + timedelta(seconds=1))], T0)
+    notifier = Notifier(settings, store, rng=random.Random(SEED), clock=ManualClock(T0))
+    try:
+        assert notifier.run_once() == 2
+        rows = {r.notification_id: r for r in store.incident_notifications("acme", incident_id)}
+        assert rows["ntf-bad"].state == FAILED and "unreadable" in rows["ntf-bad"].last_error
+        assert rows["ntf-good"].state == PENDING and rows["ntf-good"].attempts == 1  # attempted (receiver down)
+        assert notifier.run_once() == 0  # the unreadable row is not attempted again
+    finally:
+        notifier.close()

@@ -23,7 +23,7 @@ _RESOLUTION_COLUMNS = ("tenant_id", "kb_id", "incident_id", "service_id", "resol
 
 
 
-class IncidentQueries:
+class IncidentMemoryQueries:
     _pool: object  # the Store's ClientPool
 
     # -- alerts ----------------------------------------------------------------------------
@@ -45,19 +45,6 @@ class IncidentQueries:
             ).result_rows
         return [AlertRecord(r[0], r[1], utc(r[2]), utc(r[3]) if r[3] else None, r[4], r[5], r[6], dict(r[7]),
                             dict(r[8]), r[9], r[10], list(r[11]), utc(r[12]), r[13]) for r in rows]
-
-    def watchdog_anomalies_near(self, tenant_id: str, service_id: str, since: datetime, until: datetime,
-                                limit: int = 20) -> list[str]:
-        """Ids of the watchdog's anomalies of a service that started in ``[since, until]``."""
-        with self._pool.borrow() as client:
-            return [row[0] for row in client.query(
-                "SELECT anomaly_id FROM anomalies FINAL WHERE tenant_id = {tenant_id:String} "
-                "AND service_id = {service_id:String} AND source = 'watchdog' "
-                "AND detected_at BETWEEN {since:DateTime64(3, 'UTC')} AND {until:DateTime64(3, 'UTC')} "
-                "ORDER BY detected_at LIMIT {limit:UInt32}",
-                parameters={"tenant_id": tenant_id, "service_id": service_id, "since": since, "until": until,
-                            "limit": limit},
-            ).result_rows]
 
     # -- the incident memory: resolutions (stored in table knowledge_base, ids in kb_id) ---
     @staticmethod
