@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
+from pydantic import ValidationError
 
 from aiops.clock import SYSTEM_CLOCK, Clock
 from aiops.incident.codec import change_from_dict
@@ -36,6 +37,15 @@ from aiops.storage.outbox import DELIVERED, FAILED, PENDING, AttemptRow, OutboxR
 log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 300
+
+
+def _kind(error: Exception) -> str:
+    """What was wrong, without quoting the stored values (a channel's fields may hold a secret):
+    the exception's type, and for a validation error the fields it names."""
+    if isinstance(error, ValidationError):
+        fields = sorted({".".join(str(part) for part in detail["loc"]) for detail in error.errors()})
+        return f"ValidationError in {', '.join(fields) or 'the body'}"
+    return type(error).__name__
 
 
 class _Unreadable(Exception):
@@ -96,8 +106,7 @@ class Notifier:
                 except (ValueError, KeyError, TypeError) as unreadable:
                     # A row or channel this version cannot read (stored by an older one) would fail
                     # every pass and hold up the rows behind it: it fails once, recorded, instead.
-                    raise _Unreadable(f"unreadable channel or notification: {type(unreadable).__name__}: "
-                                      f"{unreadable}") from None
+                    raise _Unreadable(f"unreadable channel or notification: {_kind(unreadable)}") from None
                 target = check_target(request.url, self._policy)
                 url, host, extensions = target.pinned()
                 response = self._client.post(url, content=request.body, headers={**request.headers, **host},
