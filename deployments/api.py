@@ -19,7 +19,7 @@ from deployments.routers import (
     anomalies,
     apikeys,
     health,
-    incident_views,
+    incident_memory,
     incidents,
     ingest,
     logs,
@@ -37,8 +37,8 @@ from deployments.routers import (
 
 ROUTERS = (
     health.router, status.router, tenants.router, rbac.router, apikeys.router, ingest.router, series.router,
-    anomalies.router, models.router, rca.router, topology.router, incidents.router, otlp.router, traces.router,
-    logs.router, incident_views.router, notifications.router,
+    anomalies.router, models.router, rca.router, topology.router, incident_memory.router, otlp.router, traces.router,
+    logs.router, incidents.router, notifications.router,
 )
 
 # Documented in OpenAPI for every route, because every route can answer them.

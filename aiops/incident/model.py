@@ -18,6 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
+from typing import Literal, cast
+
+SeverityLabel = Literal["info", "warning", "error", "critical"]
+"""A severity as the API and Alertmanager labels write it."""
 
 
 class Severity(IntEnum):
@@ -35,8 +39,8 @@ class Severity(IntEnum):
     CRITICAL = 4
 
     @property
-    def label(self) -> str:
-        return self.name.lower()
+    def label(self) -> SeverityLabel:
+        return cast(SeverityLabel, self.name.lower())
 
     @classmethod
     def parse(cls, text: str | None, default: Severity | None = None) -> Severity:

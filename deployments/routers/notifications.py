@@ -19,7 +19,7 @@ from aiops.errors import Conflict, NotFound, Unprocessable
 from aiops.notify.channels import ChannelPublic, channel_to_storage, parse_channel, public_view
 from aiops.notify.sender import send_test
 from aiops.notify.targets import OutboundPolicy, check_target
-from aiops.schemas.incident_views import ChannelTestResult
+from aiops.schemas.incidents import ChannelTestResult
 from aiops.storage.outbox import ChannelRow
 from deployments.deps import Admin, Ctx
 from deployments.routing import AuthorizedRoute

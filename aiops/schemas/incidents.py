@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from aiops.incident.model import SeverityLabel
 from aiops.schemas.common import RequestBody
 
 
@@ -15,7 +16,7 @@ class IncidentOut(BaseModel):
 
     incident_id: str
     status: Literal["open", "acknowledged", "resolved"]
-    severity: Literal["info", "warning", "error", "critical"]
+    severity: SeverityLabel
     opened_at: datetime
     updated_at: datetime
     resolved_at: datetime | None
