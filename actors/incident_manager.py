@@ -12,56 +12,36 @@ rebuilt from the stored snapshots and cursor after a restart.
 
 from __future__ import annotations
 
-import logging
-import threading
-
-from actors.directory import ActorDirectory, next_wait, wake_notifier
+from actors.directory import ActorDirectory, wake_notifier
+from actors.poller import Poller
 from aiops.incident.service import IncidentService
 from aiops.logs import configure_engine_logging
 from aiops.settings import Settings
 from aiops.storage.gateway import StoreGateway
 
-log = logging.getLogger(__name__)
-
 
 class IncidentManager:
     def __init__(self, settings: Settings) -> None:
         configure_engine_logging(settings)
-        self._settings = settings
+        grouping = settings.incident_grouping
         self._service = IncidentService(settings, StoreGateway.for_settings(settings).sync)
         self._actors = ActorDirectory(settings)
-        self._last_error = ""
-        self._stopping = threading.Event()
-        self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._forever, name="incident-manager", daemon=True)
-        self._thread.start()
+        self._poller = Poller("incident-manager", self._pass, grouping.poll_seconds, grouping.idle_poll_seconds)
+        self._poller.start()
 
-    def _forever(self) -> None:
-        grouping = self._settings.incident_grouping
-        wait = grouping.poll_seconds
-        while not self._stopping.is_set():
-            woken = self._wake.wait(wait)
-            self._wake.clear()
-            if self._stopping.is_set():
-                break
-            enqueued = self._service.notifications
-            busy = self.run_once() > 0 or woken
-            if self._service.notifications > enqueued:
-                wake_notifier(self._actors)
-            wait = next_wait(wait, busy, grouping.poll_seconds, grouping.idle_poll_seconds)
+    def _pass(self) -> int:
+        enqueued = self._service.notifications
+        handled = self._service.run_once()
+        if self._service.notifications > enqueued:
+            wake_notifier(self._actors)
+        return handled
 
     def run_once(self) -> int:
-        try:
-            return self._service.run_once()
-        except Exception as error:  # storage unreachable: the same signals are read again next pass
-            if str(error) != self._last_error:
-                log.warning("incident pass failed: %s", error)
-            self._last_error = str(error)
-            return 0
+        return self._poller.run_once()
 
     def wake(self) -> None:
         """Signals were stored or an RCA finished: pass now rather than at the next poll."""
-        self._wake.set()
+        self._poller.wake()
 
     def acknowledge(self, tenant_id: str, incident_id: str, by: str):
         return self._service.acknowledge(tenant_id, incident_id, by)
@@ -70,8 +50,7 @@ class IncidentManager:
         return self._service.resolve(tenant_id, incident_id, by)
 
     def status(self) -> dict:
-        return {"state": "running", **self._service.status(), "last_error": self._last_error}
+        return {"state": "running", **self._service.status(), "last_error": self._poller.last_error}
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
+        self._poller.stop()
