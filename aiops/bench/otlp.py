@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from aiops.bench import ingest
 from aiops.bench.engine_process import bench_engine
 from aiops.bench.report import BenchResult
 from aiops.ingest.otlp.common import OtlpLimits
@@ -37,8 +37,8 @@ from aiops.ingest.otlp.logs import decode_logs
 from aiops.ingest.otlp.traces import decode_spans
 from aiops.storage.telemetry_writes import with_tenant
 
-CLIENTS = 4
-SECONDS = 10.0
+CLIENTS = ingest.CLIENTS  # posted as the ingest bench posts (its drive)
+SECONDS = ingest.SECONDS
 ITEMS_PER_REQUEST = 2000
 SERVICES = 20
 TARGET_SHARE = 25.0  # per cent of the raw ceiling
@@ -168,39 +168,16 @@ def in_process(span_bodies_: list[bytes], log_bodies_: list[bytes]) -> dict[str,
 
 def drive(engine, path: str, bodies: list[bytes], headers: dict[str, str], response_class,
           rejected_field: str) -> tuple[float, list[float], int]:
-    """Post ``bodies`` from CLIENTS threads for SECONDS; returns (items/s accepted, latencies ms, failed requests)."""
-    cursor = iter(range(len(bodies)))
-    lock = threading.Lock()
-    latencies: list[float] = []
-    failed = [0]
-    accepted = [0]
-    deadline = time.perf_counter() + SECONDS
+    """Post ``bodies`` as the ingest bench does (:func:`aiops.bench.ingest.drive`); returns (items/s
+    accepted: each request's items less its answer's ``partial_success.<rejected_field>``, latencies ms,
+    failed requests)."""
 
-    def client() -> None:
-        with engine.client(headers=headers) as http:
-            while time.perf_counter() < deadline:
-                with lock:
-                    index = next(cursor, None)
-                if index is None:
-                    return
-                began = time.perf_counter()
-                response = http.post(path, content=bodies[index])
-                elapsed = (time.perf_counter() - began) * 1000
-                with lock:
-                    if response.status_code == 200:
-                        latencies.append(elapsed)
-                        answer = response_class.FromString(response.content)
-                        accepted[0] += ITEMS_PER_REQUEST - getattr(answer.partial_success, rejected_field)
-                    else:
-                        failed[0] += 1
+    def accepted(response) -> int:
+        answer = response_class.FromString(response.content)
+        return ITEMS_PER_REQUEST - getattr(answer.partial_success, rejected_field)
 
-    began = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return accepted[0] / (time.perf_counter() - began), latencies, failed[0]
+    rate, latencies, failed, _ = ingest.drive(engine, path, bodies, headers, accepted)
+    return rate, latencies, failed
 
 
 def run() -> BenchResult:

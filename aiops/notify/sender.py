@@ -26,6 +26,17 @@ from pydantic import ValidationError
 
 from aiops.clock import SYSTEM_CLOCK, Clock
 from aiops.incident.codec import change_from_dict
+from aiops.incident.model import (
+    ChangeKind,
+    EventKind,
+    Incident,
+    IncidentStatus,
+    Severity,
+    Signal,
+    SignalKind,
+    StateChange,
+    TimelineEvent,
+)
 from aiops.notify.channels import AlertmanagerChannel, parse_channel
 from aiops.notify.decision import Notification
 from aiops.notify.outbound import render, render_resend
@@ -187,18 +198,6 @@ class Notifier:
 
 def test_change(tenant_id: str, channel_id: str, now: datetime):
     """A made-up ``opened`` change of a test incident (``inc-`` + zeros), for "send a test" on a channel."""
-    from aiops.incident.model import (
-        ChangeKind,
-        EventKind,
-        Incident,
-        IncidentStatus,
-        Severity,
-        Signal,
-        SignalKind,
-        StateChange,
-        TimelineEvent,
-    )
-
     member = Signal(tenant_id, "test-signal", SignalKind.ALERTMANAGER_ALERT, "aiops-test", now,
                     severity=Severity.INFO, labels={"alertname": "AIOpsNotificationTest"})
     event = TimelineEvent(0, now, EventKind.OPENED, "test-signal", "aiops-test", Severity.INFO)
