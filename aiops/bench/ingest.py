@@ -52,6 +52,18 @@ def remote_write_bodies(count: int, start_ms: int) -> list[bytes]:
     return bodies
 
 
+def ingestion_key(engine) -> str:
+    """A tenant ``bench`` on the enterprise plan and an ingestion key of it (rate limit 100,000/s)."""
+    with engine.client() as http:
+        admin = {"Authorization": f"Bearer {engine.token('root')}"}
+        http.post("/api/v1/tenants", json={"tenant_id": "bench", "name": "Bench", "plan": "enterprise"},
+                  headers=admin).raise_for_status()
+        created = http.post("/api/v1/apikeys", json={"name": "bench", "scope": "ingestion", "rate_limit_rps": 100000},
+                            headers={"Authorization": f"Bearer {engine.token('bench')}"})
+        created.raise_for_status()
+        return created.json()["api_key"]
+
+
 def accepted_points(response) -> int:
     """Points an ingest answer (200) says it took."""
     return response.json()["accepted"]
@@ -136,15 +148,7 @@ def run() -> BenchResult:
     result.add("raw ceiling: insert_arrow into chDB", raw_ceiling(json_payloads[0]), "points/s",
                note=f"{SERIES_PER_BATCH * POINTS_PER_SERIES}-row Arrow tables, one client, no HTTP")
     with bench_engine() as engine:
-        with engine.client() as http:
-            admin = {"Authorization": f"Bearer {engine.token('root')}"}
-            http.post("/api/v1/tenants", json={"tenant_id": "bench", "name": "Bench", "plan": "enterprise"},
-                      headers=admin).raise_for_status()
-            created = http.post("/api/v1/apikeys", json={"name": "bench", "scope": "ingestion",
-                                                         "rate_limit_rps": 100000},
-                                headers={"Authorization": f"Bearer {engine.token('bench')}"})
-            created.raise_for_status()
-            key = created.json()["api_key"]
+        key = ingestion_key(engine)
         cases = (
             ("JSON", "/api/v1/ingest/metrics", json_payloads, {"Content-Type": "application/json"}, 250_000),
             ("remote_write", "/api/v1/ingest/prometheus", remote_payloads,

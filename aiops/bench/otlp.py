@@ -188,15 +188,7 @@ def run() -> BenchResult:
     logs = log_bodies(needed, start_ns)
     local = in_process(spans[-40:], logs[-40:])  # bodies the engine will not see (their ids are new)
     with bench_engine() as engine:
-        with engine.client() as http:
-            admin = {"Authorization": f"Bearer {engine.token('root')}"}
-            http.post("/api/v1/tenants", json={"tenant_id": "bench", "name": "Bench", "plan": "enterprise"},
-                      headers=admin).raise_for_status()
-            created = http.post("/api/v1/apikeys", json={"name": "bench", "scope": "ingestion",
-                                                         "rate_limit_rps": 100000},
-                                headers={"Authorization": f"Bearer {engine.token('bench')}"})
-            created.raise_for_status()
-            key = created.json()["api_key"]
+        key = ingest.ingestion_key(engine)
         headers = {"Content-Type": "application/x-protobuf", "X-API-Key": key}
         cases = (("spans", "/v1/traces", spans[:-40], ExportTraceServiceResponse, "rejected_spans"),
                  ("logs", "/v1/logs", logs[:-40], ExportLogsServiceResponse, "rejected_log_records"))
