@@ -19,6 +19,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
 from actors.directory import ActorDirectory, wake_incident_manager, wake_rca_workers
+from aiops.clock import SYSTEM_CLOCK, Clock
 from aiops.dashboard import ShardMetrics, p95
 from aiops.ingest.batch import PointBatch
 from aiops.logs import configure_engine_logging
@@ -33,8 +34,9 @@ REQUESTED_MEMORY = 10_000  # anomaly ids whose RCA this shard has already queued
 
 
 class WatchdogShard:
-    def __init__(self, settings: Settings, index: int) -> None:
+    def __init__(self, settings: Settings, index: int, clock: Clock = SYSTEM_CLOCK) -> None:
         self._settings = settings
+        self._clock = clock  # warm-up windows, last run, RCA request and checkpoint times
         configure_engine_logging(settings)
         self._index = index
         self._store = StoreGateway.for_settings(settings)
@@ -92,7 +94,7 @@ class WatchdogShard:
             name, config = (choice[0], json.loads(choice[1] or "{}")) if choice else (
                 self._settings.watchdog.detector, {})
             watch = TenantWatch(tenant_id, name, config, **self._options())
-            warmup = datetime.now(UTC) - timedelta(hours=self._settings.watchdog.warmup_hours)
+            warmup = self._clock.now() - timedelta(hours=self._settings.watchdog.warmup_hours)
             self._replay(watch, warmup, emit=False)  # history already scored before: learn, don't re-alert
             self._tenants[tenant_id] = watch
         return watch
@@ -108,7 +110,7 @@ class WatchdogShard:
                 watch = self._watch(tenant_id)
                 observation = watch.observe(batch)
                 self._write(watch, observation.anomalies)
-                self._last_run = datetime.now(UTC)
+                self._last_run = self._clock.now()
                 elapsed = time.perf_counter() - began
         finally:
             self._waiting -= 1
@@ -127,7 +129,7 @@ class WatchdogShard:
         # (After a restart the memory is empty: the queue's own check keeps the request single.)
         wanting = [a.anomaly_id for a in anomalies if a.rca_triggered and a.anomaly_id not in self._requested]
         if wanting:
-            if self._store.sync.request_rcas(watch.tenant_id, wanting, datetime.now(UTC)):
+            if self._store.sync.request_rcas(watch.tenant_id, wanting, self._clock.now()):
                 wake_rca_workers(self._actors, wanting)
             for anomaly_id in wanting:
                 self._requested[anomaly_id] = None
@@ -142,7 +144,7 @@ class WatchdogShard:
     def swap_model(self, tenant_id: str, name: str, config: dict) -> int:
         """Replace the tenant's detector; the new one learns from recent history first."""
         fresh = TenantWatch(tenant_id, name, config, **self._options())
-        warmup = datetime.now(UTC) - timedelta(hours=self._settings.watchdog.warmup_hours)
+        warmup = self._clock.now() - timedelta(hours=self._settings.watchdog.warmup_hours)
         learned = self._replay(fresh, warmup, emit=False)
         with self._lock:
             previous = self._tenants.get(tenant_id)
@@ -155,7 +157,7 @@ class WatchdogShard:
 
     # -- checkpoints ---------------------------------------------------------------------
     def _save(self, watch: TenantWatch) -> None:
-        self._store.sync.save_checkpoint(watch.tenant_id, watch.model, watch.checkpoint(), datetime.now(UTC))
+        self._store.sync.save_checkpoint(watch.tenant_id, watch.model, watch.checkpoint(), self._clock.now())
         watch.dirty = False
 
     def checkpoint(self) -> int:

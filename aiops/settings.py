@@ -155,6 +155,9 @@ class RcaSettings(Section):
     max_lag_minutes: int = Field(10, ge=0, le=120)
     min_correlation: float = Field(0.6, gt=0, le=1)
     blast_depth: int = Field(3, ge=1, le=10)
+    # Rank only the anomalous service and what it calls (declared or observed calls), when those
+    # are known (aiops.rca.analysis.focus_on); off for a topology known to miss calls.
+    focus_on_calls: bool = True
     graph_refresh_seconds: float = Field(300.0, gt=0)
     poll_seconds: float = Field(0.5, gt=0)
     idle_poll_seconds: float = Field(5.0, gt=0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import statistics
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,11 +16,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import orjson
 
 from aiops.bench.engine_process import bench_engine, free_port
-from aiops.bench.incidents import TENANT, Replay, simulate
+from aiops.bench.incident_metrics import METRICS, ReplayMetrics, simulate_metrics
+from aiops.bench.incidents import TENANT, simulate
 from aiops.notify.webhook import SIGNATURE_HEADER, verify_signature
 
 SECRET = "bench-webhook-secret-0123456789"
 MAX_QUIET = str(7 * 86_400)  # incident_grouping.quiet_seconds at its maximum (see the module docstring)
+SETTLED_SECONDS = 5.0
+
+
+# The watchdog is kept learning and never flags (EWMA scores nothing before its warm-up), so
+# that the replay's signals are the only ones; the metrics are there for the RCA.
+MUTED_DETECTOR = {"name": "ewma", "config": {"warmup": 100_000_000}}
+SERIES_PER_BODY = 10
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,20 @@ class LiveScore:
     purity: float
     latencies: list[float]  # seconds, one per incident opened
     unsigned: int  # webhooks whose signature did not verify
+    root_cause_right: float  # share of incidents left whose root cause is their (main) fault's service
+    analysed: int  # incidents left with a root cause
+
+
+def metric_bodies(metrics: ReplayMetrics, shift_seconds: float, until: float) -> list[bytes]:
+    """The replay's metrics as JSON ingest bodies, times shifted by ``shift_seconds``, none after ``until``."""
+    times = metrics.times + shift_seconds
+    keep = times <= until
+    series = [{"service_id": service, "metric_name": name, "labels": {},
+               "points": [[float(t), float(v)] for t, v in zip(times[keep], values[i][keep], strict=True)]}
+              for i, service in enumerate(metrics.services)
+              for name, values in zip(METRICS, (metrics.latency, metrics.errors), strict=True)]
+    return [orjson.dumps({"series": series[at:at + SERIES_PER_BODY]})
+            for at in range(0, len(series), SERIES_PER_BODY)]
 
 
 class _Inbox:
@@ -76,8 +99,20 @@ def _alert(signal, status: str, shift) -> dict:
     return {"version": "4", "status": status, "alerts": [body]}
 
 
-def live_replay(replay: Replay | None = None, timeout: float = 120.0) -> LiveScore:
-    replay = replay or simulate(0)
+def ingest(http, body: bytes, headers: dict[str, str], patience: float = 120.0) -> None:
+    """Post one metric batch as a remote-write client does: a 503 is retried after its Retry-After."""
+    deadline = time.monotonic() + patience
+    while True:
+        answer = http.post("/api/v1/ingest/metrics", content=body,
+                           headers={**headers, "Content-Type": "application/json"})
+        if answer.status_code != 503 or time.monotonic() > deadline:
+            answer.raise_for_status()
+            return
+        time.sleep(float(answer.headers.get("Retry-After", "1")))
+
+
+def live_replay(seed: int = 0, timeout: float = 180.0) -> LiveScore:
+    replay = simulate(seed)
     inbox = _Inbox()
     try:
         with bench_engine(AIOPS_INCIDENT_GROUPING__QUIET_SECONDS=MAX_QUIET) as engine, engine.client() as http:
@@ -92,7 +127,10 @@ def live_replay(replay: Replay | None = None, timeout: float = 120.0) -> LiveSco
             http.post("/api/v1/notifications/channels", headers=headers, json={
                 "name": "bench", "type": "webhook", "url": f"http://127.0.0.1:{inbox.port}/hook",
                 "secret": SECRET}).raise_for_status()
+            http.put("/api/v1/models/detector", json=MUTED_DETECTOR, headers=headers).raise_for_status()
             shift = datetime.now(UTC) - max(s.ended_at for s in replay.signals)
+            for body in metric_bodies(simulate_metrics(replay, seed), shift.total_seconds(), time.time()):
+                ingest(http, body, headers)
             events = sorted([(s.started_at, 0, s) for s in replay.signals] +
                             [(s.ended_at, 1, s) for s in replay.signals], key=lambda e: (e[0], e[1], e[2].signal_id))
             posted: dict[str, float] = {}  # anomaly id -> when its firing POST began
@@ -107,15 +145,22 @@ def live_replay(replay: Replay | None = None, timeout: float = 120.0) -> LiveSco
                         anomaly_id = answer.json()["anomaly_id"]
                         posted[anomaly_id] = began
                         fault_of[anomaly_id] = replay.fault_of[signal.signal_id]
-            # Every incident the engine opened, and its members.
+            # Every incident the engine opened, its members, and its analysis (settled: the same
+            # root causes for SETTLED_SECONDS, every incident left holding one).
             deadline = time.monotonic() + timeout
+            seen, since = None, time.monotonic()
             while time.monotonic() < deadline:
                 listed = http.get("/api/v1/incidents", params={"limit": 1000}, headers=headers).json()
-                members = sum(i["members"] for i in listed["incidents"] if i["merged_into"] is None)
-                if members >= len(posted) and len(inbox.opened) >= listed["total"]:
+                left_now = [i for i in listed["incidents"] if i["merged_into"] is None]
+                roots = sorted((i["incident_id"], i["root_cause"] or "") for i in left_now)
+                if roots != seen:
+                    seen, since = roots, time.monotonic()
+                settled = time.monotonic() - since >= SETTLED_SECONDS and all(r for _, r in roots)
+                if sum(i["members"] for i in left_now) >= len(posted) and len(inbox.opened) >= listed["total"] \
+                        and settled:
                     break
                 time.sleep(0.5)
-            latencies, pure, left = [], 0, 0
+            latencies, pure, left, right, analysed = [], 0, 0, 0, 0
             for incident in listed["incidents"]:
                 detail = http.get(f"/api/v1/incidents/{incident['incident_id']}", headers=headers).json()
                 opener = next(e["signal_id"] for e in detail["timeline"] if e["kind"] == "opened")
@@ -123,11 +168,16 @@ def live_replay(replay: Replay | None = None, timeout: float = 120.0) -> LiveSco
                     latencies.append(inbox.opened[incident["incident_id"]] - posted[opener])
                 if incident["merged_into"] is None:
                     left += 1
-                    pure += len({fault_of.get(m["signal_id"]) for m in detail["member_signals"]}) == 1
+                    faults = Counter(fault_of.get(m["signal_id"]) for m in detail["member_signals"])
+                    pure += len(faults) == 1
+                    main = faults.most_common(1)[0][0]
+                    analysed += incident["root_cause"] is not None
+                    right += main is not None and incident["root_cause"] == replay.faults[main].root
     finally:
         inbox.close()
     opened = listed["total"]
-    return LiveScore(len(posted), opened, 1 - opened / max(1, len(posted)), pure / max(1, left), latencies, inbox.bad)
+    return LiveScore(len(posted), opened, 1 - opened / max(1, len(posted)), pure / max(1, left), latencies, inbox.bad,
+                     right / max(1, left), analysed)
 
 
 def p95(values: list[float]) -> float:

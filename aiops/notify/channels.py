@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, field_validator
 
 from aiops.incident.model import Severity
@@ -180,6 +181,21 @@ class ChannelPublic(BaseModel):
     secret: str | None = None  # webhook: a prefix of the secret
     bearer_token: str | None = None  # alertmanager: a prefix, when one is set
     resend_seconds: float | None = None
+    # Set when the stored channel no longer passes the checks of this version: nothing is sent
+    # to it; delete it and create it again.
+    problem: str | None = None
+
+
+def stored_view(channel_id: str, name: str, kind: str, config: str) -> ChannelPublic:
+    """What the API shows of a stored row: :func:`public_view`, or, for a row this version
+    refuses (``config`` is its stored JSON), the name and type with the ``problem``, nothing else."""
+    try:
+        return public_view(channel_id, parse_channel(orjson.loads(config)))
+    except (ValueError, orjson.JSONDecodeError) as error:  # pydantic's ValidationError is a ValueError
+        reason = "; ".join(e["msg"] for e in error.errors()) if hasattr(error, "errors") else "not valid JSON"
+        # ``kind`` was written from a validated channel: always one of the three types.
+        return ChannelPublic(channel_id=channel_id, name=name, type=kind, url="",  # type: ignore[arg-type]
+                             min_severity="info", problem=f"stored channel no longer valid: {reason}")
 
 
 def mask_secret(value: str, shown: int = SHOWN_SECRET_CHARS) -> str:
@@ -206,8 +222,8 @@ def mask_url(url: str, *, keep_path: bool = False, shown: int = SHOWN_PATH_CHARS
 
 def public_view(channel_id: str, channel: AlertmanagerChannel | WebhookChannel | SlackChannel) -> ChannelPublic:
     """What the API shows of a stored channel."""
-    common = {"channel_id": channel_id, "name": channel.name, "type": channel.type,
-              "min_severity": channel.min_severity}
+    common: dict[str, Any] = {"channel_id": channel_id, "name": channel.name, "type": channel.type,
+                              "min_severity": channel.min_severity}
     if isinstance(channel, AlertmanagerChannel):
         token = channel.bearer_token
         return ChannelPublic(**common, url=mask_url(channel.url_text(), keep_path=True),

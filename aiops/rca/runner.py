@@ -165,8 +165,9 @@ class RcaRunner:
         if len(frame.columns) == 0 and not spans and not logs:
             return replace(request, status="failed", ranker=ranker.name, updated_at=now, error_code="no_metrics",
                            error="no metrics, spans or logs stored in the analysis window")
+        focus = anomaly.service_id if rca.focus_on_calls and anomaly.service_id else None
         result = analyse(frame, start.timestamp(), ranker, declared=self.call_edges(request.tenant_id, *window),
-                         options=self.options, spans=spans, logs=logs)
+                         options=self.options, spans=spans, logs=logs, focus=focus)
         similar = []
         if self._similar is not None:
             root = result.ranking[0].service_id if result.ranking else None

@@ -16,7 +16,14 @@ from fastapi import APIRouter, Body, Path
 from pydantic import ValidationError
 
 from aiops.errors import Conflict, NotFound, Unprocessable
-from aiops.notify.channels import ChannelPublic, channel_to_storage, parse_channel, public_view
+from aiops.notify.channels import (
+    CHANNEL_CONFIG,
+    ChannelPublic,
+    channel_to_storage,
+    parse_channel,
+    public_view,
+    stored_view,
+)
 from aiops.notify.sender import send_test
 from aiops.notify.targets import OutboundPolicy, check_target
 from aiops.schemas.incidents import ChannelTestResult
@@ -27,6 +34,28 @@ from deployments.routing import AuthorizedRoute
 router = APIRouter(prefix="/api/v1/notifications/channels", tags=["notifications"], route_class=AuthorizedRoute)
 
 ChannelId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+def _inlined(schema: dict) -> dict:
+    """A JSON schema with its ``$defs`` written in where they are referenced (OpenAPI has no ``$defs``)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: object) -> object:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items() if not (k == "discriminator" and isinstance(v, dict))}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema)  # type: ignore[return-value]
+
+
+# The create body in the OpenAPI document: one schema per channel type. The route parses the
+# body itself (parse_channel) so that a refusal names the field without pydantic's union path.
+CREATE_BODY = {"required": True, "content": {"application/json": {"schema": _inlined(CHANNEL_CONFIG.json_schema())}}}
 
 
 def _invalid(error: ValidationError) -> Unprocessable:
@@ -42,10 +71,13 @@ async def _channel(context: Ctx, tenant_id: str, channel_id: str):
     row = next((r for r in rows if r.channel_id == channel_id), None)
     if row is None:
         raise NotFound(f"channel {channel_id!r} not found")
+    view = stored_view(row.channel_id, row.name, row.type, row.config)
+    if view.problem is not None:
+        raise Conflict(f"channel {channel_id!r}: {view.problem}; delete it and create it again")
     return row, parse_channel(orjson.loads(row.config))
 
 
-@router.post("", status_code=201, response_model=ChannelPublic)
+@router.post("", status_code=201, response_model=ChannelPublic, openapi_extra={"requestBody": CREATE_BODY})
 async def create_channel(identity: Admin, context: Ctx, body: Annotated[dict, Body()]) -> ChannelPublic:
     """``{"name", "type": "alertmanager" | "webhook" | "slack", "url", ...}`` -> the channel, masked."""
     try:
@@ -69,8 +101,7 @@ async def create_channel(identity: Admin, context: Ctx, body: Annotated[dict, Bo
 @router.get("")
 async def list_channels(identity: Admin, context: Ctx) -> dict:
     rows = await context.store.aio.list_channels(identity.tenant_id)
-    return {"channels": [public_view(r.channel_id, parse_channel(orjson.loads(r.config))).model_dump()
-                         for r in rows]}
+    return {"channels": [stored_view(r.channel_id, r.name, r.type, r.config).model_dump() for r in rows]}
 
 
 @router.delete("/{channel_id}", status_code=204)

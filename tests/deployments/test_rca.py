@@ -149,6 +149,35 @@ def test_an_rca_is_requested_on_demand_and_unknown_ids_are_404(engine: RunningEn
     assert result["requested_at"] == first["requested_at"]  # the same request, not a second one
 
 
+def test_a_symptoms_rca_names_only_what_it_calls_when_an_unrelated_fault_is_louder(engine: RunningEngine) -> None:
+    tenant = new_tenant(engine)
+    admin = engine.auth(tenant=tenant, role=Role.ADMIN)
+    assert engine.http.put("/api/v1/models/detector", json={"name": "ewma", "config": {}},
+                           headers=admin).status_code == 200  # the watchdog is not what is tested here
+    calls = [{"caller": "web", "callee": "api"}, {"caller": "api", "callee": "db"}]
+    assert engine.http.put("/api/v1/topology", json={"edges": calls}, headers=admin).status_code == 200
+    series = fault(minutes=120, fault_at=100, seed=4)
+    series[("cache", "cpu")][100:] += 60  # a second problem at the same minute, louder, that web does not call
+    end = last_minute()
+    ingest(engine, tenant, per_minute(series, end))
+    at = datetime.fromtimestamp(end - 19 * MINUTE, UTC)  # the faults' minute
+    store = StoreGateway(engine.settings, in_process=False).sync
+    symptoms = (("web", "latency_ms"), ("cache", "cpu"))
+    store.upsert_anomalies([AnomalyRecord(tenant, f"anom-{service}", service, metric, 1, {}, "watchdog", "ewma", 0.5,
+                                          3.0, at, at) for service, metric in symptoms])
+
+    def rca(anomaly_id: str) -> dict:
+        return wait_for(lambda: (b := get(engine, tenant, f"/api/v1/rca/{anomaly_id}").json())["status"] == "done"
+                        and b, timeout=60, interval=0.25, what=f"the RCA of {anomaly_id}")
+
+    web = rca("anom-web")
+    assert web["root_causes"][0]["service_id"] == "db"
+    assert {c["service_id"] for c in web["root_causes"]} <= {"web", "api", "db"}
+    assert math.isclose(sum(c["score"] for c in web["root_causes"]), 1.0, abs_tol=1e-6)
+    # cache calls nothing known: its own RCA ranks every service, and names itself.
+    assert rca("anom-cache")["root_causes"][0]["service_id"] == "cache"
+
+
 def test_a_fault_seen_only_in_spans_is_ranked_first_through_otlp(engine: RunningEngine) -> None:
     """A callee made slow in its spans only (every service's metrics are plain noise), sent as OTLP
     spans: the default ranker reads the stored spans and names the callee, with trace evidence."""
