@@ -52,7 +52,7 @@ BLIPS_PER_HOUR = 1.0
 
 @dataclass(frozen=True)
 class ReplayMetrics:
-    """Every service's two series on the replay's grid: ``values[(service, metric)]`` is (T,)."""
+    """Every service's two series on the replay's grid: row ``i`` of ``latency`` and ``errors`` is ``services[i]``."""
 
     times: np.ndarray  # (T,) unix seconds, one per minute
     services: tuple[str, ...]
@@ -128,26 +128,21 @@ def simulate_metrics(replay: Replay, seed: int = 0) -> ReplayMetrics:
     return ReplayMetrics(times, tuple(services), latency, errors)
 
 
-@dataclass(frozen=True)
-class Answer:
-    root_cause: str | None
-    blast_radius: tuple[str, ...]
-
-
 def analyse_request(metrics: ReplayMetrics, replay: Replay, request: RcaRequest, now: datetime,
-                    ranker: RootCauseRanker, rca: RcaSettings) -> Answer:
-    """What a live RCA worker answers for ``request`` at ``now`` (see the module docstring)."""
+                    ranker: RootCauseRanker, rca: RcaSettings) -> tuple[str | None, tuple[str, ...]]:
+    """(root cause, blast radius) as a live RCA worker answers ``request`` at ``now`` (see the
+    module docstring); ``replay.calls`` are the declared calls the analysis is given."""
     signal = next(s for s in replay.signals if s.signal_id == request.analysed_signal_id)
     start = signal.started_at
     until = min(start + timedelta(minutes=rca.after_minutes), now)
     frame = metrics.frame(start - timedelta(minutes=rca.lookback_minutes), until)
     declared = [Edge(a, b, DECLARED, 1.0, 0) for a, callees in replay.calls.items() for b in callees]
-    options = GraphOptions(rca.max_lag_minutes, rca.min_correlation, rca.blast_depth, rca.graph_series)
     focus = signal.service_id if rca.focus_on_calls else None
-    result = analyse(frame, start.timestamp(), ranker, declared=declared, options=options, focus=focus)
+    result = analyse(frame, start.timestamp(), ranker, declared=declared, options=GraphOptions.from_settings(rca),
+                     focus=focus)
     if result.root is None:
-        return Answer(None, ())
-    return Answer(result.root.service_id, tuple(r.service_id for r in result.blast_radius))
+        return None, ()
+    return result.root.service_id, tuple(r.service_id for r in result.blast_radius)
 
 
 def default_ranker(rca: RcaSettings) -> RootCauseRanker:

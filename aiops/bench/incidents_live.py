@@ -17,12 +17,13 @@ import orjson
 
 from aiops.bench.engine_process import bench_engine, free_port
 from aiops.bench.incident_metrics import METRICS, ReplayMetrics, simulate_metrics
-from aiops.bench.incidents import TENANT, simulate
+from aiops.bench.incidents import TENANT, main_fault, simulate
+from aiops.incident.settings import IncidentGroupingSettings
 from aiops.notify.webhook import SIGNATURE_HEADER, verify_signature
 
 SECRET = "bench-webhook-secret-0123456789"
 MAX_QUIET = str(7 * 86_400)  # incident_grouping.quiet_seconds at its maximum (see the module docstring)
-SETTLED_SECONDS = 5.0
+SETTLE_MARGIN_SECONDS = 15.0
 
 
 # The watchdog is kept learning and never flags (EWMA scores nothing before its warm-up), so
@@ -41,6 +42,7 @@ class LiveScore:
     unsigned: int  # webhooks whose signature did not verify
     root_cause_right: float  # share of incidents left whose root cause is their (main) fault's service
     analysed: int  # incidents left with a root cause
+    settled: bool  # False: scored at the timeout, with analyses or notifications still missing
 
 
 def metric_bodies(metrics: ReplayMetrics, shift_seconds: float, until: float) -> list[bytes]:
@@ -111,7 +113,7 @@ def ingest(http, body: bytes, headers: dict[str, str], patience: float = 120.0) 
         time.sleep(float(answer.headers.get("Retry-After", "1")))
 
 
-def live_replay(seed: int = 0, timeout: float = 180.0) -> LiveScore:
+def live_replay(seed: int = 0, timeout: float = 300.0) -> LiveScore:
     replay = simulate(seed)
     inbox = _Inbox()
     try:
@@ -145,21 +147,23 @@ def live_replay(seed: int = 0, timeout: float = 180.0) -> LiveScore:
                         anomaly_id = answer.json()["anomaly_id"]
                         posted[anomaly_id] = began
                         fault_of[anomaly_id] = replay.fault_of[signal.signal_id]
-            # Every incident the engine opened, its members, and its analysis (settled: the same
-            # root causes for SETTLED_SECONDS, every incident left holding one).
+            # Every incident the engine opened, its members, and its analysis: settled when every
+            # signal is a member, every incident was notified, and no incident's root cause has
+            # changed for longer than a deferred re-run can wait (an analysis that failed or found
+            # nothing leaves its incident without one: scored as not right).
+            quiet = IncidentGroupingSettings().rca_rerun_min_seconds + SETTLE_MARGIN_SECONDS
             deadline = time.monotonic() + timeout
-            seen, since = None, time.monotonic()
-            while time.monotonic() < deadline:
+            seen, since, settled = None, time.monotonic(), False
+            while not settled and time.monotonic() < deadline:
                 listed = http.get("/api/v1/incidents", params={"limit": 1000}, headers=headers).json()
                 left_now = [i for i in listed["incidents"] if i["merged_into"] is None]
                 roots = sorted((i["incident_id"], i["root_cause"] or "") for i in left_now)
                 if roots != seen:
                     seen, since = roots, time.monotonic()
-                settled = time.monotonic() - since >= SETTLED_SECONDS and all(r for _, r in roots)
-                if sum(i["members"] for i in left_now) >= len(posted) and len(inbox.opened) >= listed["total"] \
-                        and settled:
-                    break
-                time.sleep(0.5)
+                settled = sum(i["members"] for i in left_now) >= len(posted) and \
+                    len(inbox.opened) >= listed["total"] and time.monotonic() - since >= quiet
+                if not settled:
+                    time.sleep(0.5)
             latencies, pure, left, right, analysed = [], 0, 0, 0, 0
             for incident in listed["incidents"]:
                 detail = http.get(f"/api/v1/incidents/{incident['incident_id']}", headers=headers).json()
@@ -170,14 +174,14 @@ def live_replay(seed: int = 0, timeout: float = 180.0) -> LiveScore:
                     left += 1
                     faults = Counter(fault_of.get(m["signal_id"]) for m in detail["member_signals"])
                     pure += len(faults) == 1
-                    main = faults.most_common(1)[0][0]
+                    main = main_fault(faults)
                     analysed += incident["root_cause"] is not None
                     right += main is not None and incident["root_cause"] == replay.faults[main].root
     finally:
         inbox.close()
     opened = listed["total"]
     return LiveScore(len(posted), opened, 1 - opened / max(1, len(posted)), pure / max(1, left), latencies, inbox.bad,
-                     right / max(1, left), analysed)
+                     right / max(1, left), analysed, settled)
 
 
 def p95(values: list[float]) -> float:

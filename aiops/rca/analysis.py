@@ -7,6 +7,7 @@ measured offline is what runs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,6 +16,9 @@ from models.rankers.base import RankedCause, RootCauseRanker
 from models.telemetry import LogTable, MetricFrame, SpanTable
 from models.telemetry.graph import known_callees
 
+if TYPE_CHECKING:
+    from aiops.settings import RcaSettings
+
 
 @dataclass(frozen=True)
 class GraphOptions:
@@ -22,6 +26,11 @@ class GraphOptions:
     min_correlation: float = 0.6
     blast_depth: int = 3
     graph_series: int = 300  # an analysis learns its graph from at most this many series, the most deviant
+
+    @classmethod
+    def from_settings(cls, rca: RcaSettings) -> GraphOptions:
+        """The options of the ``rca`` settings section."""
+        return cls(rca.max_lag_minutes, rca.min_correlation, rca.blast_depth, rca.graph_series)
 
 
 def most_deviant(frame: MetricFrame, start: float, limit: int) -> MetricFrame:
@@ -65,7 +74,10 @@ def focus_on(ranking: list[RankedCause], service: str, graph: ServiceGraph) -> l
     symptom's dependencies). Known calls are the declared and observed ones
     (:func:`~models.telemetry.graph.known_callees`). Those causes keep their order and their
     scores are made shares of what is left. The ranking is unchanged when ``service``'s calls
-    are not known (no call edge names it) or when no ranked cause is among them.
+    are not known (no call edge names it) or when no ranked cause is among them. A service
+    that call edges name only as a callee is taken to call nothing (a declared topology is
+    whole: ``PUT /api/v1/topology`` replaces it), so its trouble is its own; a tenant whose
+    topology misses calls turns the focus off (``rca.focus_on_calls``).
 
     >>> from models.rankers.base import RankedCause
     >>> from models.telemetry.graph import DECLARED, Edge, ServiceGraph

@@ -86,8 +86,7 @@ class RcaRunner:
 
     @property
     def options(self) -> GraphOptions:
-        rca = self._settings.rca
-        return GraphOptions(rca.max_lag_minutes, rca.min_correlation, rca.blast_depth, rca.graph_series)
+        return GraphOptions.from_settings(self._settings.rca)
 
     def ranker_for(self, tenant_id: str) -> RootCauseRanker:
         chosen = self._store.model_choices(tenant_id).get("ranker")

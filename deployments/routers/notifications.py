@@ -20,6 +20,7 @@ from aiops.notify.channels import (
     CHANNEL_CONFIG,
     ChannelPublic,
     channel_to_storage,
+    describe_problems,
     parse_channel,
     public_view,
     stored_view,
@@ -58,12 +59,6 @@ def _inlined(schema: dict) -> dict:
 CREATE_BODY = {"required": True, "content": {"application/json": {"schema": _inlined(CHANNEL_CONFIG.json_schema())}}}
 
 
-def _invalid(error: ValidationError) -> Unprocessable:
-    parts = []
-    for problem in error.errors():
-        where = ".".join(str(p) for p in problem["loc"] if not str(p).startswith(("function-", "tagged-union")))
-        parts.append(f"{where or 'body'}: {problem['msg']}")
-    return Unprocessable("; ".join(parts))
 
 
 async def _channel(context: Ctx, tenant_id: str, channel_id: str):
@@ -74,7 +69,7 @@ async def _channel(context: Ctx, tenant_id: str, channel_id: str):
     view = stored_view(row.channel_id, row.name, row.type, row.config)
     if view.problem is not None:
         raise Conflict(f"channel {channel_id!r}: {view.problem}; delete it and create it again")
-    return row, parse_channel(orjson.loads(row.config))
+    return row, parse_channel(orjson.loads(row.config))  # parsed once more: stored_view keeps no secrets
 
 
 @router.post("", status_code=201, response_model=ChannelPublic, openapi_extra={"requestBody": CREATE_BODY})
@@ -83,7 +78,7 @@ async def create_channel(identity: Admin, context: Ctx, body: Annotated[dict, Bo
     try:
         channel = parse_channel(body)
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise Unprocessable(describe_problems(error)) from None
     settings = context.settings
     check_target(channel.url_text(), OutboundPolicy.from_settings(settings.notifications.outbound, settings.mode))
     now = datetime.now(UTC)

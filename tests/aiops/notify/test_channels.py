@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import doctest
 
+import orjson
 import pytest
 from pydantic import ValidationError
 
 from aiops.notify import channels as module
-from aiops.notify.channels import channel_to_storage, parse_channel, public_view
+from aiops.notify.channels import channel_to_storage, parse_channel, public_view, stored_view
 
 SLACK_URL = "https://hooks.slack.com/services/T0AAAAAAA/B0BBBBBBB/abcdefghijklmnopqrstuvwx"
 SECRET = "whsec-0123456789abcdefghij"
@@ -83,3 +84,24 @@ def test_storage_keeps_everything_and_reads_back_the_same() -> None:
     stored = channel_to_storage(hook)
     assert stored["secret"] == SECRET and stored["url"] == "https://hooks.example.com/t"
     assert parse_channel(stored) == hook
+
+
+def test_a_stored_row_this_version_refuses_is_shown_with_its_problem_and_no_secret() -> None:
+    good = orjson.dumps(channel_to_storage(parse_channel({"name": "hook", "type": "webhook",
+                                                          "url": "https://hooks.example.com/t", "secret": SECRET})))
+    assert stored_view("ch-1", "hook", "webhook", good.decode()).problem is None
+    # A secret a later version finds too short, and a row that is not JSON at all.
+    old = good.decode().replace(SECRET, "short-secret")
+    for config in (old, "{not json"):
+        view = stored_view("ch-2", "hook", "webhook", config)
+        assert view.problem and view.problem.startswith("stored channel no longer valid")
+        assert view.url == "" and view.secret is None and "short-secret" not in view.model_dump_json()
+    assert "secret:" in stored_view("ch-2", "hook", "webhook", old).problem  # names the field
+    # A type a later version added (a row left behind by a rollback), and a URL whose parse
+    # error would quote its credentials.
+    later = stored_view("ch-3", "pd", "pagerduty", orjson.dumps({"name": "pd", "type": "pagerduty",
+                                                                   "url": "https://x.example.com"}).decode())
+    assert later.type == "pagerduty" and later.problem and later.min_severity is None
+    leaky = good.decode().replace("https://hooks.example.com/t", "https://user:s3cr3tpw@ex\uff0fample.com/x")
+    shown = stored_view("ch-4", "hook", "webhook", leaky)
+    assert shown.problem and "s3cr3tpw" not in shown.model_dump_json()

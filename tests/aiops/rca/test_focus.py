@@ -51,3 +51,14 @@ def test_a_louder_unrelated_fault_at_the_same_time_is_not_named_for_the_symptom(
     focused = analyse(frame, start, ranker, declared=CALLS, focus="web")
     assert focused.root.service_id == "db" and "cache" not in ids(focused.ranking)
     assert {"api", "web"} <= {r.service_id for r in focused.blast_radius}
+
+
+def test_scores_all_zero_are_shared_equally_and_the_docstring_example_holds() -> None:
+    import doctest
+
+    import aiops.rca.analysis as module
+
+    graph = ServiceGraph(CALLS, {"web", "api", "db"})
+    kept = focus_on([RankedCause("db", 0.0), RankedCause("api", 0.0), RankedCause("cache", 0.0)], "api", graph)
+    assert [(c.service_id, c.score) for c in kept] == [("db", 0.5), ("api", 0.5)]
+    assert doctest.testmod(module).failed == 0
