@@ -25,7 +25,7 @@ import ray
 from actors.directory import VECTORIZER, ActorDirectory
 from aiops.schemas.alerts import ResolutionIn
 from aiops.settings import Settings
-from aiops.storage.gateway import AsyncStore
+from aiops.storage.async_store import AsyncStore
 from aiops.storage.records import Resolution, ResolutionMatch
 from aiops.storage.store import Store
 
