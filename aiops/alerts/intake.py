@@ -18,12 +18,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from aiops.clock import SYSTEM_CLOCK, Clock
 from aiops.errors import Unauthorized, Unprocessable
 from aiops.schemas.alerts import AlertIn, AlertmanagerPayload, WebhookAnswer
 from aiops.settings import Settings
 from aiops.storage.records import AlertRecord, AnomalyRecord
+
+if TYPE_CHECKING:
+    from aiops.storage.async_store import AsyncStore
 
 SERVICE_LABELS = ("service_id", "service", "job", "app")
 NEVER = datetime(1, 1, 1, tzinfo=UTC)  # Alertmanager's "no end yet"
@@ -50,9 +54,9 @@ class Mapped:
 
 
 class AlertIntake:
-    def __init__(self, settings: Settings, store, queued=None, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, settings: Settings, store: AsyncStore, queued=None, clock: Clock = SYSTEM_CLOCK) -> None:
         self._settings = settings
-        self._store = store  # a StoreGateway's aio proxy
+        self._store = store  # a StoreGateway's aio view
         self._queued = queued  # (anomaly ids) -> None: RCAs were requested for these
         self._clock = clock  # "now": when notices are received, and the end of the link window
 

@@ -70,14 +70,15 @@ def focus_on(ranking: list[RankedCause], service: str, graph: ServiceGraph) -> l
     A fault travels from a callee to its callers (a slow or failing dependency makes its
     callers slow or failing), so on a known call graph a service another fault is moving but
     ``service`` does not call cannot have caused ``service``'s trouble: at the same moment it
-    is a second, unrelated problem (the dependency-graph view of root cause, as in the
-    microservice RCA literature's call-graph walks, e.g. MicroRCA, Wu et al. 2020). Known calls are the declared and observed ones
-    (:func:`~models.telemetry.graph.known_callees`). Those causes keep their order and their
-    scores are made shares of what is left. The ranking is unchanged when ``service``'s calls
-    are not known (no call edge names it) or when no ranked cause is among them. A service
-    that call edges name only as a callee is taken to call nothing (a declared topology is
-    whole: ``PUT /api/v1/topology`` replaces it), so its trouble is its own; a tenant whose
-    topology misses calls turns the focus off (``rca.focus_on_calls``).
+    is a second, unrelated problem (the dependency-graph view of root cause of the
+    microservice RCA literature's call-graph walks, e.g. MicroRCA, Wu et al. 2020). Known
+    calls are the declared and observed ones (:func:`~models.telemetry.graph.known_callees`).
+    Those causes keep their order and their scores are made shares of what is left. The
+    ranking is unchanged when ``service``'s calls are not known (no call edge names it) or
+    when no ranked cause is among them. A service that call edges name only as a callee is
+    taken to call nothing (a declared topology is whole: ``PUT /api/v1/topology`` replaces
+    it), so its trouble is its own; a tenant whose topology misses calls turns the focus off
+    (``rca.focus_on_calls``).
 
     >>> from models.rankers.base import RankedCause
     >>> from models.telemetry.graph import DECLARED, Edge, ServiceGraph

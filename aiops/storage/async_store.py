@@ -5,7 +5,8 @@ same parameters, defaults and return type (``tests/aiops/storage/test_gateway_ty
 every public Store method here with its signature), run in a worker thread when the store is
 in this process and on the storage owner actor otherwise. Nothing is reached by name at run
 time, so a call type-checks against the Store's own contract and a typo fails in ``mypy``.
-A Store method added later is added here too (the test says which is missing).
+A Store method added later is added here too (the test says which is missing), and a Store
+split into per-aggregate repositories later splits this view the same way.
 """
 
 from __future__ import annotations
