@@ -37,7 +37,6 @@ from aiops.rca.analysis import GraphOptions, analyse
 from aiops.rca.graph import DECLARED, Edge
 from aiops.settings import RcaSettings
 from models.rankers.base import RootCauseRanker
-from models.registry import build
 from models.telemetry import MetricFrame
 
 if TYPE_CHECKING:
@@ -143,8 +142,3 @@ def analyse_request(metrics: ReplayMetrics, replay: Replay, request: RcaRequest,
     if result.root is None:
         return None, ()
     return result.root.service_id, tuple(r.service_id for r in result.blast_radius)
-
-
-def default_ranker(rca: RcaSettings) -> RootCauseRanker:
-    """The engine's default ranker (``rca.ranker``), as a tenant without a choice of its own gets."""
-    return build("ranker", rca.ranker)

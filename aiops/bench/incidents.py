@@ -22,8 +22,8 @@ reduction ``1 - opened / signals`` (target >= 90 %), purity (the share of incide
 signals all come from one fault, target >= 95 %), faults split over several incidents, root
 cause right per incident (the incident's root cause is the service of the fault most of its
 signals came from), and notifications out per channel; the same without the analysis' focus
-on the calls (``rca.focus_on_calls``) for comparison. :func:`stand_in_root` (the member
-service most other members call) answers instead where only the grouping is studied.
+on the calls (``rca.focus_on_calls``), and with a declared topology missing calls, for
+comparison.
 
 Live (:func:`~aiops.bench.incidents_live.live_replay`): the same replay (seed 0) through a
 scratch engine. Its call graph is declared (``PUT /api/v1/topology``), its simulated metrics
@@ -49,11 +49,10 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 import numpy as np
 
-from aiops.bench.incident_metrics import ReplayMetrics, analyse_request, default_ranker, simulate_metrics
+from aiops.bench.incident_metrics import ReplayMetrics, analyse_request, simulate_metrics
 from aiops.bench.report import BenchResult
 from aiops.clock import ManualClock
 from aiops.incident.graph import ServiceGraph
@@ -64,6 +63,7 @@ from aiops.notify.channels import parse_channel
 from aiops.notify.decision import notifications_for
 from aiops.notify.settings import NotificationSettings
 from aiops.settings import RcaSettings
+from models.registry import build
 
 TENANT = "bench-incidents"
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
@@ -224,33 +224,15 @@ class ReplayResult:
         return [i for i in self.grouper.incidents() if i.merged_into is None]
 
 
-def stand_in_root(incident: Incident, graph: ServiceGraph) -> str:
-    """The member service most other member services call (within BLAST_DEPTH), earliest first on ties."""
-    services = incident.services
-    first = {}
-    for member in incident.members:
-        first.setdefault(member.service_id, member.started_at)
-    return min(services, key=lambda s: (-sum(graph.depends_on(o, s, BLAST_DEPTH) for o in services if o != s),
-                                        first[s], s))
-
-
 # An RCA answer for a request at a moment: (root cause or None, blast radius).
 Analyst = Callable[[Incident, RcaRequest, datetime], tuple[str | None, tuple[str, ...]]]
-
-
-def stand_in_analyst(graph: ServiceGraph) -> Analyst:
-    """Answers with :func:`stand_in_root` and the members that call it within BLAST_DEPTH."""
-    def answer(incident: Incident, request: RcaRequest, now: datetime) -> tuple[str | None, tuple[str, ...]]:
-        root = stand_in_root(incident, graph)
-        return root, tuple(s for s in incident.services if graph.depends_on(s, root, BLAST_DEPTH))
-    return answer
 
 
 def engine_analyst(replay: Replay, metrics: ReplayMetrics, focus_on_calls: bool = True) -> Analyst:
     """Answers as a live RCA worker would, from ``metrics`` (:mod:`aiops.bench.incident_metrics`),
     given ``replay.calls`` as the declared topology."""
     rca = RcaSettings(focus_on_calls=focus_on_calls)
-    ranker = default_ranker(rca)
+    ranker = build("ranker", rca.ranker)  # the default, as a tenant without a choice of its own gets
 
     def answer(incident: Incident, request: RcaRequest, now: datetime) -> tuple[str | None, tuple[str, ...]]:
         return analyse_request(metrics, replay, request, now, ranker, rca)
@@ -265,14 +247,12 @@ def undeclared(replay: Replay, share: float, seed: int) -> Replay:
     return replace(replay, calls={caller: callees for caller, callees in calls.items() if callees})
 
 
-def replay_incidents(replay: Replay, settings: IncidentGroupingSettings,
-                     analyst: Analyst | None = None) -> ReplayResult:
+def replay_incidents(replay: Replay, settings: IncidentGroupingSettings, analyst: Analyst) -> ReplayResult:
     """Feed the replay's signals (starts and ends) in time order, ticking, answering RCA requests.
 
-    Each request is answered RCA_SECONDS later by ``analyst`` (default: the stand-in), recorded
+    Each request is answered RCA_SECONDS later by ``analyst``, recorded
     as the incident manager records a finished analysis (a re-run's through ``record_rerun``)."""
     graph = replay.graph
-    analyst = analyst or stand_in_analyst(graph)
     clock = ManualClock(START)
     result = ReplayResult(IncidentGrouper(TENANT, settings, clock, graph))
     queue: list[tuple[datetime, int, str, object]] = []
@@ -356,22 +336,17 @@ def score(replay: Replay, result: ReplayResult) -> IncidentScore:
 
 
 def evaluate(seed: int = 0, settings: IncidentGroupingSettings | None = None, min_distance: int = 3,
-             rca: Literal["engine", "engine-unfocused", "stand-in"] = "engine",
-             undeclared_share: float = 0.0) -> IncidentScore:
+             focus_on_calls: bool = True, undeclared_share: float = 0.0) -> IncidentScore:
     """Simulate, group and score one replay; ``settings`` default to the engine's grouping defaults.
 
-    ``rca`` answers the analyses: ``engine`` the engine's RCA on the replay's simulated metrics
-    with its defaults, ``engine-unfocused`` the same with ``rca.focus_on_calls`` off,
-    ``stand-in`` :func:`stand_in_root` (no metrics; about 50 times faster). With
-    ``undeclared_share`` the tenant's declared topology (what the grouping and the analysis
-    are given) misses that share of the calls the services make."""
+    The analyses are the engine's RCA on the replay's simulated metrics, with
+    ``rca.focus_on_calls`` as given. With ``undeclared_share`` the tenant's declared topology
+    (what the grouping and the analysis are given) misses that share of the calls the
+    services make."""
     settings = settings or IncidentGroupingSettings(max_resolved_kept=10_000)
     replay = simulate(seed, min_distance=min_distance)
     declared = undeclared(replay, undeclared_share, seed) if undeclared_share else replay
-    if rca == "stand-in":
-        analyst = stand_in_analyst(declared.graph)
-    else:
-        analyst = engine_analyst(declared, simulate_metrics(replay, seed), focus_on_calls=rca == "engine")
+    analyst = engine_analyst(declared, simulate_metrics(replay, seed), focus_on_calls)
     return score(replay, replay_incidents(declared, settings, analyst))
 
 
@@ -395,10 +370,10 @@ def run(seeds: int = 10) -> BenchResult:
                note=f"mean {100 * statistics.mean(s.purity for s in scores):.1f} %")
     result.add(f"root cause right per incident, mean of {seeds} seeds", 100 * statistics.mean(
         s.root_cause_right for s in scores), "%", note=f"worst {100 * min(s.root_cause_right for s in scores):.1f} %")
-    variants = {"without rca.focus_on_calls": {"rca": "engine-unfocused"},
+    variants = {"without rca.focus_on_calls": {"focus_on_calls": False},
                 f"declared topology missing {MISSING_CALLS:.0%} of the calls": {"undeclared_share": MISSING_CALLS},
                 "the same, without rca.focus_on_calls": {"undeclared_share": MISSING_CALLS,
-                                                         "rca": "engine-unfocused"}}
+                                                         "focus_on_calls": False}}
     for name, options in variants.items():
         other = [evaluate(seed, **options) for seed in range(seeds)]  # type: ignore[arg-type]
         result.add(f"{name}, mean of {seeds} seeds: root cause right",
