@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,7 +42,7 @@ ROUTERS = (
 )
 
 # Documented in OpenAPI for every route, because every route can answer them.
-COMMON_ERRORS = {
+COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or invalid credentials"},
     403: {"model": ErrorResponse, "description": "Not allowed"},
     404: {"model": ErrorResponse, "description": "Not found (also another tenant's objects)"},

@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from ray.serve import Application
+from ray.serve import Application, Deployment
 
 from aiops.auth.secrets import prepare_settings
 from aiops.settings import Settings, load_settings
@@ -24,4 +24,5 @@ def build_app(args: dict[str, Any] | Settings | None = None) -> Application:
     the ``AIOPS_*`` environment.
     """
     settings = args if isinstance(args, Settings) else prepare_settings(load_settings(**(args or {})))
-    return ApiGateway.options(num_replicas=settings.serve.api_replicas).bind(settings)
+    gateway = cast(Deployment, ApiGateway)  # what @serve.deployment made of the class (Ray leaves it untyped)
+    return gateway.options(num_replicas=settings.serve.api_replicas).bind(settings)

@@ -10,6 +10,7 @@ key given twice in one object, each refusal a 400 naming where.
 from __future__ import annotations
 
 import json
+from typing import TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -17,6 +18,8 @@ from pydantic import BaseModel, ValidationError
 
 from aiops.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from aiops.text import decode_json
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -44,7 +47,7 @@ def is_json(request: Request) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
-def parse_json(body: bytes, model: type[BaseModel]) -> BaseModel:
+def parse_json(body: bytes, model: type[ModelT]) -> ModelT:
     """``model`` from a JSON body: 400 when it is not strict JSON, 422 naming the first problems otherwise."""
     data = decode_json(body)
     try:

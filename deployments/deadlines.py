@@ -45,7 +45,7 @@ def timely_h11(head_seconds: float) -> type[H11Protocol]:
                 self.transport.write(_TIMEOUT_ANSWER)
                 self.transport.close()
 
-        def connection_made(self, transport) -> None:  # type: ignore[override]
+        def connection_made(self, transport) -> None:
             super().connection_made(transport)
             self._arm()
 

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from actors.directory import WATCHDOG_SHARD, ActorDirectory
 from aiops.errors import Conflict, PayloadTooLarge, RateLimited, Unavailable
@@ -26,6 +27,9 @@ from aiops.storage.gateway import StoreGateway
 from deployments.access import TenantDirectory
 from deployments.limits import LeasedLimiter
 from deployments.observability import EngineMetrics
+
+if TYPE_CHECKING:
+    from ray.util.metrics import Counter
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +56,7 @@ class IngestPipeline:
         self._metrics = metrics
         self._in_flight = 0
         self._max_in_flight = settings.ingest.max_batches_in_flight
-        self._dashboard_points: object | None = None
+        self._dashboard_points: Counter | None = None
 
     def limit_in_flight(self, batches: int) -> None:
         """Change how many batches this replica stores at once (Serve ``user_config``)."""

@@ -126,6 +126,6 @@ def webhook_server_config(settings: Settings) -> uvicorn.Config:
         log_level="warning",
         lifespan="off",
         access_log=False,
-        timeout_keep_alive=alerts.keep_alive_seconds,
+        timeout_keep_alive=alerts.keep_alive_seconds,  # type: ignore[arg-type]  # any seconds (call_later)
         limit_concurrency=alerts.max_connections,  # beyond: 503, not an unbounded pile of connections
     )

@@ -186,6 +186,8 @@ class IncidentService:
         if self._cursor is None:
             self.restore()
         with self._lock:
+            if self._cursor is None:  # restore() sets it; only a failed pass forgets it, and that one raised
+                raise RuntimeError("the incident cursor was not restored")
             work = _Pass()
             anomalies = self._store.anomalies_changed_since(self._cursor - CURSOR_OVERLAP,
                                                             self._grouping.max_signals_per_poll + self._overlap_rows)

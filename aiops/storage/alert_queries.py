@@ -1,19 +1,28 @@
-"""SQL of the alert intake: one Alertmanager payload checked and stored in one call.
+"""SQL of alerts: the alert intake (one Alertmanager payload checked and stored in one call) and reads.
 
-A mixin of :class:`~aiops.storage.store.Store`. Its one public method takes every notice
-of a payload at once, so a payload costs one round trip to storage and a handful of
-queries whatever its number of alerts (it used to be two calls per alert). Nothing is
-written unless the whole payload passes its checks.
+:meth:`AlertRepository.record_alert_notices` takes every notice of a payload at once, so a
+payload costs one round trip to storage and a handful of queries whatever its number of
+alerts (it used to be two calls per alert). Nothing is written unless the whole payload
+passes its checks.
 """
 
 from __future__ import annotations
 
 import bisect
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+from clickhouse_connect.driver.client import Client
+
+from aiops.storage.anomaly_queries import ANOMALY_COLUMNS, AnomalyRepository, anomaly_from_row
+from aiops.storage.client import ClientPool
+from aiops.storage.rca_queries import RcaRepository
 from aiops.storage.records import WAITED_FOR, AlertOutcome, AlertRecord, AnomalyRecord
+from aiops.storage.sql import utc
 
+_ALERT_COLUMNS = ("tenant_id", "fingerprint", "starts_at", "ends_at", "status", "alertname", "service_id", "labels",
+                  "annotations", "generator_url", "anomaly_id", "linked_anomalies", "received_at", "key_id",
+                  "updated_at")
 LINKED_PER_ALERT = 20  # watchdog anomalies linked to one alert at most
 
 
@@ -21,8 +30,13 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-class AlertQueries:
-    _pool: object  # the Store's ClientPool
+class AlertRepository:
+    """``alerts``; storing a payload also writes its anomalies and requests their RCAs."""
+
+    def __init__(self, pool: ClientPool, anomalies: AnomalyRepository, rca: RcaRepository) -> None:
+        self._pool = pool
+        self._anomalies = anomalies
+        self._rca = rca
 
     def record_alert_notices(self, notices: list[AlertRecord], fresh: list[AnomalyRecord], link_window: timedelta,
                              at: datetime) -> AlertOutcome:
@@ -70,8 +84,8 @@ class AlertQueries:
                         return AlertOutcome(needs_key=True, refused=(
                             f"alerts[{index}]: this alert was first sent with a webhook key; a {notice.status} "
                             "notice about it needs one too"))
-            existing = {(a.tenant_id, a.anomaly_id): a for a in (self._anomaly(row) for row in client.query(
-                f"SELECT {', '.join(self._ANOMALY_COLUMNS)} FROM anomalies FINAL "
+            existing = {(a.tenant_id, a.anomaly_id): a for a in (anomaly_from_row(row) for row in client.query(
+                f"SELECT {', '.join(ANOMALY_COLUMNS)} FROM anomalies FINAL "
                 "WHERE tenant_id IN {tenants:Array(String)} AND anomaly_id IN {ids:Array(String)}",
                 parameters={"tenants": tenants, "ids": sorted({n.anomaly_id for n in notices})}).result_rows)}
             linked = self._linked_watchdog_anomalies(client, notices, link_window)
@@ -85,16 +99,17 @@ class AlertQueries:
                                   resolved=anomaly.resolved or not firing,
                                   rca_triggered=anomaly.rca_triggered or firing, updated_at=at)
         self.save_alerts([replace(n, linked_anomalies=ids) for n, ids in zip(notices, linked, strict=True)])
-        self.upsert_anomalies(list(merged.values()))
+        self._anomalies.upsert_anomalies(list(merged.values()))
         wanting: dict[str, list[str]] = {}
         for notice in notices:
             if notice.status == "firing":
                 wanting.setdefault(notice.tenant_id, []).append(notice.anomaly_id)
         for tenant_id, ids in wanting.items():
-            self.request_rcas(tenant_id, ids, at, WAITED_FOR)  # on-call waits on these
+            self._rca.request_rcas(tenant_id, ids, at, WAITED_FOR)  # on-call waits on these
         return AlertOutcome(queued=[i for ids in wanting.values() for i in dict.fromkeys(ids)])
 
-    def _linked_watchdog_anomalies(self, client, notices: list[AlertRecord], window: timedelta) -> list[list[str]]:
+    def _linked_watchdog_anomalies(self, client: Client, notices: list[AlertRecord],
+                                   window: timedelta) -> list[list[str]]:
         """Per notice: ids of the watchdog's anomalies of its service that started within
         ``window`` of its start, oldest first (one query for the whole payload)."""
         starts = [n.starts_at for n in notices]
@@ -126,3 +141,22 @@ class AlertQueries:
             last = bisect.bisect_right(times, _ms(notice.starts_at + window))
             linked.append(list(dict.fromkeys(ids[first:last]))[:LINKED_PER_ALERT])
         return linked
+
+    def save_alerts(self, alerts: list[AlertRecord]) -> None:
+        now = datetime.now(UTC)
+        rows = [[a.tenant_id, a.fingerprint, a.starts_at, a.ends_at, a.status, a.alertname, a.service_id, a.labels,
+                 a.annotations, a.generator_url, a.anomaly_id, a.linked_anomalies, a.received_at, a.key_id, now]
+                for a in alerts]
+        if rows:
+            with self._pool.borrow() as client:
+                client.insert("alerts", rows, column_names=list(_ALERT_COLUMNS))
+
+    def list_alerts(self, tenant_id: str, anomaly_id: str) -> list[AlertRecord]:
+        with self._pool.borrow() as client:
+            rows = client.query(
+                f"SELECT {', '.join(_ALERT_COLUMNS[:-1])} FROM alerts FINAL "
+                "WHERE tenant_id = {tenant_id:String} AND anomaly_id = {anomaly_id:String} ORDER BY starts_at",
+                parameters={"tenant_id": tenant_id, "anomaly_id": anomaly_id},
+            ).result_rows
+        return [AlertRecord(r[0], r[1], utc(r[2]), utc(r[3]) if r[3] else None, r[4], r[5], r[6], dict(r[7]),
+                            dict(r[8]), r[9], r[10], list(r[11]), utc(r[12]), r[13]) for r in rows]

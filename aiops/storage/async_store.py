@@ -5,8 +5,8 @@ same parameters, defaults and return type (``tests/aiops/storage/test_gateway_ty
 every public Store method here with its signature), run in a worker thread when the store is
 in this process and on the storage owner actor otherwise. Nothing is reached by name at run
 time, so a call type-checks against the Store's own contract and a typo fails in ``mypy``.
-A Store method added later is added here too (the test says which is missing), and a Store
-split into per-aggregate repositories later splits this view the same way.
+A Store method added later is added here too (the test says which is missing); methods are
+grouped by repository, in the Store's order.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime, timedelta
 
     import numpy as np
@@ -57,13 +58,14 @@ class AsyncStore:
     def __init__(self, gateway: StoreGateway) -> None:
         self._gateway = gateway
 
-    # store
+    # -- lifecycle ----------------------------------------------------------------------------
     async def ping(self) -> str:
         return cast("str", await self._gateway.call_async("ping"))
 
     async def migrate(self) -> list[int]:
         return cast("list[int]", await self._gateway.call_async("migrate"))
 
+    # -- tenants and API keys (TenantRepository, ApiKeyRepository) ----------------------------
     async def create_tenant(self, tenant: TenantRecord) -> bool:
         return cast("bool", await self._gateway.call_async("create_tenant", tenant))
 
@@ -97,9 +99,14 @@ class AsyncStore:
     async def revoke_api_key(self, tenant_id: str, key_id: str, at: datetime) -> bool:
         return cast("bool", await self._gateway.call_async("revoke_api_key", tenant_id, key_id, at))
 
-    async def touch_api_keys(self, uses: list[tuple[str, str, datetime]]) -> None:
+    async def touch_api_keys(self, uses: Sequence[tuple[str, str, datetime]]) -> None:
         await self._gateway.call_async("touch_api_keys", uses)
 
+    # -- audits -------------------------------------------------------------------------------
+    async def tables_containing(self, needle: str) -> list[str]:
+        return cast("list[str]", await self._gateway.call_async("tables_containing", needle))
+
+    # -- metric points in (PointWriter) -------------------------------------------------------
     async def ingest_batch(
         self,
         tenant_id: str,
@@ -117,6 +124,7 @@ class AsyncStore:
             ),
         )
 
+    # -- metric points out (SeriesRepository) -------------------------------------------------
     async def read_series(
         self,
         tenant_id: str,
@@ -134,9 +142,10 @@ class AsyncStore:
             ),
         )
 
-    async def tables_containing(self, needle: str) -> list[str]:
-        return cast("list[str]", await self._gateway.call_async("tables_containing", needle))
+    async def points_since(self, tenant_id: str, since: datetime, limit: int) -> PointBatch | None:
+        return cast("PointBatch | None", await self._gateway.call_async("points_since", tenant_id, since, limit))
 
+    # -- anomalies (AnomalyRepository) --------------------------------------------------------
     async def upsert_anomalies(self, anomalies: list[AnomalyRecord]) -> None:
         await self._gateway.call_async("upsert_anomalies", anomalies)
 
@@ -168,32 +177,24 @@ class AsyncStore:
             ),
         )
 
-    async def save_checkpoint(self, tenant_id: str, model: str, state: bytes, saved_at: datetime) -> None:
-        await self._gateway.call_async("save_checkpoint", tenant_id, model, state, saved_at)
-
-    async def load_checkpoints(self, tenant_ids: list[str]) -> dict[str, tuple[str, bytes, datetime]]:
-        return cast(
-            "dict[str, tuple[str, bytes, datetime]]", await self._gateway.call_async("load_checkpoints", tenant_ids)
-        )
-
-    async def checkpointed_tenants(self) -> list[str]:
-        return cast("list[str]", await self._gateway.call_async("checkpointed_tenants"))
-
-    async def choose_model(
-        self, tenant_id: str, kind: str, name: str, config: str, chosen_by: str, at: datetime
-    ) -> None:
-        await self._gateway.call_async("choose_model", tenant_id, kind, name, config, chosen_by, at)
-
-    async def model_choices(self, tenant_id: str) -> dict[str, tuple[str, str, datetime]]:
-        return cast("dict[str, tuple[str, str, datetime]]", await self._gateway.call_async("model_choices", tenant_id))
-
-    async def points_since(self, tenant_id: str, since: datetime, limit: int) -> PointBatch | None:
-        return cast("PointBatch | None", await self._gateway.call_async("points_since", tenant_id, since, limit))
-
     async def count_anomalies_since(self, since: datetime, tenant_id: str | None) -> int:
         return cast("int", await self._gateway.call_async("count_anomalies_since", since, tenant_id))
 
-    # rca_queries
+    # -- alerts (AlertRepository) -------------------------------------------------------------
+    async def record_alert_notices(
+        self, notices: list[AlertRecord], fresh: list[AnomalyRecord], link_window: timedelta, at: datetime
+    ) -> AlertOutcome:
+        return cast(
+            "AlertOutcome", await self._gateway.call_async("record_alert_notices", notices, fresh, link_window, at)
+        )
+
+    async def save_alerts(self, alerts: list[AlertRecord]) -> None:
+        await self._gateway.call_async("save_alerts", alerts)
+
+    async def list_alerts(self, tenant_id: str, anomaly_id: str) -> list[AlertRecord]:
+        return cast("list[AlertRecord]", await self._gateway.call_async("list_alerts", tenant_id, anomaly_id))
+
+    # -- RCA requests and results, graphs, topology (RcaRepository) ---------------------------
     async def request_rcas(self, tenant_id: str, anomaly_ids: list[str], at: datetime, priority: int = 0) -> int:
         return cast("int", await self._gateway.call_async("request_rcas", tenant_id, anomaly_ids, at, priority))
 
@@ -245,21 +246,7 @@ class AsyncStore:
             await self._gateway.call_async("load_topology", tenant_id),
         )
 
-    # alert_queries
-    async def record_alert_notices(
-        self, notices: list[AlertRecord], fresh: list[AnomalyRecord], link_window: timedelta, at: datetime
-    ) -> AlertOutcome:
-        return cast(
-            "AlertOutcome", await self._gateway.call_async("record_alert_notices", notices, fresh, link_window, at)
-        )
-
-    # incident_memory_queries
-    async def save_alerts(self, alerts: list[AlertRecord]) -> None:
-        await self._gateway.call_async("save_alerts", alerts)
-
-    async def list_alerts(self, tenant_id: str, anomaly_id: str) -> list[AlertRecord]:
-        return cast("list[AlertRecord]", await self._gateway.call_async("list_alerts", tenant_id, anomaly_id))
-
+    # -- the incident memory (IncidentMemoryRepository) ---------------------------------------
     async def save_resolution(self, record: Resolution) -> None:
         await self._gateway.call_async("save_resolution", record)
 
@@ -283,7 +270,7 @@ class AsyncStore:
             await self._gateway.call_async("search_resolutions", tenant_id, vector, model, limit),
         )
 
-    # incident_store
+    # -- incidents (IncidentRepository) -------------------------------------------------------
     async def save_incidents(self, incidents: list[Incident], at: datetime) -> None:
         await self._gateway.call_async("save_incidents", incidents, at)
 
@@ -332,7 +319,7 @@ class AsyncStore:
     async def anomalies_changed_since(self, since: datetime, limit: int) -> list[AnomalyRecord]:
         return cast("list[AnomalyRecord]", await self._gateway.call_async("anomalies_changed_since", since, limit))
 
-    # outbox
+    # -- notification channels and the outbox (NotificationRepository) ------------------------
     async def add_channel(self, channel: ChannelRow, at: datetime, cap: int) -> int | None:
         return cast("int | None", await self._gateway.call_async("add_channel", channel, at, cap))
 
@@ -365,7 +352,27 @@ class AsyncStore:
             "list[AttemptRow]", await self._gateway.call_async("delivery_attempts", tenant_id, incident_id, limit)
         )
 
-    # span_queries
+    # -- detector checkpoints and model choices (DetectorStateRepository) ---------------------
+    async def save_checkpoint(self, tenant_id: str, model: str, state: bytes, saved_at: datetime) -> None:
+        await self._gateway.call_async("save_checkpoint", tenant_id, model, state, saved_at)
+
+    async def load_checkpoints(self, tenant_ids: list[str]) -> dict[str, tuple[str, bytes, datetime]]:
+        return cast(
+            "dict[str, tuple[str, bytes, datetime]]", await self._gateway.call_async("load_checkpoints", tenant_ids)
+        )
+
+    async def checkpointed_tenants(self) -> list[str]:
+        return cast("list[str]", await self._gateway.call_async("checkpointed_tenants"))
+
+    async def choose_model(
+        self, tenant_id: str, kind: str, name: str, config: str, chosen_by: str, at: datetime
+    ) -> None:
+        await self._gateway.call_async("choose_model", tenant_id, kind, name, config, chosen_by, at)
+
+    async def model_choices(self, tenant_id: str) -> dict[str, tuple[str, str, datetime]]:
+        return cast("dict[str, tuple[str, str, datetime]]", await self._gateway.call_async("model_choices", tenant_id))
+
+    # -- spans (SpanRepository) ---------------------------------------------------------------
     async def ingest_spans(self, tenant_id: str, spans: pa.Table, digest: str, max_span_names: int) -> TelemetryOutcome:
         return cast(
             "TelemetryOutcome", await self._gateway.call_async("ingest_spans", tenant_id, spans, digest, max_span_names)
@@ -398,7 +405,7 @@ class AsyncStore:
     async def observed_calls(self, tenant_id: str, since: datetime, until: datetime) -> list[ObservedCall]:
         return cast("list[ObservedCall]", await self._gateway.call_async("observed_calls", tenant_id, since, until))
 
-    # log_queries
+    # -- log records and templates (LogRepository) --------------------------------------------
     async def ingest_logs(self, tenant_id: str, logs: pa.Table, digest: str) -> TelemetryOutcome:
         return cast("TelemetryOutcome", await self._gateway.call_async("ingest_logs", tenant_id, logs, digest))
 
@@ -448,7 +455,7 @@ class AsyncStore:
             "list[tuple[int, str, datetime, datetime]]", await self._gateway.call_async("load_log_templates", tenant_id)
         )
 
-    # rollup_queries
+    # -- the telemetry rollup (RollupRepository) ----------------------------------------------
     async def telemetry_minutes_pending_all_tenants(
         self, since: datetime, until: datetime, quiet_since: datetime, limit: int
     ) -> list[tuple[str, str, datetime]]:

@@ -1,54 +1,33 @@
-"""SQL of the alert intake and the incident memory: alerts, resolutions, embeddings, search.
+"""SQL of the incident memory: resolutions, their embeddings, and similarity search.
 
-A mixin of :class:`~aiops.storage.store.Store`, under the same rules (parameterised,
-``tenant_id`` in every predicate on tenant data, ``FINAL`` on replacing tables).
+Parameterised, ``tenant_id`` in every predicate, ``FINAL`` on replacing tables.
 Similarity is cosine, computed by ClickHouse over ``Array(Float32)`` embeddings of one
 embedding model (vectors of different models are not comparable).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from aiops.storage.records import AlertRecord, Resolution, ResolutionMatch
+from aiops.storage.client import ClientPool
+from aiops.storage.records import Resolution, ResolutionMatch
 from aiops.storage.sql import utc
 
-_ALERT_COLUMNS = ("tenant_id", "fingerprint", "starts_at", "ends_at", "status", "alertname", "service_id", "labels",
-                  "annotations", "generator_url", "anomaly_id", "linked_anomalies", "received_at", "key_id",
-                  "updated_at")
 _RESOLUTION_COLUMNS = ("tenant_id", "kb_id", "incident_id", "service_id", "resolution", "resolved_by",
-               "time_to_recovery_minutes", "tags", "embedding", "embedding_model", "embedding_version",
-               "created_at", "updated_at")
+                       "time_to_recovery_minutes", "tags", "embedding", "embedding_model", "embedding_version",
+                       "created_at", "updated_at")
 
 
+class IncidentMemoryRepository:
+    """Resolutions (stored in table ``knowledge_base``, ids in ``kb_id``)."""
 
+    def __init__(self, pool: ClientPool) -> None:
+        self._pool = pool
 
-class IncidentMemoryQueries:
-    _pool: object  # the Store's ClientPool
-
-    # -- alerts ----------------------------------------------------------------------------
-    def save_alerts(self, alerts: list[AlertRecord]) -> None:
-        now = datetime.now(UTC)
-        rows = [[a.tenant_id, a.fingerprint, a.starts_at, a.ends_at, a.status, a.alertname, a.service_id, a.labels,
-                 a.annotations, a.generator_url, a.anomaly_id, a.linked_anomalies, a.received_at, a.key_id, now]
-                for a in alerts]
-        if rows:
-            with self._pool.borrow() as client:
-                client.insert("alerts", rows, column_names=list(_ALERT_COLUMNS))
-
-    def list_alerts(self, tenant_id: str, anomaly_id: str) -> list[AlertRecord]:
-        with self._pool.borrow() as client:
-            rows = client.query(
-                f"SELECT {', '.join(_ALERT_COLUMNS[:-1])} FROM alerts FINAL "
-                "WHERE tenant_id = {tenant_id:String} AND anomaly_id = {anomaly_id:String} ORDER BY starts_at",
-                parameters={"tenant_id": tenant_id, "anomaly_id": anomaly_id},
-            ).result_rows
-        return [AlertRecord(r[0], r[1], utc(r[2]), utc(r[3]) if r[3] else None, r[4], r[5], r[6], dict(r[7]),
-                            dict(r[8]), r[9], r[10], list(r[11]), utc(r[12]), r[13]) for r in rows]
-
-    # -- the incident memory: resolutions (stored in table knowledge_base, ids in kb_id) ---
     @staticmethod
-    def _resolution(row: tuple) -> Resolution:
+    def _resolution(row: Sequence[Any]) -> Resolution:
         return Resolution(
             tenant_id=row[0], resolution_id=row[1], incident_id=row[2], service_id=row[3], resolution=row[4],
             resolved_by=row[5], time_to_recovery_minutes=row[6], tags=list(row[7]), embedding=list(row[8]),
@@ -88,9 +67,9 @@ class IncidentMemoryQueries:
                 "SELECT DISTINCT tenant_id, embedding_model FROM knowledge_base FINAL").result_rows
             if not present:
                 return []
-            chosen = dict(client.query(
+            chosen = {row[0]: row[1] for row in client.query(
                 "SELECT tenant_id, argMax(name, chosen_at) FROM model_choices WHERE kind = 'embedder' "
-                "GROUP BY tenant_id").result_rows)
+                "GROUP BY tenant_id").result_rows}
         return sorted({tenant for tenant, model in present if model != chosen.get(tenant, default_model)})
 
     def resolutions_to_embed(self, tenant_id: str, model: str, limit: int) -> list[Resolution]:

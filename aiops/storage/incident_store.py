@@ -1,6 +1,6 @@
 """SQL of incidents: their snapshots, the signal cursor, and the signals (anomalies) grouping reads.
 
-A mixin of :class:`~aiops.storage.store.Store`. Every query names its tenant (except the
+Every query names its tenant (except the
 cross-tenant reads of the incident manager, which owns grouping for all tenants) and every
 value is a bound parameter. A snapshot row holds the whole incident as JSON
 (:mod:`aiops.incident.codec`) plus the columns the list filters on.
@@ -15,6 +15,8 @@ import orjson
 
 from aiops.incident.codec import incident_from_dict, incident_to_dict
 from aiops.incident.model import Incident, IncidentStatus
+from aiops.storage.anomaly_queries import ANOMALY_COLUMNS, anomaly_from_row
+from aiops.storage.client import ClientPool
 from aiops.storage.records import AnomalyRecord
 from aiops.storage.sql import MS as _TS
 from aiops.storage.sql import utc as _utc
@@ -27,9 +29,11 @@ class IncidentPage:
     next_after: tuple[datetime, str] | None  # (opened_at, incident_id) of the last row, when more follow
 
 
-class IncidentTables:
-    _pool: object
-    _ANOMALY_COLUMNS: tuple[str, ...]
+class IncidentRepository:
+    """``incidents`` (snapshots), ``incident_cursor`` and the anomalies grouping reads."""
+
+    def __init__(self, pool: ClientPool) -> None:
+        self._pool = pool
 
     def save_incidents(self, incidents: list[Incident], at: datetime) -> None:
         """Store the newest snapshot of each incident (a later ``at`` wins)."""
@@ -127,8 +131,8 @@ class IncidentTables:
         (then earliest start: rows written in one millisecond)."""
         with self._pool.borrow() as client:
             rows = client.query(
-                f"SELECT {', '.join(self._ANOMALY_COLUMNS)} FROM anomalies FINAL "
+                f"SELECT {', '.join(ANOMALY_COLUMNS)} FROM anomalies FINAL "
                 f"WHERE updated_at >= {{since:{_TS}}} ORDER BY updated_at, detected_at, tenant_id, anomaly_id "
                 "LIMIT {limit:UInt32}",
                 parameters={"since": since, "limit": limit}).result_rows
-        return [self._anomaly(row) for row in rows]
+        return [anomaly_from_row(row) for row in rows]

@@ -1,8 +1,7 @@
 """SQL of log records and their templates: storing records once, reading them back, and
 what the rollup reads and writes to mine templates.
 
-A mixin of :class:`~aiops.storage.store.Store` (parameterised, ``tenant_id`` in every
-predicate, ``FINAL`` on replacing tables).
+Parameterised, ``tenant_id`` in every predicate, ``FINAL`` on replacing tables.
 """
 
 from __future__ import annotations
@@ -11,9 +10,10 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 
+from aiops.storage.client import ClientPool
 from aiops.storage.sql import NS, ns_window, trace_sample, utc
 from aiops.storage.telemetry_records import LogMinute, LogShape, StoredLog, TelemetryOutcome, TemplateCount
-from aiops.storage.telemetry_writes import TelemetryWrites
+from aiops.storage.telemetry_writes import TelemetryWriter
 
 # A log body's shape: every whitespace-separated token with a digit in it replaced by <*> (what
 # Drain treats as a parameter anyway), so a template is mined per shape, not per body. Computed
@@ -23,12 +23,16 @@ SHAPE_HASH = f"cityHash64({MESSAGE_SHAPE})"
 LOG_WINDOW_COLUMNS = ("timestamp_unix_nano", "service", "trace_id", "span_id", "severity", "body")
 
 
-class LogQueries(TelemetryWrites):
-    _pool: object
+class LogRepository:
+    """``logs`` and ``log_templates``."""
+
+    def __init__(self, pool: ClientPool, writer: TelemetryWriter) -> None:
+        self._pool = pool
+        self._writer = writer
 
     def ingest_logs(self, tenant_id: str, logs: pa.Table, digest: str) -> TelemetryOutcome:
         """Store a decoded batch of log records once (see :mod:`aiops.ingest.otlp.logs` for the columns)."""
-        self._store_telemetry("logs", tenant_id, logs, digest)
+        self._writer.store("logs", tenant_id, logs, digest)
         return TelemetryOutcome(logs.num_rows)
 
     def logs_in_window(self, tenant_id: str, since: datetime, until: datetime, limit: int,

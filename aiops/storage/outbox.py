@@ -1,6 +1,6 @@
 """SQL of notifications: channels, the durable outbox, and delivery attempts.
 
-A mixin of :class:`~aiops.storage.store.Store`. The outbox is written by the incident
+The outbox is written by the incident
 manager (a row per channel and incident state change, in the same step that stores the
 incident) and advanced by the notifier (each attempt writes a newer version of the row and
 one attempt row), so a restart of either loses nothing: what is not ``delivered`` or
@@ -10,16 +10,19 @@ one attempt row), so a restart of either loses nothing: what is not ``delivered`
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from aiops.storage.client import ClientPool
 from aiops.storage.sql import MS as _TS
 from aiops.storage.sql import utc
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def _utc_or_none(value: datetime | None) -> datetime | None:
     return None if value is None else utc(value)
 
 
@@ -74,9 +77,9 @@ _ATTEMPT = ("tenant_id", "incident_id", "notification_id", "channel_id", "change
             "status_code", "outcome", "error", "duration_ms")
 
 
-def _outbox(row: tuple) -> OutboxRow:
+def _outbox(row: Sequence[Any]) -> OutboxRow:
     return OutboxRow(row[0], row[1], row[2], row[3], row[4], int(row[5]), row[6], row[7], int(row[8]),
-                     _utc(row[9]), _utc(row[10]), _utc(row[11]), _utc(row[12]), row[13])
+                     _utc_or_none(row[9]), utc(row[10]), utc(row[11]), _utc_or_none(row[12]), row[13])
 
 
 # Held from counting a tenant's channels to saving a new one (add_channel): with embedded chDB every
@@ -84,8 +87,11 @@ def _outbox(row: tuple) -> OutboxRow:
 _CHANNEL_CREATE_LOCK = threading.Lock()
 
 
-class NotificationTables:
-    _pool: object
+class NotificationRepository:
+    """``notification_channels``, ``notification_outbox`` and ``notification_attempts``."""
+
+    def __init__(self, pool: ClientPool) -> None:
+        self._pool = pool
 
     # -- channels ---------------------------------------------------------------------
     def add_channel(self, channel: ChannelRow, at: datetime, cap: int) -> int | None:
@@ -115,7 +121,7 @@ class NotificationTables:
                 "SELECT tenant_id, channel_id, name, type, config, created_at FROM notification_channels FINAL "
                 "WHERE tenant_id = {tenant_id:String} AND deleted = 0 ORDER BY created_at, channel_id",
                 parameters={"tenant_id": tenant_id}).result_rows
-        return [ChannelRow(r[0], r[1], r[2], r[3], r[4], _utc(r[5])) for r in rows]
+        return [ChannelRow(r[0], r[1], r[2], r[3], r[4], utc(r[5])) for r in rows]
 
     def channels_of_type(self, type_: str) -> list[ChannelRow]:
         """Every tenant's channels of one type (the notifier's Alertmanager re-posts)."""
@@ -124,7 +130,7 @@ class NotificationTables:
                 "SELECT tenant_id, channel_id, name, type, config, created_at FROM notification_channels FINAL "
                 "WHERE type = {type:String} AND deleted = 0 ORDER BY tenant_id, channel_id",
                 parameters={"type": type_}).result_rows
-        return [ChannelRow(r[0], r[1], r[2], r[3], r[4], _utc(r[5])) for r in rows]
+        return [ChannelRow(r[0], r[1], r[2], r[3], r[4], utc(r[5])) for r in rows]
 
     def delete_channel(self, tenant_id: str, channel_id: str, at: datetime) -> bool:
         """False when the tenant has no such channel."""
@@ -179,8 +185,8 @@ class NotificationTables:
                 f"SELECT {', '.join(_ATTEMPT)} FROM notification_attempts WHERE tenant_id = {{tenant_id:String}} "
                 "AND incident_id = {incident_id:String} ORDER BY at, attempt LIMIT {limit:UInt32}",
                 parameters={"tenant_id": tenant_id, "incident_id": incident_id, "limit": limit}).result_rows
-        return [AttemptRow(r[0], r[1], r[2], r[3], r[4], int(r[5]), _utc(r[6]), int(r[7]), r[8], r[9], float(r[10]))
+        return [AttemptRow(r[0], r[1], r[2], r[3], r[4], int(r[5]), utc(r[6]), int(r[7]), r[8], r[9], float(r[10]))
                 for r in rows]
 
 
-__all__ = ["AttemptRow", "ChannelRow", "NotificationTables", "OutboxRow", "DELIVERED", "FAILED", "PENDING"]
+__all__ = ["AttemptRow", "ChannelRow", "NotificationRepository", "OutboxRow", "DELIVERED", "FAILED", "PENDING"]

@@ -1,17 +1,19 @@
 """SQL of root-cause analysis: the durable RCA queue and results, metric frames, graphs, topology.
 
-A mixin of :class:`~aiops.storage.store.Store` (kept apart so each file stays about one
-thing); it uses the store's client pool and the same rules: parameterised queries, a
+Same rules as every repository of :mod:`aiops.storage`: parameterised queries, a
 ``tenant_id`` predicate on every tenant-owned table, ``FINAL`` on replacing tables.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 
+from aiops.storage.client import ClientPool
 from aiops.storage.records import GraphSnapshot, RcaRecord
 from aiops.storage.sql import utc
 from models.telemetry.graph import LEARNED, Edge
@@ -23,13 +25,14 @@ _EDGE_COLUMNS = ("tenant_id", "source_service", "target_service", "kind", "corre
                  "direction", "metrics", "computed_at")
 
 
+class RcaRepository:
+    """``rca_results`` (the durable queue and its results), ``correlation_edges`` and topology."""
 
-
-class RcaQueries:
-    _pool: object  # the Store's ClientPool
+    def __init__(self, pool: ClientPool) -> None:
+        self._pool = pool
 
     # -- the queue and the results ---------------------------------------------------------
-    def _rca(self, row: tuple) -> RcaRecord:
+    def _rca(self, row: Sequence[Any]) -> RcaRecord:
         return RcaRecord(
             tenant_id=row[0], anomaly_id=row[1], status=row[2], ranker=row[3], root_causes=json.loads(row[4] or "[]"),
             blast_radius=json.loads(row[5] or "[]"), similar_incidents=json.loads(row[6] or "[]"), summary=row[7],

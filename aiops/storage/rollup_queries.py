@@ -1,19 +1,22 @@
 """SQL of the telemetry rollup's bookkeeping: which minutes hold spans or logs, which are done.
 
 ``telemetry_minutes`` is filled by materialized views as spans and log records are
-inserted; ``telemetry_rollups`` records each (tenant, signal, minute) once rolled up. A
-mixin of :class:`~aiops.storage.store.Store`.
+inserted; ``telemetry_rollups`` records each (tenant, signal, minute) once rolled up.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from aiops.storage.client import ClientPool
 from aiops.storage.sql import utc
 
 
-class RollupQueries:
-    _pool: object
+class RollupRepository:
+    """``telemetry_minutes`` (read) and ``telemetry_rollups``."""
+
+    def __init__(self, pool: ClientPool) -> None:
+        self._pool = pool
 
     def telemetry_minutes_pending_all_tenants(self, since: datetime, until: datetime, quiet_since: datetime,
                                               limit: int) -> list[tuple[str, str, datetime]]:

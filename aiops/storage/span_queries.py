@@ -1,6 +1,6 @@
 """SQL of spans: storing them once, reading traces back, and what the rollup derives from them.
 
-A mixin of :class:`~aiops.storage.store.Store` (same rules: parameterised, ``tenant_id``
+Same rules as every repository of :mod:`aiops.storage` (: parameterised, ``tenant_id``
 in every predicate, ``FINAL`` where a retried span may still sit twice before a merge).
 """
 
@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from aiops.storage.client import ClientPool
 from aiops.storage.sql import NS, ns_window, trace_sample, utc
 from aiops.storage.telemetry_records import (
     ObservedCall,
@@ -21,7 +23,7 @@ from aiops.storage.telemetry_records import (
     TelemetryOutcome,
     TraceSummary,
 )
-from aiops.storage.telemetry_writes import TelemetryWrites
+from aiops.storage.telemetry_writes import TelemetryWriter
 
 # Columns of spans_in_window, in order: the offline traces.csv columns, then kind and status.
 SPAN_WINDOW_COLUMNS = ("trace_id", "span_id", "parent_span_id", "service", "operation", "start_unix_nano",
@@ -32,14 +34,20 @@ ENTRY = "(kind IN (2, 5) OR parent_span_id = '')"
 PARENT_LOOKBACK_SECONDS = 300  # a child's parent is looked for this far before the child's minute
 
 
-class SpanQueries(TelemetryWrites):
-    _pool: object
+def _three(quantiles: Sequence[float]) -> tuple[float, float, float]:
+    """The first three of a row's quantiles (missing ones 0)."""
+    p50, p95, p99 = (list(quantiles) + [0.0] * 3)[:3]
+    return float(p50), float(p95), float(p99)
+
+
+class SpanRepository:
+    """``spans``, ``span_names`` and the service calls derived from spans."""
 
     KNOWN_SPAN_NAMES_CAP = 1_000_000  # (service, span name) pairs cached across tenants
 
-    # -- writes ----------------------------------------------------------------------------
-    def _init_telemetry(self) -> None:
-        super()._init_telemetry()
+    def __init__(self, pool: ClientPool, writer: TelemetryWriter) -> None:
+        self._pool = pool
+        self._writer = writer
         # (service, span name) pairs known to be stored, per tenant (bounded LRU), so most
         # batches skip the lookup; and one lock per tenant so two batches cannot both take
         # the last free names.
@@ -107,7 +115,7 @@ class SpanQueries(TelemetryWrites):
         reason = (f"spans with a new span name past the tenant's {max_span_names} distinct (service, span name) "
                   "pairs" if rejected else "")
         if kept.num_rows:
-            self._store_telemetry("spans", tenant_id, kept, digest)
+            self._writer.store("spans", tenant_id, kept, digest)
         return TelemetryOutcome(kept.num_rows, rejected, reason)
 
     # -- reads -----------------------------------------------------------------------------
@@ -238,8 +246,7 @@ class SpanQueries(TelemetryWrites):
                     GROUP BY w.service ORDER BY w.service""",
                 parameters=parameters,
             ).result_rows
-        return [ServiceMinute(r[0], int(r[1]), int(r[2]), int(r[3]),
-                              tuple(float(q) for q in (list(r[4]) + [0.0] * 3)[:3]), float(r[5])) for r in rows]
+        return [ServiceMinute(r[0], int(r[1]), int(r[2]), int(r[3]), _three(r[4]), float(r[5])) for r in rows]
 
     def record_service_calls(self, tenant_id: str, minute: datetime) -> int:
         """Write the observed caller -> callee calls of one minute; returns how many pairs.

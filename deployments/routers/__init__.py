@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiops.schemas.common import ErrorResponse
 
 _DESCRIPTIONS = {
@@ -16,6 +18,6 @@ _DESCRIPTIONS = {
 }
 
 
-def error_responses(*codes: int) -> dict[int, dict]:
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for error answers a route adds to the common ones."""
     return {code: {"model": ErrorResponse, "description": _DESCRIPTIONS[code]} for code in codes}

@@ -25,15 +25,13 @@ async def healthy() -> HealthResponse:
 async def ready(context: Ctx):
     """Ready when storage answers and every actor of every role answers."""
     probe = context.probe
-    clickhouse, watchdog, vectorizer, rca, rollup, listener, limiter = await asyncio.gather(
+    clickhouse, listener, limiter, roles = await asyncio.gather(
         probe.clickhouse(),
-        probe.role(WATCHDOG_SHARD),
-        probe.role(VECTORIZER),
-        probe.role(RCA_WORKER),
-        probe.role(TELEMETRY_ROLLUP),
         probe.singleton(WEBHOOK_LISTENER),
         probe.singleton(RATE_LIMITER),
+        asyncio.gather(*(probe.role(role) for role in (WATCHDOG_SHARD, VECTORIZER, RCA_WORKER, TELEMETRY_ROLLUP))),
     )
+    watchdog, vectorizer, rca, rollup = roles
     checks = {
         "clickhouse": clickhouse,
         "watchdog": watchdog.word,

@@ -47,8 +47,8 @@ async def get_topology(
         raise Unprocessable("since must be before until")
     found = await context.store.aio.load_topology(identity.tenant_id)
     observed = await context.store.aio.observed_calls(identity.tenant_id, since, until)
-    declared = found or ([], None, None)
-    return _out(*declared, observed=observed, window=(since, until))
+    calls, declared_by, declared_at = found or ([], None, None)
+    return _out(calls, declared_by, declared_at, observed=observed, window=(since, until))
 
 
 @router.put("", response_model=TopologyOut)
