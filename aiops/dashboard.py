@@ -38,7 +38,8 @@ class ShardMetrics:
 
     def scored(self, tenant_id: str, points: int) -> None:
         if points > 0:  # a Ray counter refuses increments of zero
-            self.points.inc(points, tags={"tenant": tenant_id} if self.per_tenant else None)
+            tags = {"tenant": tenant_id} if self.per_tenant else None
+            self.points.inc(points, tags=tags)  # type: ignore[arg-type]  # ray annotates tags=None as Dict[str, str]
 
 
 class RcaMetrics:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from aiops.errors import BadRequest
@@ -38,10 +39,19 @@ def unique_pairs(pairs: list[tuple[str, Any]]) -> dict:
     result = dict(pairs)
     if len(result) == len(pairs):
         return result
-    seen: set[str] = set()
     marked = DuplicateKeys(result)
-    marked.duplicated = next(key for key, _ in pairs if key in seen or seen.add(key))
+    marked.duplicated = next(repeats(key for key, _ in pairs))
     return marked
+
+
+def repeats(keys: Iterable[str]) -> Iterator[str]:
+    """Each key that came before, in order (so ``next`` of it is the first key given twice)."""
+    seen: set[str] = set()
+    for key in keys:
+        if key in seen:
+            yield key
+        else:
+            seen.add(key)
 
 
 def is_text(value: str) -> bool:

@@ -16,6 +16,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -230,7 +231,7 @@ class TenantWatch:
     # -- checkpoints -----------------------------------------------------------------------
     def checkpoint(self) -> bytes:
         """Everything needed to continue exactly here, as npz arrays plus JSON (no pickle)."""
-        arrays = {f"state.{key}": value for key, value in self.state.items()}
+        arrays: dict[str, Any] = {f"state.{key}": value for key, value in self.state.items()}  # savez keywords
         arrays["series_ids"] = np.array(self.series_ids, dtype=np.uint64)
         arrays["last_ms"] = self.last_ms
         arrays["threshold"] = self.gate.to_array()

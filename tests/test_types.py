@@ -1,8 +1,10 @@
-"""Storage's typed surface type-checks: mypy over the files ``[tool.mypy]`` names in pyproject.toml.
+"""The engine type-checks: mypy over what ``[tool.mypy]`` names in pyproject.toml (``aiops``,
+``models``, ``deployments``, ``actors``, with pydantic's plugin).
 
-Those are the typed repositories, the storage gateway (its sync view is typed as the Store)
-and the code that calls through that view; a typo in a storage call there fails here, not
-at run time. A broken call is shown to fail too, so the check cannot pass by checking nothing.
+That is the storage layer (its repositories, the Store composed of them, the gateway whose
+sync view is typed as the Store and whose async view is ``AsyncStore``) and every caller of
+it; a typo in a storage call fails here, not at run time. A broken call is shown to fail
+too, so the check cannot pass by checking nothing.
 """
 
 from __future__ import annotations

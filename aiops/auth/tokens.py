@@ -126,7 +126,7 @@ class TokenVerifier:
             raise Unauthorized("malformed token") from None
         algorithm = str(header.get("alg", ""))
         key = self._key_for(token, algorithm)
-        options = {"require": list(REQUIRED_CLAIMS)}
+        options: jwt.types.Options = {"require": list(REQUIRED_CLAIMS)}
         if self._audience is None:
             options["verify_aud"] = False
         try:

@@ -14,6 +14,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from starlette.requests import Request
 
@@ -61,9 +62,9 @@ def run(iterations: int = 5000) -> BenchResult:
         ray.init(address="local", num_cpus=2, include_dashboard=False, namespace=settings.ray.namespace,
                  log_to_driver=False, configure_logging=False)
         try:
-            owner = ray.remote(StorageOwner).options(name=STORAGE_OWNER_NAME, max_concurrency=8).remote(settings)
+            owner: Any = ray.remote(StorageOwner).options(name=STORAGE_OWNER_NAME, max_concurrency=8).remote(settings)
             ray.get(owner.migrate.remote())
-            limiter = ray.remote(RateLimiter).options(name="rate-limiter-0", max_concurrency=16).remote(settings)
+            limiter: Any = ray.remote(RateLimiter).options(name="rate-limiter-0", max_concurrency=16).remote(settings)
             ray.get(limiter.status.remote())
             now = datetime.now(UTC)
             ray.get(owner.create_tenant.remote(TenantRecord("bench", "Bench", "enterprise", "", now)))

@@ -146,7 +146,7 @@ def simulate(seed: int = 0, faults: int = 20, overlap_share: float = 0.35, min_d
     calls = tenant_calls(rng)
     graph = ServiceGraph(calls)
     candidates = sorted(s for s in graph.services if graph.callers(s))  # a fault with a blast radius
-    area_of = {}
+    area_of: dict[str, str] = {}
     for gateway in sorted(s for s in graph.services if not graph.callers(s)):
         for service in graph.dependencies(gateway, 3) | {gateway}:
             area_of.setdefault(service, gateway)
@@ -182,7 +182,7 @@ def simulate(seed: int = 0, faults: int = 20, overlap_share: float = 0.35, min_d
 def _fault_signals(fault: Fault, affected: list[tuple[str, int]], count: int,
                    rng: np.random.Generator) -> list[Signal]:
     """One episode per affected service for the fault's length, then extra signals on them to ``count``."""
-    out = []
+    out: list[Signal] = []
     length = (fault.ended_at - fault.started_at).total_seconds()
     lag = {s: depth * float(rng.uniform(20, 90)) for s, depth in affected}
     for service, depth in affected:
@@ -247,6 +247,12 @@ def undeclared(replay: Replay, share: float, seed: int) -> Replay:
     return replace(replay, calls={caller: callees for caller, callees in calls.items() if callees})
 
 
+def signal_end(signal: Signal) -> datetime:
+    """When a replay's signal ended (every simulated signal ends)."""
+    assert signal.ended_at is not None
+    return signal.ended_at
+
+
 def replay_incidents(replay: Replay, settings: IncidentGroupingSettings, analyst: Analyst) -> ReplayResult:
     """Feed the replay's signals (starts and ends) in time order, ticking, answering RCA requests.
 
@@ -255,18 +261,18 @@ def replay_incidents(replay: Replay, settings: IncidentGroupingSettings, analyst
     graph = replay.graph
     clock = ManualClock(START)
     result = ReplayResult(IncidentGrouper(TENANT, settings, clock, graph))
-    queue: list[tuple[datetime, int, str, object]] = []
+    queue: list[tuple[datetime, int, str, Signal | RcaRequest | None]] = []
     order = 0
 
-    def push(when: datetime, kind: str, payload: object) -> None:
+    def push(when: datetime, kind: str, payload: Signal | RcaRequest | None) -> None:
         nonlocal order
         heapq.heappush(queue, (when, order, kind, payload))
         order += 1
 
     for signal in replay.signals:
         push(signal.started_at, "start", replace(signal, ended_at=None))
-        push(signal.ended_at, "end", signal)
-    last = max(s.ended_at for s in replay.signals) + timedelta(seconds=settings.quiet_seconds + 2 * TICK_SECONDS)
+        push(signal_end(signal), "end", signal)
+    last = max(signal_end(s) for s in replay.signals) + timedelta(seconds=settings.quiet_seconds + 2 * TICK_SECONDS)
     tick = START
     while tick <= last:
         push(tick, "tick", None)
@@ -278,12 +284,14 @@ def replay_incidents(replay: Replay, settings: IncidentGroupingSettings, analyst
         if kind == "tick":
             outcomes = result.grouper.tick()
         elif kind == "rca":
+            assert isinstance(payload, RcaRequest)  # as pushed: "rca" carries the request
             incident = result.grouper.incident(payload.incident_id)
             if incident.is_open:
                 root, blast = analyst(incident, payload, when)
                 record = result.grouper.record_rerun if payload.rerun else result.grouper.record_analysis
                 outcomes = [record(payload.incident_id, root, blast)]
         else:
+            assert isinstance(payload, Signal)  # as pushed: "start" and "end" carry the signal
             outcomes = [result.grouper.observe(payload)]
         for outcome in outcomes:
             result.opened += outcome.action is Action.OPENED

@@ -17,7 +17,7 @@ import orjson
 
 from aiops.bench.engine_process import bench_engine, free_port
 from aiops.bench.incident_metrics import METRICS, ReplayMetrics, simulate_metrics
-from aiops.bench.incidents import TENANT, main_fault, simulate
+from aiops.bench.incidents import TENANT, main_fault, signal_end, simulate
 from aiops.incident.settings import IncidentGroupingSettings
 from aiops.notify.webhook import SIGNATURE_HEADER, verify_signature
 
@@ -130,7 +130,7 @@ def live_replay(seed: int = 0, timeout: float = 300.0) -> LiveScore:
                 "name": "bench", "type": "webhook", "url": f"http://127.0.0.1:{inbox.port}/hook",
                 "secret": SECRET}).raise_for_status()
             http.put("/api/v1/models/detector", json=MUTED_DETECTOR, headers=headers).raise_for_status()
-            shift = datetime.now(UTC) - max(s.ended_at for s in replay.signals)
+            shift = datetime.now(UTC) - max(signal_end(s) for s in replay.signals)
             for body in metric_bodies(simulate_metrics(replay, seed), shift.total_seconds(), time.time()):
                 ingest(http, body, headers)
             events = sorted([(s.started_at, 0, s) for s in replay.signals] +

@@ -171,14 +171,14 @@ def run() -> BenchResult:
         result.add("RCA AC@1", scored.ac[0], "", ">= 0.8", note=note)
         result.add("RCA AC@3", scored.ac[2], "", note=note)
         result.add("RCA Avg@5", scored.avg5, "", ">= 0.95", note=note)
-    latencies, right = alert_to_done()
+    latencies, live_right = alert_to_done()
     if latencies:
         ordered = sorted(latencies)
         p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-        note = f"{len(latencies)} of {ROUNDS} rounds; root cause first in {right}"
+        note = f"{len(latencies)} of {ROUNDS} rounds; root cause first in {live_right}"
         result.add("fault-to-RCA-done latency p50", statistics.median(ordered), "s", note=note)
         result.add("fault-to-RCA-done latency p95", p95, "s", note=note)
-        result.add("live root cause ranked first", right / len(latencies), "", note=note)
+        result.add("live root cause ranked first", live_right / len(latencies), "", note=note)
     else:
         result.add("fault-to-RCA-done latency p95", float("nan"), "s", note="no RCA finished")
     return result

@@ -111,8 +111,10 @@ def run() -> BenchResult:
                     stop.wait(max(0.0, due - time.perf_counter()))
 
         def query() -> None:
-            paths = [("/api/v1/anomalies", {"limit": 20}), ("/api/v1/series", {"service_id": "svc-3",
-                      "since": start, "until": start + 3600, "step": 60}), ("/api/v1/status", {})]
+            paths: list[tuple[str, dict[str, str | float]]] = [
+                ("/api/v1/anomalies", {"limit": 20}),
+                ("/api/v1/series", {"service_id": "svc-3", "since": start, "until": start + 3600, "step": 60}),
+                ("/api/v1/status", {})]
             with engine.client(headers=tenant) as c:
                 n = 0
                 while not stop.wait(0.2):
@@ -141,7 +143,8 @@ def run() -> BenchResult:
             thread.start()
         began = time.perf_counter()
         cpu_before = engine.cpu_seconds()
-        windows, everything = [], {}
+        windows: list[dict] = []
+        everything: dict[str, list[float]] = {}
         while time.perf_counter() - began < total:
             time.sleep(min(WINDOW, max(0.0, total - (time.perf_counter() - began))))
             latencies, points = record.take()

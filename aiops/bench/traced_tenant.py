@@ -73,11 +73,11 @@ def traced_tenant(services: int = 6, *, fault: str = "slow", faulty: int | None 
         _append(rows, trace, server, parent, names[service], f"handle {names[service]}", begin, end,
                 2 if failed and status else 0, 2)
         if broken and fault == "exception":
-            line = (f"ERROR request {int(rng.integers(1e6))} failed: java.lang.IllegalStateException: "
+            line = (f"ERROR request {int(rng.integers(1_000_000))} failed: java.lang.IllegalStateException: "
                     f"state {int(rng.integers(100))} is not valid")
             severity = "ERROR"
         else:
-            line = f"INFO handled request {int(rng.integers(1e6))} in {work:.2f} ms"
+            line = f"INFO handled request {int(rng.integers(1_000_000))} in {work:.2f} ms"
             severity = "INFO"
         for key, value in (("at", int(end)), ("service", names[service]), ("trace", trace), ("span", server),
                            ("severity", severity), ("body", line)):

@@ -219,8 +219,8 @@ def rca(
     for fault, subset in sorted(evaluation.by_group(truth, pattern, "fault").items()):
         typer.echo("  " + line(f"all {fault}", subset))
     if per_case:
-        for case, position in sorted(result.misses.items()):
-            typer.echo(f"  {case}: root cause ranked {position or 'not at all'}")
+        for case_name, position in sorted(result.misses.items()):
+            typer.echo(f"  {case_name}: root cause ranked {position or 'not at all'}")
     if cross_validate:
         systems = evaluation.by_group(truth, pattern, "system")
         if evidence is None or len(systems) < 2:

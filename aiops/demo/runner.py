@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import httpx
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
@@ -26,6 +27,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from aiops.demo.system import CALLS, FAULTS, Fault, System
 from aiops.demo.traces import export_request, shop_spans
 from models.telemetry import SpanTable
+
+T = TypeVar("T")
 
 MINUTE = 60
 HISTORY = 120  # minutes of normal traffic first
@@ -117,7 +120,7 @@ class Demo:
                                f"{response.text[:300]}")
         return response.json() if json else {}
 
-    def _wait(self, what: str, check: Callable[[], object]) -> object:
+    def _wait(self, what: str, check: Callable[[], T | None]) -> T:
         deadline = time.monotonic() + self._timeout
         while time.monotonic() < deadline:
             found = check()

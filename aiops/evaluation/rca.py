@@ -19,14 +19,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TypeGuard
 
 import numpy as np
 import pandas as pd
 
 from aiops.rca.analysis import analyse
-from models.rankers.base import RankedCause, RootCauseRanker
+from models.rankers.base import RankedCause, RankerConfig, RootCauseRanker
 from models.registry import build
 from models.telemetry import LogTable, MetricFrame, SpanTable
+
+if TYPE_CHECKING:
+    from models.rankers.signals.base import Signal
+    from models.telemetry.graph import ServiceGraph
 
 SPAN_COLUMNS = ["trace_id", "span_id", "parent_span_id", "service", "operation", "start_unix_nano", "end_unix_nano"]
 LOG_COLUMNS = ["timestamp_unix_nano", "service", "trace_id", "span_id", "severity", "body"]
@@ -166,7 +171,20 @@ def by_group(labels: dict[str, str], pattern: str, name: str) -> dict[str, dict[
 
 
 # -- the combined ranker: signals once per case, fused many times ------------------------------
-def fusable(ranker: RootCauseRanker) -> bool:
+class FusableRanker(Protocol):
+    """A ranker that computes its evidence first and fuses it after (the multimodal one)."""
+
+    @property
+    def config(self) -> RankerConfig: ...
+
+    def signals(self, frame: MetricFrame, start: float, graph: ServiceGraph | None = None, *,
+                spans: SpanTable | None = None, logs: LogTable | None = None) -> list[Signal]: ...
+
+    def fuse(self, signals: list[Signal], services: list[str],
+             callees: dict[str, set[str]] | None = None) -> list[RankedCause]: ...
+
+
+def fusable(ranker: RootCauseRanker) -> TypeGuard[FusableRanker]:
     """Rankers that compute evidence first and fuse it after (the multimodal one) can be re-fused cheaply."""
     return hasattr(ranker, "signals") and hasattr(ranker, "fuse")
 
@@ -178,7 +196,7 @@ class CaseEvidence:
     services: list[str] = field(default_factory=list)
 
 
-def case_evidence(cases: Iterable[Case], ranker: RootCauseRanker,
+def case_evidence(cases: Iterable[Case], ranker: FusableRanker,
                   progress: Callable[[str], None] | None = None) -> list[CaseEvidence]:
     """Every case's signals (all modalities the ranker is configured for), computed once."""
     out = []
@@ -198,7 +216,7 @@ def case_evidence(cases: Iterable[Case], ranker: RootCauseRanker,
 def fused_rankings(evidence: list[CaseEvidence], name: str, config: dict,
                    modalities: tuple[str, ...] | None = None) -> dict[str, dict]:
     """Rankings of cached evidence under ``config``, keeping only the signals of ``modalities``."""
-    ranker = ranker_named(name, config)
+    ranker: FusableRanker = build("ranker", name, config)  # as ranker_named, typed for a fusable one
     out = {}
     for item in evidence:
         signals = [s for s in item.signals if modalities is None or s.kind in modalities]
@@ -239,6 +257,7 @@ def choose(evidence: list[CaseEvidence], labels: dict[str, str], name: str, base
         key = (round(scored.avg5, 9), round(scored.ac[0], 9), -_distance(setting, default))
         if best is None or key > best[0]:
             best = (key, setting, scored)
+    assert best is not None  # the grid is never empty (cross_validate: given or the default)
     return best[1], best[2]
 
 

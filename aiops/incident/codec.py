@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 from aiops.incident.model import (
     ChangeKind,
@@ -30,6 +31,10 @@ def _t(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
 
 
+@overload
+def _p(value: str) -> datetime: ...
+@overload
+def _p(value: None) -> None: ...
 def _p(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 

@@ -47,6 +47,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TypeGuard
 
 from aiops.clock import Clock
 from aiops.errors import Conflict, NotFound
@@ -64,6 +65,10 @@ from aiops.incident.model import (
     incident_id_for,
 )
 from aiops.incident.settings import IncidentGroupingSettings
+
+
+def _all_ended(ends: list[datetime | None]) -> TypeGuard[list[datetime]]:
+    return all(e is not None for e in ends)
 
 
 class IncidentNotFound(NotFound):
@@ -304,7 +309,7 @@ class IncidentGrouper:
             ends = [m.ended_at for m in live.members.values()]
             # Quiet by the signals' own times and by the engine's: signals backfilled long after they ended (a
             # replay, a late intake) must not open and resolve an incident in one breath.
-            if ends and all(e is not None for e in ends) and now >= max(*ends, live.updated_at) + quiet:
+            if ends and _all_ended(ends) and now >= max(*ends, live.updated_at) + quiet:
                 event = self._close(live, EventKind.AUTO_RESOLVED)
                 outcomes.append(GroupingOutcome(Action.RESOLVED, live.incident_id, (self._change(live, event),)))
             elif live.rca_deferred is not None and self._rerun_allowed(live, now):

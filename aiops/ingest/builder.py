@@ -25,6 +25,7 @@ import numpy as np
 from aiops.errors import BadRequest, Unprocessable
 from aiops.ingest.batch import PointBatch, series_id
 from aiops.settings import IngestSettings
+from aiops.text import repeats
 
 MAX_ID_CHARS = 256
 MAX_LABELS = 64
@@ -59,8 +60,7 @@ def check_label_set(where: str, pairs: list[tuple[str, str]]) -> dict[str, str]:
     as 422.)"""
     labels = dict(pairs)
     if len(labels) != len(pairs):
-        seen: set[str] = set()
-        repeated = next(name for name, _ in pairs if name in seen or seen.add(name))
+        repeated = next(repeats(name for name, _ in pairs))
         raise BadRequest(f"{where}: label {repeated!r} appears more than once")
     if "" in labels:
         raise BadRequest(f"{where}: a label has an empty name")

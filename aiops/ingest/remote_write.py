@@ -106,8 +106,8 @@ def encode_write_request(series: list[tuple[dict[str, str], list[tuple[int, floa
         timeseries = request.timeseries.add()
         for name, value in labels.items():
             timeseries.labels.add(name=name.encode(), value=value.encode())
-        for timestamp_ms, value in samples:
-            timeseries.samples.add(timestamp=timestamp_ms, value=value)
+        for timestamp_ms, sample in samples:
+            timeseries.samples.add(timestamp=timestamp_ms, value=sample)
     return bytes(cramjam.snappy.compress_raw(request.SerializeToString()))
 
 

@@ -106,7 +106,7 @@ class Target:
 def system_resolver(host: str, port: int) -> list[str]:
     """Every address the system resolver gives for ``host`` (zone ids kept for link-local IPv6)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return sorted({info[4][0] for info in infos})
+    return sorted({str(info[4][0]) for info in infos})  # an IPv4 or IPv6 address: already text
 
 
 def check_target(url: str, policy: OutboundPolicy, resolve: Resolver = system_resolver) -> Target:

@@ -90,7 +90,7 @@ class LlmNarrator:
         return bool(self._llm.url)
 
     def narrate(self, facts: dict) -> str | None:
-        if not self.enabled:
+        if not self.enabled or self._llm.url is None:  # enabled: the url is set
             return None
         headers = {"Authorization": f"Bearer {self._llm.api_key.get_secret_value()}"} if self._llm.api_key else {}
         body = {"model": self._llm.model, "temperature": 0.2, "max_tokens": 400,

@@ -59,15 +59,17 @@ class TenantTemplates:
         """``(template_id, new)`` of ``message``; ``at`` is when a new template is first seen."""
         result = self._miner.add_log_message(message)
         cluster = int(result["cluster_id"])
-        template_id = self._ids.get(cluster)
-        new = template_id is None
-        if new:
+        known = self._ids.get(cluster)
+        new = known is None
+        if known is None:
             template_id = self._next_id
             self._next_id += 1
             self._ids[cluster] = template_id
             self._first_seen[template_id] = at
             if len(self._ids) > 2 * self._max_templates:
                 self._forget_evicted()
+        else:
+            template_id = known
         text = str(result["template_mined"])
         if self._texts.get(template_id) != text:
             self._texts[template_id] = text

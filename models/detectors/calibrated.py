@@ -123,8 +123,8 @@ class CalibratedDetector(Detector):
                      active: np.ndarray) -> Scores:
         judged = self._judge(state, values, timestamps, active)
         c = self.config
-        carried = {key: np.ascontiguousarray(state[key], dtype=np.float64) for key in ("rest_left", "last_alarm")
-                   if key in state}
+        carried: State = {key: np.ascontiguousarray(state[key], dtype=np.float64)
+                          for key in ("rest_left", "last_alarm") if key in state}
         score = settle(judged, timestamps, active, c.threshold, c.rest, carried["rest_left"],
                        carried.get("last_alarm"))
         state.update(carried)
@@ -155,6 +155,7 @@ class CalibratedDetector(Detector):
                 tail = np.minimum(tail, likelihood.run(_part(state, f"m{k}.l."), _signal(spec, raw), values,
                                                        timestamps, active))
                 z = raw.z_score if z is None else z
+        assert z is not None  # the config's validator keeps the first member on points: it always sets z
         factor = len(self.members)
         points = np.where(active, tail_to_score(np.minimum(1.0, tail * factor)), 0.0)
         if c.range_tolerance is not None or c.spike_z is not None:
@@ -181,10 +182,11 @@ class CalibratedDetector(Detector):
         from models.detectors.resample_kernel import close_blocks
 
         spec = self.config.members[k]
+        assert spec.resample_seconds is not None  # called for resampled members only
         width = float(spec.resample_seconds)
         keys = [f"m{k}.r.{key}" for key in ("block", "total", "count")]
         arrays = [np.ascontiguousarray(state[key], dtype=np.float64) for key in keys]
-        closed, means, centres = close_blocks(*arrays, values, timestamps, active, width)
+        closed, means, centres = close_blocks(arrays[0], arrays[1], arrays[2], values, timestamps, active, width)
         state.update(zip(keys, arrays, strict=True))
         tail, start = np.ones(values.shape), np.full(values.shape, NEVER)
         if not closed.any():

@@ -81,10 +81,10 @@ class ContextualDetector(Detector):
         from models.detectors.contextual_kernel import contextual_run
 
         c = self.config
-        arrays = {"scalars": np.ascontiguousarray(state["scalars"], dtype=np.float64),
-                  "history": np.ascontiguousarray(state["history"], dtype=np.float64),
-                  "seen": np.ascontiguousarray(state["seen"], dtype=np.float32),
-                  "counts": np.ascontiguousarray(state["counts"], dtype=np.float32)}
+        arrays: State = {"scalars": np.ascontiguousarray(state["scalars"], dtype=np.float64),
+                         "history": np.ascontiguousarray(state["history"], dtype=np.float64),
+                         "seen": np.ascontiguousarray(state["seen"], dtype=np.float32),
+                         "counts": np.ascontiguousarray(state["counts"], dtype=np.float32)}
         low, high = c.value_range if c.value_range is not None else (0.0, 0.0)
         score = contextual_run(arrays["scalars"], arrays["history"], arrays["seen"], arrays["counts"],
                                np.ascontiguousarray(values, dtype=np.float64),

@@ -123,12 +123,15 @@ class MultimodalRanker(RootCauseRanker):
             mine = [s for s in signals if s.kind == kind and any(v > 0 for v in s.score.values())]
             if mine and weights[kind] > 0:
                 total += weights[kind] * np.mean([s.vote(services) for s in mine], axis=0)
-        onset = {}
+        onset: dict[str, float] = {}
         for s in signals:
             for service, at in s.onset.items():
                 onset[service] = min(onset.get(service, np.inf), at)
-        order = sorted(range(len(services)), key=lambda i: (-round(total[i], 12), onset.get(services[i], np.inf),
-                                                            services[i]))
+
+        def rank_key(i: int) -> tuple[float, float, str]:
+            return -round(total[i], 12), onset.get(services[i], np.inf), services[i]
+
+        order = sorted(range(len(services)), key=rank_key)
         order = callees_first(order, [(round(total[i], 12), onset.get(services[i], np.inf)) for i in range(
             len(services))], [callees.get(s, set()) for s in services] if callees else None, services)
         share = shares({services[i]: float(total[i]) for i in order})

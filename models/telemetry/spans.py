@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,7 @@ class SpanTable:
         """Build from any sequences (lists, numpy, pandas or pyarrow arrays), converting types."""
         given = dict(trace_id=trace_id, span_id=span_id, parent_span_id=parent_span_id, service=service,
                      operation=operation)
-        columns: dict[str, np.ndarray | None] = {name: text_column(given[name]) for name in _TEXT}
+        columns: dict[str, Any] = {name: text_column(given[name]) for name in _TEXT}  # SpanTable's fields
         for name, values in (("start_unix_nano", start_unix_nano), ("end_unix_nano", end_unix_nano)):
             columns[name] = np.asarray(values, dtype=np.int64)
         for name, values in (("status_code", status_code), ("kind", kind)):
@@ -93,8 +94,9 @@ class SpanTable:
 
     def take(self, rows: np.ndarray) -> SpanTable:
         """The rows selected by a boolean mask or an index array, in that order."""
-        return SpanTable(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[rows]
-                            for f in fields(self)})
+        columns: dict[str, Any] = {f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[rows]
+                                   for f in fields(self)}
+        return SpanTable(**columns)
 
     def between(self, since_unix_nano: int, until_unix_nano: int) -> SpanTable:
         """Spans that start in ``[since, until)``."""

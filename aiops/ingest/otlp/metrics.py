@@ -294,8 +294,8 @@ def decode_metrics(request: ExportMetricsServiceRequest, limits: OtlpLimits, bui
             for series_name, series_labels, value in values:
                 series.add(service, series_name, series_labels, at // 1_000_000, float(value))
     added = False
-    for (service, name, labels), (times, values) in series.points.items():
-        stamps, numbers = np.asarray(times, np.int64), np.asarray(values, np.float64)
+    for (service, name, labels), (times, points_values) in series.points.items():
+        stamps, numbers = np.asarray(times, np.int64), np.asarray(points_values, np.float64)
         keep = _first_per_millisecond(stamps, numbers, rejections)
         builder.add(f"metric {name!r} of {service!r}", service, name, dict(labels), stamps[keep], numbers[keep])
         added = True

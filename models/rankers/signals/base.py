@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from models.rankers.base import Evidence
 
@@ -70,7 +71,7 @@ def novel_count(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
         return np.where(o > 0, o * o / (o + e), 0.0)
 
 
-def count_surprise(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
+def count_surprise(observed: npt.ArrayLike, expected: npt.ArrayLike) -> np.ndarray:
     """Signed Poisson log-likelihood ratio of seeing ``observed`` counts where ``expected`` were due.
 
     ``o log(o/e) - o + e``, positive when more came than expected, negative when fewer: the
