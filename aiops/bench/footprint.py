@@ -14,7 +14,11 @@ process, the Ray it started: GCS, raylet, dashboard and its agent, every worker)
 - the same per process (one row each, the biggest RSS first: PSS, idle CPU, torch), so the
   big ones (Ray's GCS, raylet, dashboard, agents, idle workers, Serve, our actors) show;
 - cold import of the API replica's code (``deployments.app`` and ``deployments.api``) in a
-  fresh interpreter, and whether that import loaded torch.
+  fresh interpreter, and whether that import loaded torch;
+- the floor under all of it: the same RSS, PSS and idle CPU of a Ray started the way the
+  engine starts it (dashboard on, the same settings and environment) with Serve's controller
+  and proxy and none of the engine's actors or deployments: what the binding shape (Ray
+  actors, Serve, the Ray dashboard) costs before the engine runs anything.
 
 The machine's load average is recorded with every figure: on a shared machine start time
 and CPU depend on it.
@@ -22,8 +26,10 @@ and CPU depend on it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -98,6 +104,7 @@ def run() -> BenchResult:
             _measure_idle(result, data_dir)
         finally:
             subprocess.run([*AIOPS, "down"], env=env, check=False, capture_output=True, timeout=300)
+        _measure_floor(result, env, Path(scratch) / "floor")
     return result
 
 
@@ -161,3 +168,48 @@ def _measure_idle(result: BenchResult, data_dir: Path) -> None:
         result.add(f"process {row.title} (pid {row.pid}) RSS", row.rss / 2**20, "MiB",
                    note=f"PSS {row.pss / 2**20:.0f} MiB; idle CPU {100 * row.cpu:.2f} %"
                         + ("; torch" if row.torch else ""))
+
+
+def _measure_floor(result: BenchResult, env: dict[str, str], data_dir: Path) -> None:
+    """RSS, PSS and idle CPU of Ray, its dashboard and Serve alone, started as the engine starts them."""
+    driver = subprocess.Popen([sys.executable, "-m", "aiops.bench.ray_floor", str(data_dir)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    leftover: list[psutil.Process] = []
+    try:
+        assert driver.stdout is not None
+        line = driver.stdout.readline().strip()
+        if not line.isdigit():
+            raise RuntimeError("Ray and Serve did not start for the floor measurement")
+        empty_pid = int(line)
+        time.sleep(IDLE_AFTER_READY_SECONDS)
+        root = psutil.Process(driver.pid)
+        leftover = root.children(recursive=True)
+        processes = [root, *leftover]
+        rows = _footprints(processes)
+        before, began = _cpu_seconds(processes), time.monotonic()
+        time.sleep(CPU_WINDOW_SECONDS)
+        after, wall = _cpu_seconds(processes), time.monotonic() - began
+        for row in rows:
+            row.cpu = (after.get(row.pid, 0.0) - before.get(row.pid, 0.0)) / wall
+        floor = [row for row in rows if row.pid != empty_pid]
+        result.add("floor: RSS of Ray, its dashboard and Serve alone (no engine actors)",
+                   sum(r.rss for r in floor) / GIB, "GiB", note=f"{len(floor)} processes; {_load()}")
+        result.add("floor: PSS of the same", sum(r.pss for r in floor) / GIB, "GiB")
+        result.add("floor: idle CPU of the same", 100 * sum(r.cpu for r in floor), "% of a core",
+                   note=f"over {CPU_WINDOW_SECONDS:.0f} s; {_load()}")
+        for row in rows:
+            if row.pid == empty_pid:
+                result.add("floor: one actor process that does nothing, RSS", row.rss / 2**20, "MiB",
+                           note=f"PSS {row.pss / 2**20:.0f} MiB; idle CPU {100 * row.cpu:.2f} % of a core")
+        for row in sorted(floor, key=lambda r: -r.rss):
+            result.add(f"floor process {row.title} RSS", row.rss / 2**20, "MiB",
+                       note=f"PSS {row.pss / 2**20:.0f} MiB; idle CPU {100 * row.cpu:.2f} %")
+    finally:
+        driver.send_signal(signal.SIGINT)  # the driver's exit stops the Ray it started
+        try:
+            driver.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            driver.kill()
+        for process in leftover:
+            with contextlib.suppress(psutil.Error):
+                process.kill()

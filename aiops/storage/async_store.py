@@ -124,7 +124,7 @@ class AsyncStore:
             ),
         )
 
-    # -- metric points out (SeriesRepository) -------------------------------------------------
+    # -- metric points out, RCA's metric frames (SeriesRepository) ------------------------------
     async def read_series(
         self,
         tenant_id: str,
@@ -144,6 +144,23 @@ class AsyncStore:
 
     async def points_since(self, tenant_id: str, since: datetime, limit: int) -> PointBatch | None:
         return cast("PointBatch | None", await self._gateway.call_async("points_since", tenant_id, since, limit))
+
+    async def metric_frame(
+        self, tenant_id: str, since: datetime, until: datetime, step_seconds: int, max_series: int
+    ) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
+        return cast(
+            "tuple[np.ndarray, list[str], list[str], np.ndarray]",
+            await self._gateway.call_async("metric_frame", tenant_id, since, until, step_seconds, max_series),
+        )
+
+    async def newest_point_at(self, tenant_id: str) -> datetime | None:
+        return cast("datetime | None", await self._gateway.call_async("newest_point_at", tenant_id))
+
+    async def service_known(self, tenant_id: str, service_id: str) -> bool:
+        return cast("bool", await self._gateway.call_async("service_known", tenant_id, service_id))
+
+    async def tenants_with_points_since(self, since: datetime) -> list[str]:
+        return cast("list[str]", await self._gateway.call_async("tenants_with_points_since", since))
 
     # -- anomalies (AnomalyRepository) --------------------------------------------------------
     async def upsert_anomalies(self, anomalies: list[AnomalyRecord]) -> None:
@@ -194,7 +211,7 @@ class AsyncStore:
     async def list_alerts(self, tenant_id: str, anomaly_id: str) -> list[AlertRecord]:
         return cast("list[AlertRecord]", await self._gateway.call_async("list_alerts", tenant_id, anomaly_id))
 
-    # -- RCA requests and results, graphs, topology (RcaRepository) ---------------------------
+    # -- RCA requests and results, correlation graphs, topology (RcaRepository) ---------------
     async def request_rcas(self, tenant_id: str, anomaly_ids: list[str], at: datetime, priority: int = 0) -> int:
         return cast("int", await self._gateway.call_async("request_rcas", tenant_id, anomaly_ids, at, priority))
 
@@ -206,23 +223,6 @@ class AsyncStore:
 
     async def rca_queue_all_tenants(self, limit: int) -> list[RcaRecord]:
         return cast("list[RcaRecord]", await self._gateway.call_async("rca_queue_all_tenants", limit))
-
-    async def metric_frame(
-        self, tenant_id: str, since: datetime, until: datetime, step_seconds: int, max_series: int
-    ) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
-        return cast(
-            "tuple[np.ndarray, list[str], list[str], np.ndarray]",
-            await self._gateway.call_async("metric_frame", tenant_id, since, until, step_seconds, max_series),
-        )
-
-    async def newest_point_at(self, tenant_id: str) -> datetime | None:
-        return cast("datetime | None", await self._gateway.call_async("newest_point_at", tenant_id))
-
-    async def service_known(self, tenant_id: str, service_id: str) -> bool:
-        return cast("bool", await self._gateway.call_async("service_known", tenant_id, service_id))
-
-    async def tenants_with_points_since(self, since: datetime) -> list[str]:
-        return cast("list[str]", await self._gateway.call_async("tenants_with_points_since", since))
 
     async def save_graph(
         self,

@@ -1,4 +1,6 @@
-"""SQL of root-cause analysis: the durable RCA queue and results, metric frames, graphs, topology.
+"""SQL of root-cause analysis: the durable RCA queue and results, correlation graphs, topology.
+
+The metric frames an analysis reads are :class:`~aiops.storage.series_queries.SeriesRepository`'s.
 
 Same rules as every repository of :mod:`aiops.storage`: parameterised queries, a
 ``tenant_id`` predicate on every tenant-owned table, ``FINAL`` on replacing tables.
@@ -10,8 +12,6 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-
-import numpy as np
 
 from aiops.storage.client import ClientPool
 from aiops.storage.records import GraphSnapshot, RcaRecord
@@ -93,68 +93,6 @@ class RcaRepository:
                 parameters={"limit": limit},
             ).result_rows
         return [self._rca(row) for row in rows]
-
-    # -- metric frames ---------------------------------------------------------------------
-    def metric_frame(self, tenant_id: str, since: datetime, until: datetime, step_seconds: int,
-                     max_series: int) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
-        """Every service's metrics in ``[since, until)`` averaged per step (over label sets) in SQL.
-
-        Returns long arrays ``(unix_seconds, service_ids, metric_names, values)``; at most
-        ``max_series`` (service, metric) pairs, those with the most points first. Steps of whole
-        minutes read the ``metric_minutes`` rollup (the minutes that start in the window), a
-        few rows per minute instead of every point; other steps read the points.
-        """
-        parameters = {"tenant_id": tenant_id, "since": since, "until": until, "step": step_seconds,
-                      "max_series": max_series}
-        if step_seconds % 60 == 0:  # the rollup: a sum and a count per minute
-            source = picked = "metric_minutes"
-            clock, mean, weight = "minute", "sum(total) / sum(points)", "sum(points)"
-        else:
-            source, picked = "metric_points FINAL", "metric_points"
-            clock, mean, weight = "ts", "avg(value)", "count()"
-        window = f"{clock} >= {{since:DateTime64(3, 'UTC')}} AND {clock} < {{until:DateTime64(3, 'UTC')}}"
-        sql = f"""
-            SELECT service_id, metric_name,
-                   toUnixTimestamp(toStartOfInterval({clock}, toIntervalSecond({{step:UInt32}}))) AS at, {mean} AS v
-            FROM {source}
-            WHERE tenant_id = {{tenant_id:String}} AND {window}
-              AND (service_id, metric_name) IN (
-                  SELECT service_id, metric_name FROM {picked}
-                  WHERE tenant_id = {{tenant_id:String}} AND {window}
-                  GROUP BY service_id, metric_name ORDER BY {weight} DESC, service_id, metric_name
-                  LIMIT {{max_series:UInt32}})
-            GROUP BY service_id, metric_name, at
-            HAVING isFinite(v)"""
-        with self._pool.borrow() as client:
-            table = client.query_arrow(sql, parameters=parameters)
-        return (table.column("at").to_numpy().astype(np.float64),
-                [str(s) for s in table.column("service_id").to_pylist()],
-                [str(m) for m in table.column("metric_name").to_pylist()],
-                table.column("v").to_numpy().astype(np.float64))
-
-    def newest_point_at(self, tenant_id: str) -> datetime | None:
-        with self._pool.borrow() as client:
-            rows = client.query("SELECT count(), max(ts) FROM metric_points WHERE tenant_id = {tenant_id:String}",
-                                parameters={"tenant_id": tenant_id}).result_rows
-        return utc(rows[0][1]) if rows and rows[0][0] else None
-
-    def service_known(self, tenant_id: str, service_id: str) -> bool:
-        """Whether the tenant ever sent a series of this service."""
-        with self._pool.borrow() as client:
-            rows = client.query(
-                "SELECT 1 FROM series WHERE tenant_id = {tenant_id:String} "
-                "AND service_id = {service_id:String} LIMIT 1",
-                parameters={"tenant_id": tenant_id, "service_id": service_id},
-            ).result_rows
-        return bool(rows)
-
-    def tenants_with_points_since(self, since: datetime) -> list[str]:
-        """Tenants that sent points since ``since`` (across tenants: for scheduled graph refreshes)."""
-        with self._pool.borrow() as client:
-            return [row[0] for row in client.query(
-                "SELECT DISTINCT tenant_id FROM metric_points WHERE ts >= {since:DateTime64(3, 'UTC')}",
-                parameters={"since": since},
-            ).result_rows]
 
     # -- correlation graphs ----------------------------------------------------------------
     def save_graph(self, tenant_id: str, services: list[str], edges: list[Edge], computed_at: datetime,

@@ -1,4 +1,5 @@
-"""Metric points out: a service's series over a window, and a tenant's points since a moment.
+"""Metric points out: a service's series over a window, a tenant's points since a moment, and the
+metric frames root-cause analysis correlates (from the ``metric_minutes`` rollup).
 
 Parameterised; ``tenant_id`` in every predicate; ``FINAL`` on ``metric_points`` (a retried
 batch may sit twice before a merge). Writes are :class:`~aiops.storage.point_writer.PointWriter`.
@@ -14,10 +15,11 @@ import numpy as np
 from aiops.ingest.batch import PointBatch
 from aiops.storage.client import ClientPool
 from aiops.storage.records import StoredSeries
+from aiops.storage.sql import utc
 
 
 class SeriesRepository:
-    """Reads of ``series`` and ``metric_points``."""
+    """Reads of ``series``, ``metric_points`` and ``metric_minutes``."""
 
     def __init__(self, pool: ClientPool) -> None:
         self._pool = pool
@@ -94,3 +96,64 @@ class SeriesRepository:
             timestamps_ms=table.column("ts_ms").to_numpy().astype(np.int64),
             values=table.column("value").to_numpy().astype(np.float64),
         )
+
+    def metric_frame(self, tenant_id: str, since: datetime, until: datetime, step_seconds: int,
+                     max_series: int) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
+        """Every service's metrics in ``[since, until)`` averaged per step (over label sets) in SQL.
+
+        Returns long arrays ``(unix_seconds, service_ids, metric_names, values)``; at most
+        ``max_series`` (service, metric) pairs, those with the most points first. Steps of whole
+        minutes read the ``metric_minutes`` rollup (the minutes that start in the window), a
+        few rows per minute instead of every point; other steps read the points.
+        """
+        parameters = {"tenant_id": tenant_id, "since": since, "until": until, "step": step_seconds,
+                      "max_series": max_series}
+        if step_seconds % 60 == 0:  # the rollup: a sum and a count per minute
+            source = picked = "metric_minutes"
+            clock, mean, weight = "minute", "sum(total) / sum(points)", "sum(points)"
+        else:
+            source, picked = "metric_points FINAL", "metric_points"
+            clock, mean, weight = "ts", "avg(value)", "count()"
+        window = f"{clock} >= {{since:DateTime64(3, 'UTC')}} AND {clock} < {{until:DateTime64(3, 'UTC')}}"
+        sql = f"""
+            SELECT service_id, metric_name,
+                   toUnixTimestamp(toStartOfInterval({clock}, toIntervalSecond({{step:UInt32}}))) AS at, {mean} AS v
+            FROM {source}
+            WHERE tenant_id = {{tenant_id:String}} AND {window}
+              AND (service_id, metric_name) IN (
+                  SELECT service_id, metric_name FROM {picked}
+                  WHERE tenant_id = {{tenant_id:String}} AND {window}
+                  GROUP BY service_id, metric_name ORDER BY {weight} DESC, service_id, metric_name
+                  LIMIT {{max_series:UInt32}})
+            GROUP BY service_id, metric_name, at
+            HAVING isFinite(v)"""
+        with self._pool.borrow() as client:
+            table = client.query_arrow(sql, parameters=parameters)
+        return (table.column("at").to_numpy().astype(np.float64),
+                [str(s) for s in table.column("service_id").to_pylist()],
+                [str(m) for m in table.column("metric_name").to_pylist()],
+                table.column("v").to_numpy().astype(np.float64))
+
+    def newest_point_at(self, tenant_id: str) -> datetime | None:
+        with self._pool.borrow() as client:
+            rows = client.query("SELECT count(), max(ts) FROM metric_points WHERE tenant_id = {tenant_id:String}",
+                                parameters={"tenant_id": tenant_id}).result_rows
+        return utc(rows[0][1]) if rows and rows[0][0] else None
+
+    def service_known(self, tenant_id: str, service_id: str) -> bool:
+        """Whether the tenant ever sent a series of this service."""
+        with self._pool.borrow() as client:
+            rows = client.query(
+                "SELECT 1 FROM series WHERE tenant_id = {tenant_id:String} "
+                "AND service_id = {service_id:String} LIMIT 1",
+                parameters={"tenant_id": tenant_id, "service_id": service_id},
+            ).result_rows
+        return bool(rows)
+
+    def tenants_with_points_since(self, since: datetime) -> list[str]:
+        """Tenants that sent points since ``since`` (across tenants: for scheduled graph refreshes)."""
+        with self._pool.borrow() as client:
+            return [row[0] for row in client.query(
+                "SELECT DISTINCT tenant_id FROM metric_points WHERE ts >= {since:DateTime64(3, 'UTC')}",
+                parameters={"since": since},
+            ).result_rows]

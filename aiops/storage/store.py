@@ -182,13 +182,26 @@ class Store:
                      counted: bool = True, keep_stored: bool = False) -> IngestOutcome:
         return self.points.ingest_batch(tenant_id, points, series, digest, max_series, counted, keep_stored)
 
-    # -- metric points out (SeriesRepository) -------------------------------------------------
+    # -- metric points out, RCA's metric frames (SeriesRepository) ------------------------------
     def read_series(self, tenant_id: str, service_id: str, metric_name: str | None, since: datetime, until: datetime,
                     step_seconds: int | None, max_points: int) -> list[StoredSeries] | None:
         return self.series.read_series(tenant_id, service_id, metric_name, since, until, step_seconds, max_points)
 
     def points_since(self, tenant_id: str, since: datetime, limit: int) -> PointBatch | None:
         return self.series.points_since(tenant_id, since, limit)
+
+    def metric_frame(self, tenant_id: str, since: datetime, until: datetime, step_seconds: int, max_series: int
+                     ) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
+        return self.series.metric_frame(tenant_id, since, until, step_seconds, max_series)
+
+    def newest_point_at(self, tenant_id: str) -> datetime | None:
+        return self.series.newest_point_at(tenant_id)
+
+    def service_known(self, tenant_id: str, service_id: str) -> bool:
+        return self.series.service_known(tenant_id, service_id)
+
+    def tenants_with_points_since(self, since: datetime) -> list[str]:
+        return self.series.tenants_with_points_since(since)
 
     # -- anomalies (AnomalyRepository) --------------------------------------------------------
     def upsert_anomalies(self, anomalies: list[AnomalyRecord]) -> None:
@@ -217,7 +230,7 @@ class Store:
     def list_alerts(self, tenant_id: str, anomaly_id: str) -> list[AlertRecord]:
         return self.alerts.list_alerts(tenant_id, anomaly_id)
 
-    # -- RCA requests and results, graphs, topology (RcaRepository) ---------------------------
+    # -- RCA requests and results, correlation graphs, topology (RcaRepository) ---------------
     def request_rcas(self, tenant_id: str, anomaly_ids: list[str], at: datetime, priority: int = 0) -> int:
         return self.rca.request_rcas(tenant_id, anomaly_ids, at, priority)
 
@@ -229,19 +242,6 @@ class Store:
 
     def rca_queue_all_tenants(self, limit: int) -> list[RcaRecord]:
         return self.rca.rca_queue_all_tenants(limit)
-
-    def metric_frame(self, tenant_id: str, since: datetime, until: datetime, step_seconds: int, max_series: int
-                     ) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
-        return self.rca.metric_frame(tenant_id, since, until, step_seconds, max_series)
-
-    def newest_point_at(self, tenant_id: str) -> datetime | None:
-        return self.rca.newest_point_at(tenant_id)
-
-    def service_known(self, tenant_id: str, service_id: str) -> bool:
-        return self.rca.service_known(tenant_id, service_id)
-
-    def tenants_with_points_since(self, since: datetime) -> list[str]:
-        return self.rca.tenants_with_points_since(since)
 
     def save_graph(self, tenant_id: str, services: list[str], edges: list[Edge], computed_at: datetime,
                    window: tuple[datetime, datetime]) -> None:
