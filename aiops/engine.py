@@ -78,6 +78,13 @@ def connect_ray(settings: Settings) -> bool:
     return True
 
 
+def serve_http_options(settings: Settings) -> dict[str, Any]:
+    """``serve.start``'s ``http_options``: Serve's proxy on ``serve.host`` and the API port, with
+    the configured request timeout (seconds)."""
+    return {"host": settings.serve.host, "port": settings.http_port,
+            "request_timeout_s": settings.serve.request_timeout_seconds}
+
+
 def join_ray(address: str, namespace: str, auth_mode: str | None = None) -> None:
     """Connect this process as a driver to a running Ray.
 
@@ -326,8 +333,7 @@ class Engine:
 
         from deployments.app import APP_NAME, build_app
 
-        serve.start(http_options={"host": self.settings.serve.host, "port": self.settings.http_port,
-                                  "request_timeout_s": self.settings.serve.request_timeout_seconds})
+        serve.start(http_options=serve_http_options(self.settings))
         serve.run(build_app(self.settings), name=APP_NAME, route_prefix="/")
 
     def _wait_ready(self) -> None:

@@ -29,12 +29,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import selectors
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import psutil
@@ -44,6 +47,7 @@ from aiops.bench.report import BenchResult
 
 IDLE_AFTER_READY_SECONDS = 60.0
 CPU_WINDOW_SECONDS = 60.0
+FLOOR_START_TIMEOUT_SECONDS = 300.0
 GIB = 1024**3
 
 
@@ -76,8 +80,6 @@ def app_import_seconds() -> tuple[float, bool]:
 
 
 def run() -> BenchResult:
-    import tempfile
-
     result = BenchResult("footprint")
     seconds, torch = app_import_seconds()
     result.add("cold import of the API replica's app", seconds, "s",
@@ -103,7 +105,10 @@ def run() -> BenchResult:
             time.sleep(max(0.0, ready + IDLE_AFTER_READY_SECONDS - time.monotonic()))
             _measure_idle(result, data_dir)
         finally:
-            subprocess.run([*AIOPS, "down"], env=env, check=False, capture_output=True, timeout=300)
+            down = subprocess.run([*AIOPS, "down"], env=env, check=False, capture_output=True, text=True, timeout=300)
+        if down.returncode != 0:  # the floor must not be measured beside a still-running engine
+            raise RuntimeError(f"aiops down failed ({down.returncode}): {down.stderr.strip()[-500:]}")
+        env.update(AIOPS_HTTP_PORT=str(free_port()), AIOPS_RAY__DASHBOARD_PORT=str(free_port()))
         _measure_floor(result, env, Path(scratch) / "floor")
     return result
 
@@ -170,16 +175,28 @@ def _measure_idle(result: BenchResult, data_dir: Path) -> None:
                         + ("; torch" if row.torch else ""))
 
 
+def _first_line(stream: IO[str], timeout: float) -> str:
+    """The stream's first line, or "" when none comes within ``timeout`` seconds (or it closes)."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(stream, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            return ""
+    return stream.readline().strip()
+
+
 def _measure_floor(result: BenchResult, env: dict[str, str], data_dir: Path) -> None:
-    """RSS, PSS and idle CPU of Ray, its dashboard and Serve alone, started as the engine starts them."""
+    """RSS, PSS and idle CPU of Ray, its dashboard and Serve alone, started as the engine starts
+    them, and of the driver that started them (as the engine's figures include ``aiops up``)."""
+    errors = tempfile.TemporaryFile("w+")
     driver = subprocess.Popen([sys.executable, "-m", "aiops.bench.ray_floor", str(data_dir)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                              stdout=subprocess.PIPE, stderr=errors, text=True)
     leftover: list[psutil.Process] = []
     try:
         assert driver.stdout is not None
-        line = driver.stdout.readline().strip()
+        line = _first_line(driver.stdout, FLOOR_START_TIMEOUT_SECONDS)
         if not line.isdigit():
-            raise RuntimeError("Ray and Serve did not start for the floor measurement")
+            errors.seek(0)
+            raise RuntimeError(f"Ray and Serve did not start for the floor measurement: {errors.read()[-1000:]}")
         empty_pid = int(line)
         time.sleep(IDLE_AFTER_READY_SECONDS)
         root = psutil.Process(driver.pid)
@@ -192,7 +209,7 @@ def _measure_floor(result: BenchResult, env: dict[str, str], data_dir: Path) -> 
         for row in rows:
             row.cpu = (after.get(row.pid, 0.0) - before.get(row.pid, 0.0)) / wall
         floor = [row for row in rows if row.pid != empty_pid]
-        result.add("floor: RSS of Ray, its dashboard and Serve alone (no engine actors)",
+        result.add("floor: RSS of Ray, its dashboard and Serve alone and their driver (no engine actors)",
                    sum(r.rss for r in floor) / GIB, "GiB", note=f"{len(floor)} processes; {_load()}")
         result.add("floor: PSS of the same", sum(r.pss for r in floor) / GIB, "GiB")
         result.add("floor: idle CPU of the same", 100 * sum(r.cpu for r in floor), "% of a core",
@@ -213,3 +230,4 @@ def _measure_floor(result: BenchResult, env: dict[str, str], data_dir: Path) -> 
         for process in leftover:
             with contextlib.suppress(psutil.Error):
                 process.kill()
+        errors.close()

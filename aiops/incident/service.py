@@ -186,7 +186,7 @@ class IncidentService:
         if self._cursor is None:
             self.restore()
         with self._lock:
-            if self._cursor is None:  # restore() sets it; only a failed pass forgets it, and that one raised
+            if self._cursor is None:  # restore() sets it; only a failed pass or change forgets it (_forget_all)
                 raise RuntimeError("the incident cursor was not restored")
             work = _Pass()
             anomalies = self._store.anomalies_changed_since(self._cursor - CURSOR_OVERLAP,

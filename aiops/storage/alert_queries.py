@@ -160,3 +160,15 @@ class AlertRepository:
             ).result_rows
         return [AlertRecord(r[0], r[1], utc(r[2]), utc(r[3]) if r[3] else None, r[4], r[5], r[6], dict(r[7]),
                             dict(r[8]), r[9], r[10], list(r[11]), utc(r[12]), r[13]) for r in rows]
+
+    def alert_ends(self, tenant_id: str, anomaly_ids: list[str]) -> dict[str, datetime]:
+        """When each resolved alert ended (its ``endsAt``), by anomaly id: the anomaly's ``last_seen_at``
+        also counts when notices arrived, which for a late or replayed alert is not when it ended."""
+        if not anomaly_ids:
+            return {}
+        with self._pool.borrow() as client:
+            rows = client.query(
+                "SELECT anomaly_id, max(assumeNotNull(ends_at)) FROM alerts FINAL WHERE tenant_id = {tenant_id:String} "
+                "AND anomaly_id IN {ids:Array(String)} AND status = 'resolved' AND ends_at IS NOT NULL "
+                "GROUP BY anomaly_id", parameters={"tenant_id": tenant_id, "ids": anomaly_ids}).result_rows
+        return {row[0]: utc(row[1]) for row in rows}

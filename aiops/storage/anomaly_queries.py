@@ -13,7 +13,7 @@ from typing import Any
 
 from aiops.storage.client import ClientPool
 from aiops.storage.records import AnomalyPage, AnomalyRecord
-from aiops.storage.sql import utc
+from aiops.storage.sql import MS, utc
 
 ANOMALY_COLUMNS = (
     "tenant_id", "anomaly_id", "service_id", "metric_name", "series_id", "labels", "source", "model",
@@ -106,3 +106,14 @@ class AnomalyRepository:
                 client.query(f"SELECT count() FROM anomalies FINAL WHERE {predicate}", parameters=parameters)
                 .result_rows[0][0]
             )
+
+    def anomalies_changed_since(self, since: datetime, limit: int) -> list[AnomalyRecord]:
+        """Anomalies of every tenant whose newest version was written at or after ``since``, oldest write first
+        (then earliest start: rows written in one millisecond)."""
+        with self._pool.borrow() as client:
+            rows = client.query(
+                f"SELECT {', '.join(ANOMALY_COLUMNS)} FROM anomalies FINAL "
+                f"WHERE updated_at >= {{since:{MS}}} ORDER BY updated_at, detected_at, tenant_id, anomaly_id "
+                "LIMIT {limit:UInt32}",
+                parameters={"since": since, "limit": limit}).result_rows
+        return [anomaly_from_row(row) for row in rows]

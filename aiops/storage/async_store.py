@@ -197,6 +197,9 @@ class AsyncStore:
     async def count_anomalies_since(self, since: datetime, tenant_id: str | None) -> int:
         return cast("int", await self._gateway.call_async("count_anomalies_since", since, tenant_id))
 
+    async def anomalies_changed_since(self, since: datetime, limit: int) -> list[AnomalyRecord]:
+        return cast("list[AnomalyRecord]", await self._gateway.call_async("anomalies_changed_since", since, limit))
+
     # -- alerts (AlertRepository) -------------------------------------------------------------
     async def record_alert_notices(
         self, notices: list[AlertRecord], fresh: list[AnomalyRecord], link_window: timedelta, at: datetime
@@ -210,6 +213,9 @@ class AsyncStore:
 
     async def list_alerts(self, tenant_id: str, anomaly_id: str) -> list[AlertRecord]:
         return cast("list[AlertRecord]", await self._gateway.call_async("list_alerts", tenant_id, anomaly_id))
+
+    async def alert_ends(self, tenant_id: str, anomaly_ids: list[str]) -> dict[str, datetime]:
+        return cast("dict[str, datetime]", await self._gateway.call_async("alert_ends", tenant_id, anomaly_ids))
 
     # -- RCA requests and results, correlation graphs, topology (RcaRepository) ---------------
     async def request_rcas(self, tenant_id: str, anomaly_ids: list[str], at: datetime, priority: int = 0) -> int:
@@ -312,12 +318,6 @@ class AsyncStore:
 
     async def save_incident_cursor(self, name: str, position: datetime, at: datetime) -> None:
         await self._gateway.call_async("save_incident_cursor", name, position, at)
-
-    async def alert_ends(self, tenant_id: str, anomaly_ids: list[str]) -> dict[str, datetime]:
-        return cast("dict[str, datetime]", await self._gateway.call_async("alert_ends", tenant_id, anomaly_ids))
-
-    async def anomalies_changed_since(self, since: datetime, limit: int) -> list[AnomalyRecord]:
-        return cast("list[AnomalyRecord]", await self._gateway.call_async("anomalies_changed_since", since, limit))
 
     # -- notification channels and the outbox (NotificationRepository) ------------------------
     async def add_channel(self, channel: ChannelRow, at: datetime, cap: int) -> int | None:

@@ -68,6 +68,7 @@ class BatchLedger:
                 self._recent.popitem(last=False)
 
     def _load(self) -> None:
+        """Fill the cache with the newest ``cap`` digests of every tenant (this writer serves all)."""
         with self._pool.borrow() as client:
             rows = client.query(
                 "SELECT tenant_id, digest FROM ingested_batches ORDER BY ingested_at DESC LIMIT {cap:UInt32}",

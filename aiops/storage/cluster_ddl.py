@@ -35,7 +35,7 @@ def _replicated(statement: str, table: str) -> str:
 
 def cluster_statements(cluster: str, retention: RetentionSettings | None = None) -> list[str]:
     """Every migration's statements, rewritten for ``cluster``, in order."""
-    retention = retention or RetentionSettings.model_validate({})
+    retention = retention or RetentionSettings()
     on = f"ON CLUSTER '{cluster}'"
     out = []
     for migration in sorted(MIGRATIONS, key=lambda m: m.version):

@@ -1,9 +1,8 @@
-"""SQL of incidents: their snapshots, the signal cursor, and the signals (anomalies) grouping reads.
+"""SQL of incidents: their snapshots and the cursor of the signals (anomalies) grouping has read.
 
-Every query names its tenant (except the
-cross-tenant reads of the incident manager, which owns grouping for all tenants) and every
-value is a bound parameter. A snapshot row holds the whole incident as JSON
-(:mod:`aiops.incident.codec`) plus the columns the list filters on.
+Every query names its tenant (except the cross-tenant reads of the incident manager, which owns
+grouping for all tenants) and every value is a bound parameter. A snapshot row holds the whole
+incident as JSON (:mod:`aiops.incident.codec`) plus the columns the list filters on.
 """
 
 from __future__ import annotations
@@ -15,9 +14,7 @@ import orjson
 
 from aiops.incident.codec import incident_from_dict, incident_to_dict
 from aiops.incident.model import Incident, IncidentStatus
-from aiops.storage.anomaly_queries import ANOMALY_COLUMNS, anomaly_from_row
 from aiops.storage.client import ClientPool
-from aiops.storage.records import AnomalyRecord
 from aiops.storage.sql import MS as _TS
 from aiops.storage.sql import utc as _utc
 
@@ -30,7 +27,8 @@ class IncidentPage:
 
 
 class IncidentRepository:
-    """``incidents`` (snapshots), ``incident_cursor`` and the anomalies grouping reads."""
+    """``incidents`` (snapshots) and ``incident_cursor``; the signals themselves are the anomaly
+    repository's (``anomalies_changed_since``), their alerts' ends the alert repository's."""
 
     def __init__(self, pool: ClientPool) -> None:
         self._pool = pool
@@ -113,26 +111,3 @@ class IncidentRepository:
         with self._pool.borrow() as client:
             client.insert("incident_cursor", [["", name, position, at]],
                           column_names=["tenant_id", "name", "position", "saved_at"])
-
-    def alert_ends(self, tenant_id: str, anomaly_ids: list[str]) -> dict[str, datetime]:
-        """When each resolved alert ended (its ``endsAt``), by anomaly id: the anomaly's ``last_seen_at``
-        also counts when notices arrived, which for a late or replayed alert is not when it ended."""
-        if not anomaly_ids:
-            return {}
-        with self._pool.borrow() as client:
-            rows = client.query(
-                "SELECT anomaly_id, max(assumeNotNull(ends_at)) FROM alerts FINAL WHERE tenant_id = {tenant_id:String} "
-                "AND anomaly_id IN {ids:Array(String)} AND status = 'resolved' AND ends_at IS NOT NULL "
-                "GROUP BY anomaly_id", parameters={"tenant_id": tenant_id, "ids": anomaly_ids}).result_rows
-        return {row[0]: _utc(row[1]) for row in rows}
-
-    def anomalies_changed_since(self, since: datetime, limit: int) -> list[AnomalyRecord]:
-        """Anomalies of every tenant whose newest version was written at or after ``since``, oldest write first
-        (then earliest start: rows written in one millisecond)."""
-        with self._pool.borrow() as client:
-            rows = client.query(
-                f"SELECT {', '.join(ANOMALY_COLUMNS)} FROM anomalies FINAL "
-                f"WHERE updated_at >= {{since:{_TS}}} ORDER BY updated_at, detected_at, tenant_id, anomaly_id "
-                "LIMIT {limit:UInt32}",
-                parameters={"since": since, "limit": limit}).result_rows
-        return [anomaly_from_row(row) for row in rows]

@@ -1,10 +1,9 @@
 """SQL of notifications: channels, the durable outbox, and delivery attempts.
 
-The outbox is written by the incident
-manager (a row per channel and incident state change, in the same step that stores the
-incident) and advanced by the notifier (each attempt writes a newer version of the row and
-one attempt row), so a restart of either loses nothing: what is not ``delivered`` or
-``failed`` is still due.
+The outbox is written by the incident manager (a row per channel and incident state change, in
+the same step that stores the incident) and advanced by the notifier (each attempt writes a newer
+version of the row and one attempt row), so a restart of either loses nothing: what is not
+``delivered`` or ``failed`` is still due.
 """
 
 from __future__ import annotations

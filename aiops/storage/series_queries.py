@@ -1,8 +1,10 @@
 """Metric points out: a service's series over a window, a tenant's points since a moment, and the
-metric frames root-cause analysis correlates (from the ``metric_minutes`` rollup).
+metric frames root-cause analysis correlates (from the ``metric_minutes`` rollup when the step is
+a whole number of minutes, from ``metric_points`` otherwise).
 
-Parameterised; ``tenant_id`` in every predicate; ``FINAL`` on ``metric_points`` (a retried
-batch may sit twice before a merge). Writes are :class:`~aiops.storage.point_writer.PointWriter`.
+Parameterised; ``tenant_id`` in every predicate but ``tenants_with_points_since``, which reads
+every tenant (which tenants' graphs a scheduled refresh recomputes); ``FINAL`` on ``metric_points`` (a
+retried batch may sit twice before a merge). Writes are :class:`~aiops.storage.point_writer.PointWriter`.
 """
 
 from __future__ import annotations

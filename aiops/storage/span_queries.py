@@ -1,7 +1,7 @@
 """SQL of spans: storing them once, reading traces back, and what the rollup derives from them.
 
-Same rules as every repository of :mod:`aiops.storage` (: parameterised, ``tenant_id``
-in every predicate, ``FINAL`` where a retried span may still sit twice before a merge).
+Same rules as every repository of :mod:`aiops.storage`: parameterised, ``tenant_id`` in every
+predicate, ``FINAL`` where a retried span may still sit twice before a merge.
 """
 
 from __future__ import annotations

@@ -79,7 +79,12 @@ if TYPE_CHECKING:
 
 
 class Store:
-    """All reads and writes of the engine's ClickHouse tables: each public method is its repository's."""
+    """All reads and writes of the engine's ClickHouse tables.
+
+    Each public method is one repository's, under the same signature, except the Store's own:
+    ``close``, ``ping``, ``migrate`` and ``tables_containing`` (a whole-database audit). The
+    repositories are private: callers use these methods, which the storage owner serves.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -91,22 +96,22 @@ class Store:
         # Makes "create unless it exists" atomic within this process (the owner, in chDB mode),
         # and keeps revoking a key and offboarding its tenant apart.
         registry_lock = threading.Lock()
-        self.api_keys = ApiKeyRepository(self._pool, registry_lock)
-        self.tenants = TenantRepository(self._pool, self.api_keys, registry_lock)
+        self._api_keys = ApiKeyRepository(self._pool, registry_lock)
+        self._tenants = TenantRepository(self._pool, self._api_keys, registry_lock)
         ledger = BatchLedger(self._pool, only_writer=settings.embedded_storage)
-        self.points = PointWriter(self._pool, ledger, only_writer=settings.embedded_storage)
-        self.series = SeriesRepository(self._pool)
-        self.anomalies = AnomalyRepository(self._pool)
-        self.rca = RcaRepository(self._pool)
-        self.alerts = AlertRepository(self._pool, self.anomalies, self.rca)
-        self.incident_memory = IncidentMemoryRepository(self._pool)
-        self.incidents = IncidentRepository(self._pool)
-        self.notifications = NotificationRepository(self._pool)
-        self.detector_state = DetectorStateRepository(self._pool)
+        self._points = PointWriter(self._pool, ledger, only_writer=settings.embedded_storage)
+        self._series = SeriesRepository(self._pool)
+        self._anomalies = AnomalyRepository(self._pool)
+        self._rca = RcaRepository(self._pool)
+        self._alerts = AlertRepository(self._pool, self._anomalies, self._rca)
+        self._incident_memory = IncidentMemoryRepository(self._pool)
+        self._incidents = IncidentRepository(self._pool)
+        self._notifications = NotificationRepository(self._pool)
+        self._detector_state = DetectorStateRepository(self._pool)
         telemetry = TelemetryWriter(self._pool, ledger)
-        self.spans = SpanRepository(self._pool, telemetry)
-        self.logs = LogRepository(self._pool, telemetry)
-        self.rollups = RollupRepository(self._pool)
+        self._spans = SpanRepository(self._pool, telemetry)
+        self._logs = LogRepository(self._pool, telemetry)
+        self._rollups = RollupRepository(self._pool)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def close(self) -> None:
@@ -124,37 +129,37 @@ class Store:
 
     # -- tenants and API keys (TenantRepository, ApiKeyRepository) ----------------------------
     def create_tenant(self, tenant: TenantRecord) -> bool:
-        return self.tenants.create(tenant)
+        return self._tenants.create(tenant)
 
     def delete_tenant(self, tenant_id: str, at: datetime) -> bool:
-        return self.tenants.delete(tenant_id, at)
+        return self._tenants.delete(tenant_id, at)
 
     def tenant_deleted_at(self, tenant_id: str) -> datetime | None:
-        return self.tenants.deleted_at(tenant_id)
+        return self._tenants.deleted_at(tenant_id)
 
     def tenant_plan(self, tenant_id: str) -> str | None:
-        return self.tenants.plan(tenant_id)
+        return self._tenants.plan(tenant_id)
 
     def get_tenant(self, tenant_id: str) -> TenantRecord | None:
-        return self.tenants.get(tenant_id)
+        return self._tenants.get(tenant_id)
 
     def list_all_tenants(self) -> list[TenantRecord]:
-        return self.tenants.list_all()
+        return self._tenants.list_all()
 
     def create_api_key(self, key: ApiKeyRecord) -> None:
-        self.api_keys.create(key)
+        self._api_keys.create(key)
 
     def list_api_keys(self, tenant_id: str, *, include_revoked: bool = False) -> list[ApiKeyRecord]:
-        return self.api_keys.list(tenant_id, include_revoked=include_revoked)
+        return self._api_keys.list(tenant_id, include_revoked=include_revoked)
 
     def find_api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
-        return self.api_keys.find_by_hash(key_hash)
+        return self._api_keys.find_by_hash(key_hash)
 
     def revoke_api_key(self, tenant_id: str, key_id: str, at: datetime) -> bool:
-        return self.api_keys.revoke(tenant_id, key_id, at)
+        return self._api_keys.revoke(tenant_id, key_id, at)
 
     def touch_api_keys(self, uses: Sequence[tuple[str, str, datetime]]) -> None:
-        self.api_keys.touch(uses)
+        self._api_keys.touch(uses)
 
     # -- audits -------------------------------------------------------------------------------
     def tables_containing(self, needle: str) -> list[str]:
@@ -180,234 +185,234 @@ class Store:
     # -- metric points in (PointWriter) -------------------------------------------------------
     def ingest_batch(self, tenant_id: str, points: pa.Table, series: pa.Table, digest: str, max_series: int,
                      counted: bool = True, keep_stored: bool = False) -> IngestOutcome:
-        return self.points.ingest_batch(tenant_id, points, series, digest, max_series, counted, keep_stored)
+        return self._points.ingest_batch(tenant_id, points, series, digest, max_series, counted, keep_stored)
 
     # -- metric points out, RCA's metric frames (SeriesRepository) ------------------------------
     def read_series(self, tenant_id: str, service_id: str, metric_name: str | None, since: datetime, until: datetime,
                     step_seconds: int | None, max_points: int) -> list[StoredSeries] | None:
-        return self.series.read_series(tenant_id, service_id, metric_name, since, until, step_seconds, max_points)
+        return self._series.read_series(tenant_id, service_id, metric_name, since, until, step_seconds, max_points)
 
     def points_since(self, tenant_id: str, since: datetime, limit: int) -> PointBatch | None:
-        return self.series.points_since(tenant_id, since, limit)
+        return self._series.points_since(tenant_id, since, limit)
 
     def metric_frame(self, tenant_id: str, since: datetime, until: datetime, step_seconds: int, max_series: int
                      ) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
-        return self.series.metric_frame(tenant_id, since, until, step_seconds, max_series)
+        return self._series.metric_frame(tenant_id, since, until, step_seconds, max_series)
 
     def newest_point_at(self, tenant_id: str) -> datetime | None:
-        return self.series.newest_point_at(tenant_id)
+        return self._series.newest_point_at(tenant_id)
 
     def service_known(self, tenant_id: str, service_id: str) -> bool:
-        return self.series.service_known(tenant_id, service_id)
+        return self._series.service_known(tenant_id, service_id)
 
     def tenants_with_points_since(self, since: datetime) -> list[str]:
-        return self.series.tenants_with_points_since(since)
+        return self._series.tenants_with_points_since(since)
 
     # -- anomalies (AnomalyRepository) --------------------------------------------------------
     def upsert_anomalies(self, anomalies: list[AnomalyRecord]) -> None:
-        return self.anomalies.upsert_anomalies(anomalies)
+        return self._anomalies.upsert_anomalies(anomalies)
 
     def get_anomaly(self, tenant_id: str, anomaly_id: str) -> AnomalyRecord | None:
-        return self.anomalies.get_anomaly(tenant_id, anomaly_id)
+        return self._anomalies.get_anomaly(tenant_id, anomaly_id)
 
     def list_anomalies(self, tenant_id: str, *, service_id: str | None = None, since: datetime | None = None,
                        until: datetime | None = None, min_score: float | None = None, limit: int = 50,
                        after: tuple[datetime, str] | None = None) -> AnomalyPage:
-        return self.anomalies.list_anomalies(tenant_id, service_id=service_id, since=since, until=until,
+        return self._anomalies.list_anomalies(tenant_id, service_id=service_id, since=since, until=until,
                                              min_score=min_score, limit=limit, after=after)
 
     def count_anomalies_since(self, since: datetime, tenant_id: str | None) -> int:
-        return self.anomalies.count_anomalies_since(since, tenant_id)
+        return self._anomalies.count_anomalies_since(since, tenant_id)
+
+    def anomalies_changed_since(self, since: datetime, limit: int) -> list[AnomalyRecord]:
+        return self._anomalies.anomalies_changed_since(since, limit)
 
     # -- alerts (AlertRepository) -------------------------------------------------------------
     def record_alert_notices(self, notices: list[AlertRecord], fresh: list[AnomalyRecord], link_window: timedelta,
                              at: datetime) -> AlertOutcome:
-        return self.alerts.record_alert_notices(notices, fresh, link_window, at)
+        return self._alerts.record_alert_notices(notices, fresh, link_window, at)
 
     def save_alerts(self, alerts: list[AlertRecord]) -> None:
-        return self.alerts.save_alerts(alerts)
+        return self._alerts.save_alerts(alerts)
 
     def list_alerts(self, tenant_id: str, anomaly_id: str) -> list[AlertRecord]:
-        return self.alerts.list_alerts(tenant_id, anomaly_id)
+        return self._alerts.list_alerts(tenant_id, anomaly_id)
+
+    def alert_ends(self, tenant_id: str, anomaly_ids: list[str]) -> dict[str, datetime]:
+        return self._alerts.alert_ends(tenant_id, anomaly_ids)
 
     # -- RCA requests and results, correlation graphs, topology (RcaRepository) ---------------
     def request_rcas(self, tenant_id: str, anomaly_ids: list[str], at: datetime, priority: int = 0) -> int:
-        return self.rca.request_rcas(tenant_id, anomaly_ids, at, priority)
+        return self._rca.request_rcas(tenant_id, anomaly_ids, at, priority)
 
     def save_rca(self, record: RcaRecord) -> None:
-        return self.rca.save_rca(record)
+        return self._rca.save_rca(record)
 
     def get_rca(self, tenant_id: str, anomaly_id: str) -> RcaRecord | None:
-        return self.rca.get_rca(tenant_id, anomaly_id)
+        return self._rca.get_rca(tenant_id, anomaly_id)
 
     def rca_queue_all_tenants(self, limit: int) -> list[RcaRecord]:
-        return self.rca.rca_queue_all_tenants(limit)
+        return self._rca.rca_queue_all_tenants(limit)
 
     def save_graph(self, tenant_id: str, services: list[str], edges: list[Edge], computed_at: datetime,
                    window: tuple[datetime, datetime]) -> None:
-        return self.rca.save_graph(tenant_id, services, edges, computed_at, window)
+        return self._rca.save_graph(tenant_id, services, edges, computed_at, window)
 
     def load_graph(self, tenant_id: str) -> GraphSnapshot | None:
-        return self.rca.load_graph(tenant_id)
+        return self._rca.load_graph(tenant_id)
 
     def save_topology(self, tenant_id: str, calls: list[tuple[str, str]], declared_by: str, at: datetime) -> None:
-        return self.rca.save_topology(tenant_id, calls, declared_by, at)
+        return self._rca.save_topology(tenant_id, calls, declared_by, at)
 
     def load_topology(self, tenant_id: str) -> tuple[list[tuple[str, str]], str, datetime] | None:
-        return self.rca.load_topology(tenant_id)
+        return self._rca.load_topology(tenant_id)
 
     # -- the incident memory (IncidentMemoryRepository) ---------------------------------------
     def save_resolution(self, record: Resolution) -> None:
-        return self.incident_memory.save_resolution(record)
+        return self._incident_memory.save_resolution(record)
 
     def get_resolution(self, tenant_id: str, resolution_id: str) -> Resolution | None:
-        return self.incident_memory.get_resolution(tenant_id, resolution_id)
+        return self._incident_memory.get_resolution(tenant_id, resolution_id)
 
     def has_resolutions(self, tenant_id: str) -> bool:
-        return self.incident_memory.has_resolutions(tenant_id)
+        return self._incident_memory.has_resolutions(tenant_id)
 
     def resolution_backlog_tenants(self, default_model: str) -> list[str]:
-        return self.incident_memory.resolution_backlog_tenants(default_model)
+        return self._incident_memory.resolution_backlog_tenants(default_model)
 
     def resolutions_to_embed(self, tenant_id: str, model: str, limit: int) -> list[Resolution]:
-        return self.incident_memory.resolutions_to_embed(tenant_id, model, limit)
+        return self._incident_memory.resolutions_to_embed(tenant_id, model, limit)
 
     def search_resolutions(self, tenant_id: str, vector: list[float], model: str, limit: int) -> list[ResolutionMatch]:
-        return self.incident_memory.search_resolutions(tenant_id, vector, model, limit)
+        return self._incident_memory.search_resolutions(tenant_id, vector, model, limit)
 
     # -- incidents (IncidentRepository) -------------------------------------------------------
     def save_incidents(self, incidents: list[Incident], at: datetime) -> None:
-        return self.incidents.save_incidents(incidents, at)
+        return self._incidents.save_incidents(incidents, at)
 
     def get_incident(self, tenant_id: str, incident_id: str) -> Incident | None:
-        return self.incidents.get_incident(tenant_id, incident_id)
+        return self._incidents.get_incident(tenant_id, incident_id)
 
     def list_incidents(self, tenant_id: str, *, status: str | None = None, service_id: str | None = None,
                        since: datetime | None = None, until: datetime | None = None, min_severity: int | None = None,
                        limit: int = 50, after: tuple[datetime, str] | None = None) -> IncidentPage:
-        return self.incidents.list_incidents(tenant_id, status=status, service_id=service_id, since=since,
+        return self._incidents.list_incidents(tenant_id, status=status, service_id=service_id, since=since,
                                              until=until, min_severity=min_severity, limit=limit, after=after)
 
     def incidents_to_restore(self, resolved_kept: int) -> list[Incident]:
-        return self.incidents.incidents_to_restore(resolved_kept)
+        return self._incidents.incidents_to_restore(resolved_kept)
 
     def incident_cursor(self, name: str) -> datetime | None:
-        return self.incidents.incident_cursor(name)
+        return self._incidents.incident_cursor(name)
 
     def save_incident_cursor(self, name: str, position: datetime, at: datetime) -> None:
-        return self.incidents.save_incident_cursor(name, position, at)
-
-    def alert_ends(self, tenant_id: str, anomaly_ids: list[str]) -> dict[str, datetime]:
-        return self.incidents.alert_ends(tenant_id, anomaly_ids)
-
-    def anomalies_changed_since(self, since: datetime, limit: int) -> list[AnomalyRecord]:
-        return self.incidents.anomalies_changed_since(since, limit)
+        return self._incidents.save_incident_cursor(name, position, at)
 
     # -- notification channels and the outbox (NotificationRepository) ------------------------
     def add_channel(self, channel: ChannelRow, at: datetime, cap: int) -> int | None:
-        return self.notifications.add_channel(channel, at, cap)
+        return self._notifications.add_channel(channel, at, cap)
 
     def save_channel(self, channel: ChannelRow, at: datetime) -> None:
-        return self.notifications.save_channel(channel, at)
+        return self._notifications.save_channel(channel, at)
 
     def list_channels(self, tenant_id: str) -> list[ChannelRow]:
-        return self.notifications.list_channels(tenant_id)
+        return self._notifications.list_channels(tenant_id)
 
     def channels_of_type(self, type_: str) -> list[ChannelRow]:
-        return self.notifications.channels_of_type(type_)
+        return self._notifications.channels_of_type(type_)
 
     def delete_channel(self, tenant_id: str, channel_id: str, at: datetime) -> bool:
-        return self.notifications.delete_channel(tenant_id, channel_id, at)
+        return self._notifications.delete_channel(tenant_id, channel_id, at)
 
     def enqueue_notifications(self, rows: list[OutboxRow], at: datetime) -> None:
-        return self.notifications.enqueue_notifications(rows, at)
+        return self._notifications.enqueue_notifications(rows, at)
 
     def due_notifications(self, now: datetime, limit: int) -> list[OutboxRow]:
-        return self.notifications.due_notifications(now, limit)
+        return self._notifications.due_notifications(now, limit)
 
     def incident_notifications(self, tenant_id: str, incident_id: str) -> list[OutboxRow]:
-        return self.notifications.incident_notifications(tenant_id, incident_id)
+        return self._notifications.incident_notifications(tenant_id, incident_id)
 
     def record_delivery(self, row: OutboxRow, attempt: AttemptRow, at: datetime) -> None:
-        return self.notifications.record_delivery(row, attempt, at)
+        return self._notifications.record_delivery(row, attempt, at)
 
     def delivery_attempts(self, tenant_id: str, incident_id: str, limit: int = 500) -> list[AttemptRow]:
-        return self.notifications.delivery_attempts(tenant_id, incident_id, limit)
+        return self._notifications.delivery_attempts(tenant_id, incident_id, limit)
 
     # -- detector checkpoints and model choices (DetectorStateRepository) ---------------------
     def save_checkpoint(self, tenant_id: str, model: str, state: bytes, saved_at: datetime) -> None:
-        return self.detector_state.save_checkpoint(tenant_id, model, state, saved_at)
+        return self._detector_state.save_checkpoint(tenant_id, model, state, saved_at)
 
     def load_checkpoints(self, tenant_ids: list[str]) -> dict[str, tuple[str, bytes, datetime]]:
-        return self.detector_state.load_checkpoints(tenant_ids)
+        return self._detector_state.load_checkpoints(tenant_ids)
 
     def checkpointed_tenants(self) -> list[str]:
-        return self.detector_state.checkpointed_tenants()
+        return self._detector_state.checkpointed_tenants()
 
     def choose_model(self, tenant_id: str, kind: str, name: str, config: str, chosen_by: str, at: datetime) -> None:
-        return self.detector_state.choose_model(tenant_id, kind, name, config, chosen_by, at)
+        return self._detector_state.choose_model(tenant_id, kind, name, config, chosen_by, at)
 
     def model_choices(self, tenant_id: str) -> dict[str, tuple[str, str, datetime]]:
-        return self.detector_state.model_choices(tenant_id)
+        return self._detector_state.model_choices(tenant_id)
 
     # -- spans (SpanRepository) ---------------------------------------------------------------
     def ingest_spans(self, tenant_id: str, spans: pa.Table, digest: str, max_span_names: int) -> TelemetryOutcome:
-        return self.spans.ingest_spans(tenant_id, spans, digest, max_span_names)
+        return self._spans.ingest_spans(tenant_id, spans, digest, max_span_names)
 
     def spans_in_window(self, tenant_id: str, since: datetime, until: datetime, limit: int,
                         services: list[str] | None = None) -> pa.Table:
-        return self.spans.spans_in_window(tenant_id, since, until, limit, services)
+        return self._spans.spans_in_window(tenant_id, since, until, limit, services)
 
     def list_traces(self, tenant_id: str, service_id: str | None, since: datetime, until: datetime, limit: int
                     ) -> list[TraceSummary]:
-        return self.spans.list_traces(tenant_id, service_id, since, until, limit)
+        return self._spans.list_traces(tenant_id, service_id, since, until, limit)
 
     def get_trace(self, tenant_id: str, trace_id: str, limit: int) -> list[StoredSpan]:
-        return self.spans.get_trace(tenant_id, trace_id, limit)
+        return self._spans.get_trace(tenant_id, trace_id, limit)
 
     def span_minute(self, tenant_id: str, minute: datetime) -> list[ServiceMinute]:
-        return self.spans.span_minute(tenant_id, minute)
+        return self._spans.span_minute(tenant_id, minute)
 
     def record_service_calls(self, tenant_id: str, minute: datetime) -> int:
-        return self.spans.record_service_calls(tenant_id, minute)
+        return self._spans.record_service_calls(tenant_id, minute)
 
     def observed_calls(self, tenant_id: str, since: datetime, until: datetime) -> list[ObservedCall]:
-        return self.spans.observed_calls(tenant_id, since, until)
+        return self._spans.observed_calls(tenant_id, since, until)
 
     # -- log records and templates (LogRepository) --------------------------------------------
     def ingest_logs(self, tenant_id: str, logs: pa.Table, digest: str) -> TelemetryOutcome:
-        return self.logs.ingest_logs(tenant_id, logs, digest)
+        return self._logs.ingest_logs(tenant_id, logs, digest)
 
     def logs_in_window(self, tenant_id: str, since: datetime, until: datetime, limit: int,
                        services: list[str] | None = None) -> pa.Table:
-        return self.logs.logs_in_window(tenant_id, since, until, limit, services)
+        return self._logs.logs_in_window(tenant_id, since, until, limit, services)
 
     def list_logs(self, tenant_id: str, service_id: str | None, since: datetime, until: datetime, min_severity: int,
                   limit: int) -> list[StoredLog]:
-        return self.logs.list_logs(tenant_id, service_id, since, until, min_severity, limit)
+        return self._logs.list_logs(tenant_id, service_id, since, until, min_severity, limit)
 
     def log_templates_in_window(self, tenant_id: str, service_id: str | None, since: datetime, until: datetime,
                                 min_severity: int, limit: int) -> list[TemplateCount]:
-        return self.logs.log_templates_in_window(tenant_id, service_id, since, until, min_severity, limit)
+        return self._logs.log_templates_in_window(tenant_id, service_id, since, until, min_severity, limit)
 
     def log_template_counts(self, tenant_id: str, since: datetime, until: datetime) -> pa.Table:
-        return self.logs.log_template_counts(tenant_id, since, until)
+        return self._logs.log_template_counts(tenant_id, since, until)
 
     def log_minute(self, tenant_id: str, minute: datetime) -> LogMinute:
-        return self.logs.log_minute(tenant_id, minute)
+        return self._logs.log_minute(tenant_id, minute)
 
     def save_log_templates(self, tenant_id: str, templates: list[tuple[int, str, datetime, datetime]],
                            shapes: list[tuple[int, int]], counts: list[tuple[datetime, str, int, str, int, int]],
                            at: datetime) -> None:
-        return self.logs.save_log_templates(tenant_id, templates, shapes, counts, at)
+        return self._logs.save_log_templates(tenant_id, templates, shapes, counts, at)
 
     def load_log_templates(self, tenant_id: str) -> list[tuple[int, str, datetime, datetime]]:
-        return self.logs.load_log_templates(tenant_id)
+        return self._logs.load_log_templates(tenant_id)
 
     # -- the telemetry rollup (RollupRepository) ----------------------------------------------
     def telemetry_minutes_pending_all_tenants(self, since: datetime, until: datetime, quiet_since: datetime,
                                               limit: int) -> list[tuple[str, str, datetime]]:
-        return self.rollups.telemetry_minutes_pending_all_tenants(since, until, quiet_since, limit)
+        return self._rollups.telemetry_minutes_pending_all_tenants(since, until, quiet_since, limit)
 
     def mark_rolled_up(self, tenant_id: str, signal: str, minute: datetime, at: datetime) -> None:
-        return self.rollups.mark_rolled_up(tenant_id, signal, minute, at)
+        return self._rollups.mark_rolled_up(tenant_id, signal, minute, at)

@@ -50,7 +50,8 @@ class TelemetryWriter:
             unique.setdefault((tenant_id, digest), rows)
         tables = [with_tenant(tenant_id, rows) for (tenant_id, _), rows in unique.items()]
         combined = tables[0] if len(tables) == 1 else pa.concat_tables(tables).unify_dictionaries().combine_chunks()
+        now = datetime.now(UTC)
         with self._pool.borrow() as client:
             client.insert_arrow(table, combined, settings={"optimize_on_insert": 0})
-            self._ledger.record(client, {key: rows.num_rows for key, rows in unique.items()}, datetime.now(UTC))
+            self._ledger.record(client, {key: rows.num_rows for key, rows in unique.items()}, now)
         self._ledger.remember(unique)

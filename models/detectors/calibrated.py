@@ -155,7 +155,8 @@ class CalibratedDetector(Detector):
                 tail = np.minimum(tail, likelihood.run(_part(state, f"m{k}.l."), _signal(spec, raw), values,
                                                        timestamps, active))
                 z = raw.z_score if z is None else z
-        assert z is not None  # the config's validator keeps the first member on points: it always sets z
+        if z is None:  # the config's validator keeps the first member on points, so this is a broken config
+            raise ValueError("calibrated: the first member must run on points (resample_seconds unset)")
         factor = len(self.members)
         points = np.where(active, tail_to_score(np.minimum(1.0, tail * factor)), 0.0)
         if c.range_tolerance is not None or c.spike_z is not None:
@@ -182,7 +183,8 @@ class CalibratedDetector(Detector):
         from models.detectors.resample_kernel import close_blocks
 
         spec = self.config.members[k]
-        assert spec.resample_seconds is not None  # called for resampled members only
+        if spec.resample_seconds is None:
+            raise ValueError(f"calibrated: member {k} is not resampled")
         width = float(spec.resample_seconds)
         keys = [f"m{k}.r.{key}" for key in ("block", "total", "count")]
         arrays = [np.ascontiguousarray(state[key], dtype=np.float64) for key in keys]

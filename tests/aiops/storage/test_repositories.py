@@ -43,8 +43,10 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 
 
 def repositories(store: Store) -> dict[str, object]:
-    return {name: value for name, value in vars(store).items()
-            if not name.startswith("_") and type(value).__module__.startswith("aiops.storage.")}
+    """The Store's repositories by name without the leading underscore (they are private: callers
+    reach storage through the Store's methods, which the gateway serves)."""
+    return {name.removeprefix("_"): value for name, value in vars(store).items()
+            if name != "_pool" and type(value).__module__.startswith("aiops.storage.")}
 
 
 def declared(method: object) -> list[inspect.Parameter]:
