@@ -96,6 +96,7 @@ def run() -> BenchResult:
         token = issue_token(SECRET, tenant_id="bench", user_id="bench", role=Role.SUPER_ADMIN, ttl_seconds=3600)
         began = time.monotonic()
         subprocess.run([*AIOPS, "up", "--detach"], env=env, check=True, capture_output=True, timeout=300)
+        engine = engine_tree(data_dir)
         try:
             status = httpx.get(f"http://127.0.0.1:{http_port}/api/v1/status",
                                headers={"Authorization": f"Bearer {token}"}, timeout=30)
@@ -103,11 +104,16 @@ def run() -> BenchResult:
             ready = time.monotonic()
             result.add("start to ready (aiops up --detach)", ready - began, "s", "< 20", note=_load())
             time.sleep(max(0.0, ready + IDLE_AFTER_READY_SECONDS - time.monotonic()))
-            _measure_idle(result, data_dir)
+            engine = engine_tree(data_dir)  # with every worker started since
+            _measure_idle(result, engine)
         finally:
-            down = subprocess.run([*AIOPS, "down"], env=env, check=False, capture_output=True, text=True, timeout=300)
-        if down.returncode != 0:  # the floor must not be measured beside a still-running engine
-            raise RuntimeError(f"aiops down failed ({down.returncode}): {down.stderr.strip()[-500:]}")
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                subprocess.run([*AIOPS, "down"], env=env, check=False, capture_output=True, timeout=300)
+        # The floor must not be measured beside what is left of the engine.
+        _, alive = psutil.wait_procs(engine, timeout=60)
+        if alive:
+            raise RuntimeError(f"{len(alive)} engine processes still run after aiops down: "
+                               f"{sorted(p.pid for p in alive)}")
         env.update(AIOPS_HTTP_PORT=str(free_port()), AIOPS_RAY__DASHBOARD_PORT=str(free_port()))
         _measure_floor(result, env, Path(scratch) / "floor")
     return result
@@ -149,8 +155,7 @@ def _cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
     return used
 
 
-def _measure_idle(result: BenchResult, data_dir: Path) -> None:
-    processes = engine_tree(data_dir)
+def _measure_idle(result: BenchResult, processes: list[psutil.Process]) -> None:
     rows = _footprints(processes)
     load = _load()
     result.add("RSS of every engine process, idle, a minute after ready", sum(r.rss for r in rows) / GIB, "GiB",
@@ -187,47 +192,55 @@ def _first_line(stream: IO[str], timeout: float) -> str:
 def _measure_floor(result: BenchResult, env: dict[str, str], data_dir: Path) -> None:
     """RSS, PSS and idle CPU of Ray, its dashboard and Serve alone, started as the engine starts
     them, and of the driver that started them (as the engine's figures include ``aiops up``)."""
-    errors = tempfile.TemporaryFile("w+")
-    driver = subprocess.Popen([sys.executable, "-m", "aiops.bench.ray_floor", str(data_dir)], env=env,
-                              stdout=subprocess.PIPE, stderr=errors, text=True)
-    leftover: list[psutil.Process] = []
-    try:
+    with tempfile.TemporaryFile("w+", errors="replace") as errors, subprocess.Popen(
+            [sys.executable, "-m", "aiops.bench.ray_floor", str(data_dir)], env=env, stdout=subprocess.PIPE,
+            stderr=errors, text=True) as driver:
         assert driver.stdout is not None
-        line = _first_line(driver.stdout, FLOOR_START_TIMEOUT_SECONDS)
-        if not line.isdigit():
-            errors.seek(0)
-            raise RuntimeError(f"Ray and Serve did not start for the floor measurement: {errors.read()[-1000:]}")
-        empty_pid = int(line)
-        time.sleep(IDLE_AFTER_READY_SECONDS)
         root = psutil.Process(driver.pid)
-        leftover = root.children(recursive=True)
-        processes = [root, *leftover]
-        rows = _footprints(processes)
-        before, began = _cpu_seconds(processes), time.monotonic()
-        time.sleep(CPU_WINDOW_SECONDS)
-        after, wall = _cpu_seconds(processes), time.monotonic() - began
-        for row in rows:
-            row.cpu = (after.get(row.pid, 0.0) - before.get(row.pid, 0.0)) / wall
-        floor = [row for row in rows if row.pid != empty_pid]
-        result.add("floor: RSS of Ray, its dashboard and Serve alone and their driver (no engine actors)",
-                   sum(r.rss for r in floor) / GIB, "GiB", note=f"{len(floor)} processes; {_load()}")
-        result.add("floor: PSS of the same", sum(r.pss for r in floor) / GIB, "GiB")
-        result.add("floor: idle CPU of the same", 100 * sum(r.cpu for r in floor), "% of a core",
-                   note=f"over {CPU_WINDOW_SECONDS:.0f} s; {_load()}")
-        for row in rows:
-            if row.pid == empty_pid:
-                result.add("floor: one actor process that does nothing, RSS", row.rss / 2**20, "MiB",
-                           note=f"PSS {row.pss / 2**20:.0f} MiB; idle CPU {100 * row.cpu:.2f} % of a core")
-        for row in sorted(floor, key=lambda r: -r.rss):
-            result.add(f"floor process {row.title} RSS", row.rss / 2**20, "MiB",
-                       note=f"PSS {row.pss / 2**20:.0f} MiB; idle CPU {100 * row.cpu:.2f} %")
-    finally:
-        driver.send_signal(signal.SIGINT)  # the driver's exit stops the Ray it started
         try:
-            driver.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            driver.kill()
-        for process in leftover:
-            with contextlib.suppress(psutil.Error):
-                process.kill()
-        errors.close()
+            line = _first_line(driver.stdout, FLOOR_START_TIMEOUT_SECONDS)
+            if not line.isdigit():
+                errors.seek(0)
+                raise RuntimeError(f"Ray and Serve did not start for the floor measurement: {errors.read()[-1000:]}")
+            time.sleep(IDLE_AFTER_READY_SECONDS)
+            _floor_figures(result, [root, *root.children(recursive=True)], empty_pid=int(line))
+        finally:
+            _stop_floor(driver, root)
+
+
+def _floor_figures(result: BenchResult, processes: list[psutil.Process], empty_pid: int) -> None:
+    rows = _footprints(processes)
+    before, began = _cpu_seconds(processes), time.monotonic()
+    time.sleep(CPU_WINDOW_SECONDS)
+    after, wall = _cpu_seconds(processes), time.monotonic() - began
+    for row in rows:
+        row.cpu = (after.get(row.pid, 0.0) - before.get(row.pid, 0.0)) / wall
+    floor = [row for row in rows if row.pid != empty_pid]
+    result.add("floor: RSS of Ray, its dashboard and Serve alone and their driver (no engine actors)",
+               sum(r.rss for r in floor) / GIB, "GiB", note=f"{len(floor)} processes; {_load()}")
+    result.add("floor: PSS of the same", sum(r.pss for r in floor) / GIB, "GiB")
+    result.add("floor: idle CPU of the same", 100 * sum(r.cpu for r in floor), "% of a core",
+               note=f"over {CPU_WINDOW_SECONDS:.0f} s; {_load()}")
+    for row in rows:
+        if row.pid == empty_pid:
+            result.add("floor: one actor process that does nothing, RSS", row.rss / 2**20, "MiB",
+                       note=f"PSS {row.pss / 2**20:.0f} MiB; idle CPU {100 * row.cpu:.2f} % of a core")
+    for row in sorted(floor, key=lambda r: -r.rss):
+        result.add(f"floor process {row.title} RSS", row.rss / 2**20, "MiB",
+                   note=f"PSS {row.pss / 2**20:.0f} MiB; idle CPU {100 * row.cpu:.2f} %")
+
+
+def _stop_floor(driver: subprocess.Popen[str], root: psutil.Process) -> None:
+    """Interrupt the floor's driver (its exit stops the Ray it started); kill whatever outlives it."""
+    try:
+        started = root.children(recursive=True)
+    except psutil.Error:
+        started = []
+    driver.send_signal(signal.SIGINT)
+    try:
+        driver.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        driver.kill()
+    for process in started:
+        with contextlib.suppress(psutil.Error):
+            process.kill()

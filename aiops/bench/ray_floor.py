@@ -1,8 +1,9 @@
 """Ray and Serve started as the engine starts them, and nothing of the engine: the footprint's floor.
 
-``python -m aiops.bench.ray_floor DATA_DIR``: a local Ray with the engine's ``ray.init`` options
-and environment (:func:`aiops.engine.local_ray_options`, :data:`aiops.engine.QUIET_RAY_ENV`:
-dashboard on), Serve's controller and proxy (``serve.start`` as the engine calls it, no
+``python -m aiops.bench.ray_floor DATA_DIR``: a local Ray started by the engine's own
+:func:`aiops.engine.connect_ray` (its ``ray.init`` options and environment: dashboard on; a
+configured ``AIOPS_RAY_ADDRESS`` is refused, the floor needs a Ray of its own), Serve's
+controller and proxy (``serve.start`` with :func:`aiops.engine.serve_http_options`, no
 application), and one actor that does nothing, so the bench can tell what any actor process
 costs before it runs anything. Prints that actor's pid, then waits until interrupted or for
 ``WAIT_SECONDS`` (its exit stops the Ray it started). Used by :mod:`aiops.bench.footprint`.
@@ -34,8 +35,9 @@ class EmptyActor:
 
 def main(data_dir: str) -> None:
     settings = load_settings(data_dir=data_dir)
-    if not connect_ray(settings):
+    if settings.ray_address:
         raise SystemExit("the floor needs a Ray of its own: unset AIOPS_RAY_ADDRESS")
+    connect_ray(settings)
     serve.start(http_options=serve_http_options(settings))
     empty = EmptyActor.remote()  # type: ignore[attr-defined]  # Ray makes the class an actor class
     print(ray.get(empty.pid.remote()), flush=True)

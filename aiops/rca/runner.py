@@ -19,6 +19,7 @@ from aiops.rca.graph import DECLARED, OBSERVED, Edge, Related, ServiceGraph
 from aiops.rca.summary import template_summary
 from aiops.settings import Settings
 from aiops.storage.records import GraphSnapshot, RcaRecord
+from aiops.telemetry.health import TELEMETRY_METRICS
 from models.rankers.base import Evidence, RankedCause, RootCauseRanker
 from models.registry import build
 from models.telemetry import LogTable, SpanTable
@@ -106,10 +107,18 @@ class RcaRunner:
             return [Edge(call.caller, call.callee, OBSERVED, 1.0, 0) for call in observed]
         return self.declared_edges(tenant_id)
 
-    def frame(self, tenant_id: str, since: datetime, until: datetime) -> MetricFrame:
+    def frame(self, tenant_id: str, since: datetime, until: datetime,
+              ranker: RootCauseRanker | None = None) -> MetricFrame:
+        """The tenant's metrics in ``[since, until)`` per ``rca.step_seconds``. For a ``ranker`` that
+        reads spans and logs itself (``reads_telemetry``), without the series the rollup derives
+        from them (:data:`~aiops.telemetry.health.TELEMETRY_METRICS`), as ``aiops eval rca``
+        measures it (its frame is a case's ``metrics.csv``): counted twice, trace and log
+        evidence would outvote the other metrics, and a series of zero errors that sees one
+        error moves by "infinite" sigmas."""
         rca = self._settings.rca
+        leave_out = sorted(TELEMETRY_METRICS) if ranker is not None and ranker.reads_telemetry else []
         at, services, metrics, values = self._store.metric_frame(tenant_id, since, until, rca.step_seconds,
-                                                                  rca.max_series)
+                                                                  rca.max_series, leave_out)
         return MetricFrame.from_long(at, services, metrics, values, step=rca.step_seconds)
 
     def telemetry(self, tenant_id: str, since: datetime, until: datetime) -> tuple[SpanTable | None, LogTable | None]:
@@ -158,9 +167,9 @@ class RcaRunner:
         rca = self._settings.rca
         start, alerts = self.start_of(anomaly)
         window = (start - timedelta(minutes=rca.lookback_minutes), start + timedelta(minutes=rca.after_minutes))
-        frame = self.frame(request.tenant_id, *window)
-        spans, logs = self.telemetry(request.tenant_id, *window)
         ranker = self.ranker_for(request.tenant_id)
+        frame = self.frame(request.tenant_id, *window, ranker)
+        spans, logs = self.telemetry(request.tenant_id, *window)
         if len(frame.columns) == 0 and not spans and not logs:
             return replace(request, status="failed", ranker=ranker.name, updated_at=now, error_code="no_metrics",
                            error="no metrics, spans or logs stored in the analysis window")

@@ -1,8 +1,11 @@
-"""Anomalies: the watchdog's and Alertmanager's, written as new versions and read by page.
+"""Anomalies: the watchdog's and Alertmanager's, written as new versions, read by page and by
+the time they changed.
 
 ``anomalies`` is a ``ReplacingMergeTree`` (the latest ``updated_at`` wins; reads use ``FINAL``);
 every predicate names ``tenant_id`` except :meth:`AnomalyRepository.count_anomalies_since`
-with no tenant (every tenant's count, for the engine's own metrics).
+with no tenant (every tenant's count, for the engine's own metrics) and
+:meth:`AnomalyRepository.anomalies_changed_since` (every tenant's: the incident manager groups
+them all).
 """
 
 from __future__ import annotations

@@ -146,11 +146,13 @@ class AsyncStore:
         return cast("PointBatch | None", await self._gateway.call_async("points_since", tenant_id, since, limit))
 
     async def metric_frame(
-        self, tenant_id: str, since: datetime, until: datetime, step_seconds: int, max_series: int
+        self, tenant_id: str, since: datetime, until: datetime, step_seconds: int, max_series: int,
+        leave_out: Sequence[str] = (),
     ) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
         return cast(
             "tuple[np.ndarray, list[str], list[str], np.ndarray]",
-            await self._gateway.call_async("metric_frame", tenant_id, since, until, step_seconds, max_series),
+            await self._gateway.call_async("metric_frame", tenant_id, since, until, step_seconds, max_series,
+                                           leave_out),
         )
 
     async def newest_point_at(self, tenant_id: str) -> datetime | None:

@@ -9,6 +9,7 @@ retried batch may sit twice before a merge). Writes are :class:`~aiops.storage.p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -100,8 +101,10 @@ class SeriesRepository:
         )
 
     def metric_frame(self, tenant_id: str, since: datetime, until: datetime, step_seconds: int,
-                     max_series: int) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
-        """Every service's metrics in ``[since, until)`` averaged per step (over label sets) in SQL.
+                     max_series: int, leave_out: Sequence[str] = ()
+                     ) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
+        """Every service's metrics in ``[since, until)`` averaged per step (over label sets) in SQL,
+        but those named in ``leave_out``.
 
         Returns long arrays ``(unix_seconds, service_ids, metric_names, values)``; at most
         ``max_series`` (service, metric) pairs, those with the most points first. Steps of whole
@@ -109,7 +112,7 @@ class SeriesRepository:
         few rows per minute instead of every point; other steps read the points.
         """
         parameters = {"tenant_id": tenant_id, "since": since, "until": until, "step": step_seconds,
-                      "max_series": max_series}
+                      "max_series": max_series, "leave_out": sorted(leave_out)}
         if step_seconds % 60 == 0:  # the rollup: a sum and a count per minute
             source = picked = "metric_minutes"
             clock, mean, weight = "minute", "sum(total) / sum(points)", "sum(points)"
@@ -125,6 +128,7 @@ class SeriesRepository:
               AND (service_id, metric_name) IN (
                   SELECT service_id, metric_name FROM {picked}
                   WHERE tenant_id = {{tenant_id:String}} AND {window}
+                    AND metric_name NOT IN {{leave_out:Array(String)}}
                   GROUP BY service_id, metric_name ORDER BY {weight} DESC, service_id, metric_name
                   LIMIT {{max_series:UInt32}})
             GROUP BY service_id, metric_name, at

@@ -195,9 +195,9 @@ class Store:
     def points_since(self, tenant_id: str, since: datetime, limit: int) -> PointBatch | None:
         return self._series.points_since(tenant_id, since, limit)
 
-    def metric_frame(self, tenant_id: str, since: datetime, until: datetime, step_seconds: int, max_series: int
-                     ) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
-        return self._series.metric_frame(tenant_id, since, until, step_seconds, max_series)
+    def metric_frame(self, tenant_id: str, since: datetime, until: datetime, step_seconds: int, max_series: int,
+                     leave_out: Sequence[str] = ()) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
+        return self._series.metric_frame(tenant_id, since, until, step_seconds, max_series, leave_out)
 
     def newest_point_at(self, tenant_id: str) -> datetime | None:
         return self._series.newest_point_at(tenant_id)
@@ -219,7 +219,7 @@ class Store:
                        until: datetime | None = None, min_score: float | None = None, limit: int = 50,
                        after: tuple[datetime, str] | None = None) -> AnomalyPage:
         return self._anomalies.list_anomalies(tenant_id, service_id=service_id, since=since, until=until,
-                                             min_score=min_score, limit=limit, after=after)
+                                              min_score=min_score, limit=limit, after=after)
 
     def count_anomalies_since(self, since: datetime, tenant_id: str | None) -> int:
         return self._anomalies.count_anomalies_since(since, tenant_id)
@@ -297,7 +297,7 @@ class Store:
                        since: datetime | None = None, until: datetime | None = None, min_severity: int | None = None,
                        limit: int = 50, after: tuple[datetime, str] | None = None) -> IncidentPage:
         return self._incidents.list_incidents(tenant_id, status=status, service_id=service_id, since=since,
-                                             until=until, min_severity=min_severity, limit=limit, after=after)
+                                              until=until, min_severity=min_severity, limit=limit, after=after)
 
     def incidents_to_restore(self, resolved_kept: int) -> list[Incident]:
         return self._incidents.incidents_to_restore(resolved_kept)

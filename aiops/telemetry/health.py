@@ -46,6 +46,7 @@ NEW_TEMPLATES = "log_new_templates_per_minute"
 
 SPAN_METRICS = (REQUESTS, ERRORS, ERROR_RATE, *LATENCY, SELF_TIME)
 LOG_METRICS = (LOG_RECORDS, TEMPLATE_RECORDS, NEW_TEMPLATES)
+TELEMETRY_METRICS = frozenset(SPAN_METRICS + LOG_METRICS)  # every series the rollup derives
 
 
 class MinutePoints:

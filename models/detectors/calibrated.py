@@ -170,22 +170,19 @@ class CalibratedDetector(Detector):
         since = np.full(values.shape, NEVER)
         for k, spec in enumerate(self.config.members):
             if spec.resample_seconds is not None:
-                tail, start = self._blocks_tail(k, state, values, timestamps, active)
+                tail, start = self._blocks_tail(k, float(spec.resample_seconds), state, values, timestamps, active)
                 score = np.where(active, tail_to_score(np.minimum(1.0, tail * factor)), 0.0)
                 since = np.where(score > coarse, start, since)
                 coarse = np.maximum(coarse, score)
         return Judgement(points, coarse, since, np.where(active, z, 0.0))
 
-    def _blocks_tail(self, k: int, state: State, values: np.ndarray, timestamps: np.ndarray,
+    def _blocks_tail(self, k: int, width: float, state: State, values: np.ndarray, timestamps: np.ndarray,
                      active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """A resampled member's tail (1 except at the points that close a block) and, there, the
-        start of the block before the closed one (unix seconds)."""
+        """Member ``k``'s tail, resampled into blocks of ``width`` seconds (1 except at the points
+        that close a block) and, there, the start of the block before the closed one (unix seconds)."""
         from models.detectors.resample_kernel import close_blocks
 
         spec = self.config.members[k]
-        if spec.resample_seconds is None:
-            raise ValueError(f"calibrated: member {k} is not resampled")
-        width = float(spec.resample_seconds)
         keys = [f"m{k}.r.{key}" for key in ("block", "total", "count")]
         arrays = [np.ascontiguousarray(state[key], dtype=np.float64) for key in keys]
         closed, means, centres = close_blocks(arrays[0], arrays[1], arrays[2], values, timestamps, active, width)

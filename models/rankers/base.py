@@ -153,6 +153,7 @@ class RootCauseRanker(ABC):
     name: str
     Config: type[RankerConfig] = RankerConfig
     uses_graph = False  # True: callers should learn the service graph even offline (declared edges always come)
+    reads_telemetry = False  # True: rank() reads the spans and log records themselves
 
     def __init__(self, config: RankerConfig) -> None:
         self.config = config

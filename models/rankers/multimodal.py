@@ -79,6 +79,7 @@ class MultimodalRanker(RootCauseRanker):
 
     name = "multimodal"
     Config = MultimodalConfig
+    reads_telemetry = True
 
     def __init__(self, config: MultimodalConfig) -> None:
         super().__init__(config)

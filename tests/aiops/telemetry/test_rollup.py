@@ -214,3 +214,19 @@ def test_an_analysis_uses_the_calls_its_window_observed_else_the_declared_ones(s
         ("frontend", "payments", OBSERVED), ("payments", "postgres", OBSERVED)}
     earlier = (MINUTE - timedelta(hours=3), MINUTE - timedelta(hours=2))  # nothing observed then
     assert {e.kind for e in runner.call_edges(tenant, *earlier)} == {DECLARED}
+
+
+def test_a_ranker_reading_spans_gets_the_frame_without_the_series_rolled_up_from_them(store: Store) -> None:
+    """As offline, where the frame is a case's metrics.csv: the spans are not counted twice."""
+    from aiops.rca.runner import RcaRunner
+    from models.registry import build
+
+    tenant = add_tenant(store, "rca-frame")
+    store.ingest_spans(tenant, shop_spans(), "s", 100)
+    TelemetryRollup(store._settings, store, lambda t, b: None, owns=lambda t: t == tenant).run_once()
+    runner = RcaRunner(store._settings, store)
+    window = (MINUTE - timedelta(minutes=30), MINUTE + timedelta(minutes=5))
+    assert build("ranker", "multimodal").reads_telemetry and not build("ranker", "baro").reads_telemetry
+    metrics_only = {metric for _, metric in runner.frame(tenant, *window, build("ranker", "baro")).columns}
+    assert {"span_requests_per_minute", "span_error_rate"} <= metrics_only
+    assert runner.frame(tenant, *window, build("ranker", "multimodal")).columns == []
